@@ -1,0 +1,32 @@
+# Two commands on a fresh machine: `make run` and `make test`.
+VENV    := .venv
+BIN     := $(CURDIR)/$(VENV)/bin
+STAMP   := $(VENV)/.installed-stamp
+PYTHON  ?= python3
+export PATH := $(BIN):$(PATH)
+
+.PHONY: install run worker test bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Temporal dev server (Web UI http://localhost:8233) + worker, in the foreground until Ctrl-C.
+run: install
+	mkdir -p .data
+	$(BIN)/honcho -f Procfile start
+
+## The whole suite against a dev server the tests start, on SQLite and PostgreSQL.
+test: install
+	$(BIN)/pytest
+
+## Throughput and worker memory, side by side with a bare Temporal workflow.
+bench: install
+	$(BIN)/python -m bench.run $(if $(N),--count $(N),)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

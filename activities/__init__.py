@@ -1,0 +1,1 @@
+"""Activities: all I/O of a complaint (database, notifications, policy files)."""

@@ -1,0 +1,162 @@
+"""Customer and staff notifications behind one ``Notifier`` interface.
+
+Every message carries an idempotency key; a notifier sends a key at most once, so an
+activity retry or a worker crash can never send a message twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+import structlog
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+from temporalio import activity
+
+from complaints.policy import PolicyStore
+from db.tables import OutboxMessage, utc_now
+from models.complaint import AcknowledgementRequest, NotificationReceipt
+from models.intake import Customer
+
+from activities.logging import activity_logger
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+TIER_LABELS = {
+    "zh": {"simple": "简单投诉", "complex": "复杂投诉", "major": "重大投诉"},
+    "en": {"simple": "simple", "complex": "complex", "major": "major"},
+}
+CLOCK_LABELS_ZH = {
+    "acknowledgement": "受理确认",
+    "simple_first_response": "解决方案（简单投诉）",
+    "complex_first_response": "首次反馈（复杂投诉）",
+    "major_first_response": "启动内部调查（重大投诉）",
+    "regulatory_decision": "处理决定（监管时限）",
+}
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    idempotency_key: str
+    complaint_id: str
+    kind: str
+    channel: str
+    recipient: str
+    language: str
+    subject: str
+    body: str
+
+
+class Notifier(Protocol):
+    def send(self, message: OutgoingMessage) -> bool:
+        """Deliver the message once; False when its key was delivered before."""
+        ...
+
+
+class OutboxNotifier:
+    """The default notifier: the outbox table is the delivery (and the log says so)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._log = structlog.get_logger()
+
+    def send(self, message: OutgoingMessage) -> bool:
+        with Session(self._engine) as session:
+            if session.exec(
+                select(OutboxMessage.id).where(OutboxMessage.idempotency_key == message.idempotency_key)
+            ).first():
+                return False
+            now = utc_now()
+            session.add(
+                OutboxMessage(**message.__dict__, status="sent", created_at=now, sent_at=now)
+            )
+            try:
+                session.commit()
+            except IntegrityError:
+                session.rollback()
+                return False
+        self._log.info(
+            "notification sent",
+            complaint_id=message.complaint_id,
+            key=message.idempotency_key,
+            channel=message.channel,
+            recipient=message.recipient,
+            subject=message.subject,
+        )
+        return True
+
+
+def contact_channel(customer: Customer) -> tuple[str, str]:
+    """The customer's preferred reachable channel: e-mail, then SMS, then letter."""
+    if customer.email:
+        return "email", customer.email
+    if customer.phone:
+        return "sms", customer.phone
+    return "letter", customer.postal_address or ""
+
+
+class Templates:
+    def __init__(self, directory: Path = TEMPLATES) -> None:
+        self._env = Environment(
+            loader=FileSystemLoader(directory), undefined=StrictUndefined, keep_trailing_newline=True
+        )
+
+    def render(self, name: str, language: str, tz: str, **context: object) -> tuple[str, str]:
+        """(subject, body): the first rendered line is the subject."""
+        zone = ZoneInfo(tz)
+        self._env.filters["local"] = lambda value: (
+            value.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z") if isinstance(value, datetime) else value
+        )
+        text = self._env.get_template(f"{name}.{language}.j2").render(**context)
+        subject, _, body = text.partition("\n")
+        return subject.strip(), body.lstrip("\n")
+
+
+class NotificationActivities:
+    def __init__(self, notifier: Notifier, policies: PolicyStore, templates: Templates | None = None) -> None:
+        self._notifier = notifier
+        self._policies = policies
+        self._templates = templates or Templates()
+
+    @activity.defn
+    def send_acknowledgement(self, request: AcknowledgementRequest) -> NotificationReceipt:
+        """Tell the customer we have the complaint and which deadlines now apply."""
+        intake, language = request.intake, request.intake.customer.language
+        policy = self._policies.get(request.classification.policy_version)
+        channel, recipient = contact_channel(intake.customer)
+        subject, body = self._templates.render(
+            "acknowledgement",
+            language,
+            policy.timezone,
+            complaint_id=request.complaint_id,
+            customer=intake.customer,
+            summary=intake.summary,
+            received_at=intake.received_at,
+            tier_label=TIER_LABELS[language][request.classification.tier.value],
+            clocks=[
+                {**c.model_dump(), "label_zh": CLOCK_LABELS_ZH.get(c.name, c.label)} for c in request.clocks
+            ],
+        )
+        key = f"{request.complaint_id}:acknowledgement"
+        sent = self._notifier.send(
+            OutgoingMessage(
+                idempotency_key=key,
+                complaint_id=request.complaint_id,
+                kind="acknowledgement",
+                channel=channel,
+                recipient=recipient,
+                language=language,
+                subject=subject,
+                body=body,
+            )
+        )
+        activity_logger(request.complaint_id).info("acknowledgement", sent_now=sent, channel=channel)
+        return NotificationReceipt(
+            idempotency_key=key, channel=channel, recipient=recipient, subject=subject, already_sent=not sent
+        )

@@ -1,0 +1,1 @@
+"""Client-side and shared infrastructure: configuration, logging, policy, calendar, intake."""

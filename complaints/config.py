@@ -1,0 +1,32 @@
+"""Configuration from the environment (documented in README.md, 'Configuration')."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATA_DIR = PROJECT_ROOT / ".data"
+
+
+def _env(name: str, default: str) -> str:
+    value = os.environ.get(name, "").strip()
+    return value or default
+
+
+@dataclass(frozen=True)
+class Settings:
+    temporal_address: str = field(default_factory=lambda: _env("COMPLAINTS_TEMPORAL_ADDRESS", "localhost:7233"))
+    namespace: str = field(default_factory=lambda: _env("COMPLAINTS_NAMESPACE", "default"))
+    task_queue: str = field(default_factory=lambda: _env("COMPLAINTS_TASK_QUEUE", "complaints"))
+    database_url: str = field(
+        default_factory=lambda: _env("COMPLAINTS_DATABASE_URL", f"sqlite:///{DEFAULT_DATA_DIR / 'complaints.db'}")
+    )
+    policy_file: Path = field(
+        default_factory=lambda: Path(_env("COMPLAINTS_POLICY", str(PROJECT_ROOT / "policies" / "standard.yaml")))
+    )
+    staff_directory_file: Path = field(
+        default_factory=lambda: Path(_env("COMPLAINTS_STAFF_DIRECTORY", str(PROJECT_ROOT / "db" / "staff_directory.yaml")))
+    )
+    log_level: str = field(default_factory=lambda: _env("COMPLAINTS_LOG_LEVEL", "INFO"))

@@ -1,0 +1,168 @@
+"""The typed helper intake systems use to file complaints through the Temporal client SDK.
+
+    from complaints.intake import ComplaintIntakeClient
+    intake = ComplaintIntakeClient(await connect())
+    result = await intake.file(payload)        # a dict or a ComplaintIntake
+    print(result.outcome, result.complaint_id)  # filed / already_filed / rejected
+
+Validation happens here, before any workflow starts: a rejected complaint writes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from models import search_attributes as sa
+from models.complaint import ComplaintStatusQuery, ComplaintWorkflowInput, Status, WithdrawRequest, WithdrawResult
+from models.intake import ComplaintIntake, received_at_problem, workflow_id_for
+from workflows.complaint import ComplaintWorkflow
+
+
+class FilingOutcome(StrEnum):
+    FILED = "filed"
+    ALREADY_FILED = "already_filed"
+    REJECTED = "rejected"
+
+
+class FilingResult(BaseModel):
+    outcome: FilingOutcome
+    complaint_id: str | None = None
+    workflow_id: str | None = None
+    source_reference: str | None = None
+    errors: list[str] = []
+
+
+class ActionRefused(RuntimeError):
+    """A staff or customer action the complaint does not allow now; the message says why."""
+
+
+class ComplaintNotFound(LookupError):
+    pass
+
+
+class IntakeRejected(ValueError):
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("; ".join(errors))
+        self.errors = errors
+
+
+def describe_validation_error(err: ValidationError) -> list[str]:
+    """Pydantic errors as sentences that start with the field's dotted path."""
+    problems = []
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"])
+        msg = e["msg"].removeprefix("Value error, ")
+        problems.append(f"{loc}: {msg}" if loc else msg)
+    return problems
+
+
+def validate_intake(payload: Mapping[str, Any] | ComplaintIntake, now: datetime | None = None) -> ComplaintIntake:
+    """The intake model, or IntakeRejected naming every field that is wrong."""
+    if not isinstance(payload, (Mapping, ComplaintIntake)):
+        raise IntakeRejected([f"(top level): expected a JSON object, got {type(payload).__name__}"])
+    try:
+        intake = payload if isinstance(payload, ComplaintIntake) else ComplaintIntake.model_validate(payload)
+    except ValidationError as err:
+        raise IntakeRejected(describe_validation_error(err)) from err
+    problem = received_at_problem(intake.received_at, now or datetime.now(timezone.utc))
+    if problem:
+        raise IntakeRejected([problem])
+    return intake
+
+
+def static_summary(intake: ComplaintIntake) -> str:
+    who = intake.customer.company or intake.customer.name
+    return f"{intake.complaint_id} · {intake.category.value.replace('_', ' ')} · {who}: {intake.summary}"[:200]
+
+
+def static_details(intake: ComplaintIntake) -> str:
+    lines = [
+        f"**Complaint** {intake.complaint_id} ({intake.source_system} / {intake.source_reference})",
+        f"**Customer** {intake.customer.name} ({intake.customer.customer_id})"
+        + (f", {intake.customer.company}" if intake.customer.company else ""),
+        f"**Channel** {intake.channel.value}, received {intake.received_at.isoformat()}",
+        f"**Category** {intake.category.value}",
+    ]
+    if intake.contract_number:
+        lines.append(f"**Contract** {intake.contract_number}")
+    if intake.regulators:
+        lines.append(f"**Regulators** {', '.join(intake.regulators)}")
+    return "\n\n".join(lines)
+
+
+class ComplaintIntakeClient:
+    def __init__(self, client: Client, task_queue: str = "complaints") -> None:
+        self._client = client
+        self._task_queue = task_queue
+
+    async def file(self, payload: Mapping[str, Any] | ComplaintIntake) -> FilingResult:
+        """File one complaint. The same source system and reference never files twice."""
+        reference = payload.get("source_reference") if isinstance(payload, Mapping) else None
+        try:
+            intake = validate_intake(payload)
+        except IntakeRejected as err:
+            return FilingResult(
+                outcome=FilingOutcome.REJECTED,
+                source_reference=reference if isinstance(reference, str) else None,
+                errors=err.errors,
+            )
+        complaint_id = intake.complaint_id
+        workflow_id = workflow_id_for(complaint_id)
+        attributes: list[SearchAttributePair[Any]] = [
+            SearchAttributePair(sa.STATUS, Status.RECEIVED.value),
+            SearchAttributePair(sa.CATEGORY, intake.category.value),
+            SearchAttributePair(sa.CHANNEL, intake.channel.value),
+            SearchAttributePair(sa.CUSTOMER_ID, intake.customer.customer_id),
+            SearchAttributePair(sa.SLA_BREACHED, False),
+        ]
+        if intake.contract_number:
+            attributes.append(SearchAttributePair(sa.CONTRACT_NUMBER, intake.contract_number))
+        try:
+            await self._client.start_workflow(
+                ComplaintWorkflow.run,
+                ComplaintWorkflowInput(complaint_id=complaint_id, intake=intake),
+                id=workflow_id,
+                task_queue=self._task_queue,
+                # A complaint id is used once, even after its workflow has closed.
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+                search_attributes=TypedSearchAttributes(attributes),
+                static_summary=static_summary(intake),
+                static_details=static_details(intake),
+            )
+            outcome = FilingOutcome.FILED
+        except WorkflowAlreadyStartedError:
+            outcome = FilingOutcome.ALREADY_FILED
+        return FilingResult(
+            outcome=outcome, complaint_id=complaint_id, workflow_id=workflow_id, source_reference=intake.source_reference
+        )
+
+    def handle(self, complaint_id: str) -> WorkflowHandle[ComplaintWorkflow, Any]:
+        return self._client.get_workflow_handle_for(ComplaintWorkflow.run, workflow_id_for(complaint_id))
+
+    async def status(self, complaint_id: str) -> ComplaintStatusQuery:
+        return await self.handle(complaint_id).query(ComplaintWorkflow.status)
+
+    async def withdraw(self, complaint_id: str, reason: str, relayed_by: str) -> WithdrawResult:
+        """The customer withdraws the complaint; ActionRefused when that is not possible now."""
+        try:
+            return await self.handle(complaint_id).execute_update(
+                ComplaintWorkflow.withdraw, WithdrawRequest(reason=reason, relayed_by=relayed_by)
+            )
+        except WorkflowUpdateFailedError as err:
+            raise ActionRefused(f"withdrawal of {complaint_id} refused: {err.cause}") from err
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND and "completed" not in err.message:
+                raise ComplaintNotFound(f"no complaint {complaint_id}") from err
+            if "completed" in err.message:
+                raise ActionRefused(f"withdrawal of {complaint_id} refused: the complaint is closed") from err
+            raise

@@ -1,0 +1,34 @@
+"""One way to connect to Temporal, with the project's data converter."""
+
+from __future__ import annotations
+
+import asyncio
+
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+from complaints.config import Settings
+
+
+class TemporalUnreachable(RuntimeError):
+    pass
+
+
+async def connect(settings: Settings | None = None, *, wait_seconds: float = 0) -> Client:
+    """Connect; with ``wait_seconds`` keep trying (the dev server may still be starting)."""
+    settings = settings or Settings()
+    deadline = asyncio.get_running_loop().time() + wait_seconds
+    while True:
+        try:
+            return await Client.connect(
+                settings.temporal_address,
+                namespace=settings.namespace,
+                data_converter=pydantic_data_converter,
+            )
+        except RuntimeError as err:
+            if asyncio.get_running_loop().time() >= deadline:
+                raise TemporalUnreachable(
+                    f"no Temporal server reachable at {settings.temporal_address} "
+                    f"(namespace {settings.namespace}): {err}"
+                ) from err
+            await asyncio.sleep(0.5)

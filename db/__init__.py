@@ -1,0 +1,1 @@
+"""The database: SQLModel tables, engine, Alembic migrations, the staff directory seed."""

@@ -1,0 +1,130 @@
+"""SQLModel tables. The schema itself is created by the Alembic migrations in db/migrations."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, UniqueConstraint
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out, on SQLite (no time zones) and PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: every timestamp stored must carry a time zone")
+        return value.astimezone(timezone.utc)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+def _ts(nullable: bool = True, index: bool = False) -> Any:
+    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
+
+
+class Complaint(SQLModel, table=True):
+    """Projection of a complaint's current state, written only by workflow activities."""
+
+    __tablename__ = "complaints"
+    __table_args__ = (UniqueConstraint("source_system", "source_reference", name="uq_complaints_source"),)
+
+    complaint_id: str = Field(primary_key=True, max_length=32)
+    workflow_id: str = Field(max_length=64)
+    source_system: str = Field(max_length=64)
+    source_reference: str = Field(max_length=128)
+    channel: str = Field(max_length=32, index=True)
+    category: str = Field(max_length=32, index=True)
+    tier: str | None = Field(default=None, max_length=16, index=True)
+    tier_rule: str | None = Field(default=None, max_length=64)
+    status: str = Field(max_length=32, index=True)
+    customer_id: str = Field(max_length=64, index=True)
+    customer_name: str = Field(max_length=200)
+    contract_number: str | None = Field(default=None, max_length=64, index=True)
+    staff_named: str | None = Field(default=None, max_length=64, index=True)
+    assignee: str | None = Field(default=None, max_length=64, index=True)
+    policy_version: str | None = Field(default=None, max_length=60)
+    received_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    acknowledged_at: datetime | None = _ts()
+    next_deadline: datetime | None = _ts(index=True)
+    closed_at: datetime | None = _ts()
+    sla_breached: bool = Field(default=False, index=True)
+    last_seq: int = 0
+    snapshot: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class ComplaintEventRow(SQLModel, table=True):
+    """Append-only audit log: one row per workflow event, never updated."""
+
+    __tablename__ = "complaint_events"
+    __table_args__ = (UniqueConstraint("complaint_id", "seq", name="uq_complaint_events_seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    complaint_id: str = Field(max_length=32, index=True)
+    seq: int
+    kind: str = Field(max_length=48)
+    actor: str = Field(max_length=64)
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    recorded_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class OutboxMessage(SQLModel, table=True):
+    """Every notification, recorded before it leaves; the idempotency key makes sending once."""
+
+    __tablename__ = "outbox"
+
+    id: int | None = Field(default=None, primary_key=True)
+    idempotency_key: str = Field(max_length=160, unique=True)
+    complaint_id: str = Field(max_length=32, index=True)
+    kind: str = Field(max_length=48)
+    channel: str = Field(max_length=16)
+    recipient: str = Field(max_length=254)
+    language: str = Field(max_length=8)
+    subject: str = Field(max_length=300)
+    body: str
+    status: str = Field(max_length=16)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    sent_at: datetime | None = _ts()
+
+
+class Staff(SQLModel, table=True):
+    __tablename__ = "staff"
+
+    staff_id: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=200)
+    role: str = Field(max_length=32, index=True)
+    team: str = Field(max_length=64)
+    manager_id: str | None = Field(default=None, max_length=64)
+    skills: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    languages: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    service_quality_score: float
+    active: bool = True
+
+
+class StaffServiceEvent(SQLModel, table=True):
+    """A staff member's service history: commendations, complaints, training, reviews."""
+
+    __tablename__ = "staff_service_history"
+    __table_args__ = (UniqueConstraint("staff_id", "occurred_on", "kind", name="uq_staff_service_event"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    staff_id: str = Field(max_length=64, index=True)
+    occurred_on: date
+    kind: str = Field(max_length=32)
+    note: str = Field(max_length=500)

@@ -1,0 +1,167 @@
+"""Workflow input, state, updates and queries of ``ComplaintWorkflow``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from models.intake import Category, ComplaintIntake
+from models.policy import Tier
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Status(StrEnum):
+    RECEIVED = "received"
+    CLASSIFIED = "classified"
+    AWAITING_ASSIGNMENT = "awaiting_assignment"
+    WITHDRAWN = "withdrawn"
+
+
+CLOSED_STATUSES = {Status.WITHDRAWN}
+
+
+class ClockState(StrEnum):
+    RUNNING = "running"
+    MET = "met"
+    BREACHED = "breached"
+    STOPPED = "stopped"
+
+
+class Clock(Model):
+    name: str
+    label: str
+    limit: str
+    source: str
+    started_at: AwareDatetime
+    due_at: AwareDatetime
+    state: ClockState = ClockState.RUNNING
+    met_at: AwareDatetime | None = None
+    breached_at: AwareDatetime | None = None
+    calendar_estimated: bool = Field(
+        default=False, description="True when the official calendar did not cover the period."
+    )
+
+
+class Classification(Model):
+    category: Category
+    tier: Tier
+    rule_id: str
+    rule_description: str
+    matched: str = Field(description="What in the complaint made the rule fire.")
+    policy_version: str
+
+
+class ClassifyRequest(Model):
+    complaint_id: str
+    intake: ComplaintIntake
+
+
+class ClassificationResult(Model):
+    classification: Classification
+    clocks: list[Clock]
+
+
+class ServiceEvent(Model):
+    occurred_on: str
+    kind: str
+    note: str
+
+
+class StaffRecord(Model):
+    staff_id: str
+    found: bool
+    name: str | None = None
+    role: str | None = None
+    team: str | None = None
+    service_quality_score: float | None = None
+    service_history: list[ServiceEvent] = Field(default_factory=list)
+    open_complaints_naming_them: int = 0
+
+
+class StaffLookupRequest(Model):
+    complaint_id: str
+    staff_id: str
+
+
+class ComplaintWorkflowInput(Model):
+    complaint_id: str
+    intake: ComplaintIntake
+
+
+class ComplaintSnapshot(Model):
+    """What the database projection holds about a complaint after an event."""
+
+    complaint_id: str
+    workflow_id: str
+    status: Status
+    intake: ComplaintIntake
+    classification: Classification | None = None
+    clocks: list[Clock] = Field(default_factory=list)
+    staff_record: StaffRecord | None = None
+    assignee: str | None = None
+    acknowledged_at: AwareDatetime | None = None
+    closed_at: AwareDatetime | None = None
+    closing_reason: str | None = None
+
+    @property
+    def next_deadline(self) -> datetime | None:
+        due = [c.due_at for c in self.clocks if c.state == ClockState.RUNNING]
+        return min(due) if due else None
+
+    @property
+    def sla_breached(self) -> bool:
+        return any(c.state == ClockState.BREACHED for c in self.clocks)
+
+
+class ComplaintEvent(Model):
+    """One entry of the append-only audit log; (complaint_id, seq) makes recording idempotent."""
+
+    complaint_id: str
+    seq: int = Field(ge=1)
+    kind: str
+    at: AwareDatetime
+    actor: str
+    detail: dict[str, Any] = Field(default_factory=dict)
+    snapshot: ComplaintSnapshot
+
+
+class AcknowledgementRequest(Model):
+    complaint_id: str
+    intake: ComplaintIntake
+    classification: Classification
+    clocks: list[Clock]
+
+
+class NotificationReceipt(Model):
+    idempotency_key: str
+    channel: str
+    recipient: str
+    subject: str
+    already_sent: bool
+
+
+class WithdrawRequest(Model):
+    """The customer withdraws the complaint (relayed by an intake system)."""
+
+    reason: Annotated[str, Field(min_length=1, max_length=500)]
+    relayed_by: Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class WithdrawResult(Model):
+    complaint_id: str
+    status: Status
+
+
+class ComplaintStatusQuery(Model):
+    """Answer of the ``status`` query: the case file as the workflow holds it."""
+
+    snapshot: ComplaintSnapshot
+    next_deadline: AwareDatetime | None
+    sla_breached: bool
+    events_recorded: int

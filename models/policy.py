@@ -1,0 +1,115 @@
+"""The SLA and classification policy: a versioned, validated file (see ``policies/``).
+
+Durations are never hard-coded in workflows. Tests and the demo load a compressed
+policy whose limits are seconds, so no test waits for a real day.
+"""
+
+from __future__ import annotations
+
+from datetime import time
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from models.intake import Category, Channel, Money
+
+
+class Tier(StrEnum):
+    SIMPLE = "simple"
+    COMPLEX = "complex"
+    MAJOR = "major"
+
+
+TIER_RANK = {Tier.SIMPLE: 0, Tier.COMPLEX: 1, Tier.MAJOR: 2}
+
+
+class TimeUnit(StrEnum):
+    SECONDS = "seconds"
+    MINUTES = "minutes"
+    HOURS = "hours"
+    CALENDAR_DAYS = "calendar_days"
+    BUSINESS_DAYS = "business_days"
+
+
+class PolicyModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TimeLimit(PolicyModel):
+    """One limit; its unit says whether 'days' are calendar or business days."""
+
+    amount: int = Field(ge=0, le=10_000)
+    unit: TimeUnit
+
+    def describe(self) -> str:
+        unit = self.unit.value.replace("_", " ")
+        return f"{self.amount} {unit[:-1] if self.amount == 1 else unit}"
+
+
+class ClockSpec(PolicyModel):
+    label: Annotated[str, Field(min_length=1, max_length=80)]
+    limit: TimeLimit
+    source: Annotated[str, Field(min_length=1, max_length=200)] = Field(
+        description="Where the limit comes from (company rule, rule text), for compliance to check."
+    )
+
+
+class RuleCondition(PolicyModel):
+    """All given conditions must hold (an empty condition always holds)."""
+
+    channels: list[Channel] | None = None
+    categories: list[Category] | None = None
+    min_regulators: int | None = Field(default=None, ge=1)
+    staff_misconduct_alleged: bool | None = None
+    keywords_any: list[Annotated[str, Field(min_length=1)]] | None = None
+    amount_at_least: Decimal | None = Field(default=None, gt=0)
+
+
+class ClassificationRule(PolicyModel):
+    id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$")]
+    description: Annotated[str, Field(min_length=1, max_length=200)]
+    tier: Tier
+    when: RuleCondition
+
+
+class RegulatoryPack(PolicyModel):
+    id: Annotated[str, Field(min_length=1, max_length=40)]
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    acknowledgement: ClockSpec
+    decision: ClockSpec
+
+
+class Policy(PolicyModel):
+    version: Annotated[str, Field(min_length=1, max_length=60, pattern=r"^[A-Za-z0-9._-]+$")]
+    description: str = ""
+    timezone: str = "Asia/Shanghai"
+    business_calendar: Annotated[str, Field(pattern=r"^[A-Z]{2}$")] = "CN"
+    business_day_close: time = time(18, 0)
+    regulatory_pack: RegulatoryPack
+    tier_clocks: dict[Tier, ClockSpec]
+    amount_currency: str = Field(default="CNY", pattern=r"^[A-Z]{3}$")
+    classification_rules: list[ClassificationRule] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _complete(self) -> Policy:
+        missing = [t.value for t in Tier if t not in self.tier_clocks]
+        if missing:
+            raise ValueError(f"tier_clocks: no clock for tier(s) {', '.join(missing)}")
+        ids = [r.id for r in self.classification_rules]
+        if len(ids) != len(set(ids)):
+            raise ValueError("classification_rules: rule ids must be unique")
+        if self.classification_rules[-1].when != RuleCondition():
+            raise ValueError("classification_rules: the last rule must be a catch-all (empty 'when')")
+        try:
+            from zoneinfo import ZoneInfo
+
+            ZoneInfo(self.timezone)
+        except Exception as err:  # noqa: BLE001 - any failure means the name is unusable
+            raise ValueError(f"timezone: unknown time zone {self.timezone!r}") from err
+        return self
+
+    def amount_in_policy_currency(self, amounts: list[Money]) -> Decimal:
+        """Sum of amounts in the policy currency; other currencies are not converted."""
+        return sum((m.amount for m in amounts if m.currency == self.amount_currency), Decimal(0))

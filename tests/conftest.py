@@ -1,0 +1,126 @@
+"""One Temporal dev server per session; each workflow test runs on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+import pytest_asyncio
+from sqlalchemy import Engine
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from complaints.config import PROJECT_ROOT
+from complaints.devserver import temporal_binary
+from complaints.intake import ComplaintIntakeClient
+from complaints.policy import PolicyStore
+from db.engine import make_engine, migrate
+from db.seed import seed_staff_directory
+from models import search_attributes as sa
+from worker import build_worker
+
+COMPRESSED_POLICY = PROJECT_ROOT / "policies" / "compressed.yaml"
+STAFF_DIRECTORY = PROJECT_ROOT / "db" / "staff_directory.yaml"
+HISTORIES = Path(__file__).parent / "histories"
+PG_ADMIN_URL = os.environ.get("COMPLAINTS_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--record-histories",
+        action="store_true",
+        help="write the histories of the scenario tests to tests/histories for the replay test",
+    )
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=temporal_binary(),
+        search_attributes=sa.ALL,
+        data_converter=pydantic_data_converter,
+        dev_server_log_level="error",
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+def client(temporal_env: WorkflowEnvironment) -> Client:
+    return temporal_env.client
+
+
+@pytest.fixture(scope="session")
+def policies() -> PolicyStore:
+    return PolicyStore.from_file(COMPRESSED_POLICY)
+
+
+def _postgres_database() -> Iterator[str]:
+    """A fresh database on the local PostgreSQL for this session, dropped afterwards."""
+    name = f"complaints_test_{uuid.uuid4().hex[:10]}"
+    try:
+        admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as err:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL at {PG_ADMIN_URL} is unreachable, and CI may not skip it: {err}")
+        pytest.skip(f"PostgreSQL at {PG_ADMIN_URL} is unreachable: {err}")
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'complaints.db'}"
+    else:
+        yield from _postgres_database()
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Iterator[Engine]:
+    migrate(database_url)
+    engine = make_engine(database_url)
+    seed_staff_directory(engine, STAFF_DIRECTORY)
+    yield engine
+    engine.dispose()
+
+
+@dataclass
+class Service:
+    """What a test talks to: the client, the intake helper and the database behind the worker."""
+
+    client: Client
+    intake: ComplaintIntakeClient
+    engine: Engine
+    task_queue: str
+    backend: str
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def service(client: Client, engine: Engine, policies: PolicyStore) -> AsyncIterator[Service]:
+    task_queue = f"complaints-test-{engine.dialect.name}-{uuid.uuid4().hex[:6]}"
+    with ThreadPoolExecutor(max_workers=16) as executor:
+        worker = build_worker(client, task_queue=task_queue, engine=engine, policies=policies, executor=executor)
+        async with worker:
+            yield Service(
+                client=client,
+                intake=ComplaintIntakeClient(client, task_queue=task_queue),
+                engine=engine,
+                task_queue=task_queue,
+                backend=engine.dialect.name,
+            )

@@ -1,0 +1,68 @@
+"""Polling and history helpers for tests against the real server."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+from temporalio.client import WorkflowHandle
+
+from db.tables import Complaint, ComplaintEventRow, OutboxMessage
+from models.complaint import ComplaintStatusQuery, Status
+from workflows.complaint import ComplaintWorkflow
+
+T = TypeVar("T")
+HISTORIES = Path(__file__).parent / "histories"
+
+
+async def eventually(probe: Callable[[], Awaitable[T | None]], *, timeout: float = 30, what: str = "condition") -> T:
+    """Poll ``probe`` until it returns something truthy."""
+    deadline = time.monotonic() + timeout
+    last: T | None = None
+    while time.monotonic() < deadline:
+        last = await probe()
+        if last:
+            return last
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+async def status_once(handle: WorkflowHandle, statuses: set[Status], timeout: float = 30) -> ComplaintStatusQuery:
+    async def probe() -> ComplaintStatusQuery | None:
+        answer = await handle.query(ComplaintWorkflow.status)
+        return answer if answer.snapshot.status in statuses else None
+
+    return await eventually(probe, timeout=timeout, what=f"status in {sorted(statuses)}")
+
+
+def complaint_row(engine: Engine, complaint_id: str) -> Complaint | None:
+    with Session(engine) as session:
+        return session.get(Complaint, complaint_id)
+
+
+def event_kinds(engine: Engine, complaint_id: str) -> list[str]:
+    with Session(engine) as session:
+        rows = session.exec(
+            select(ComplaintEventRow).where(ComplaintEventRow.complaint_id == complaint_id).order_by(ComplaintEventRow.seq)
+        ).all()
+        return [r.kind for r in rows]
+
+
+def outbox(engine: Engine, complaint_id: str) -> list[OutboxMessage]:
+    with Session(engine) as session:
+        return list(session.exec(select(OutboxMessage).where(OutboxMessage.complaint_id == complaint_id)).all())
+
+
+async def save_history(request: pytest.FixtureRequest, handle: WorkflowHandle, name: str) -> None:
+    """With ``--record-histories``, keep this run's history for the replay test."""
+    if not request.config.getoption("--record-histories"):
+        return
+    history = await handle.fetch_history()
+    HISTORIES.mkdir(exist_ok=True)
+    (HISTORIES / f"{name}.json").write_text(history.to_json(), encoding="utf-8")

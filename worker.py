@@ -1,0 +1,93 @@
+"""The complaints worker: migrates the database, seeds the staff directory, polls `complaints`.
+
+    python worker.py            # configuration from the environment (README, 'Configuration')
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from concurrent.futures import ThreadPoolExecutor
+
+import structlog
+from sqlalchemy import Engine
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.classification import ClassificationActivities
+from activities.notifications import NotificationActivities, Notifier, OutboxNotifier
+from activities.projection import ProjectionActivities
+from activities.staff import StaffActivities
+from complaints.config import Settings
+from complaints.logging import configure_logging
+from complaints.policy import PolicyStore
+from complaints.temporal import connect
+from db.engine import make_engine, migrate
+from db.seed import seed_staff_directory
+from workflows import ComplaintWorkflow
+
+WORKFLOWS = [ComplaintWorkflow]
+
+
+def build_worker(
+    client: Client,
+    *,
+    task_queue: str,
+    engine: Engine,
+    policies: PolicyStore,
+    notifier: Notifier | None = None,
+    executor: ThreadPoolExecutor,
+) -> Worker:
+    """The worker with every activity wired to its dependencies (also used by the tests)."""
+    notifier = notifier or OutboxNotifier(engine)
+    classification = ClassificationActivities(policies)
+    projection = ProjectionActivities(engine)
+    staff = StaffActivities(engine)
+    notifications = NotificationActivities(notifier, policies)
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=WORKFLOWS,
+        activities=[
+            classification.classify_complaint,
+            projection.record_complaint_event,
+            staff.look_up_staff_record,
+            notifications.send_acknowledgement,
+        ],
+        activity_executor=executor,
+        max_concurrent_activities=executor._max_workers,
+    )
+
+
+def prepare_database(settings: Settings) -> Engine:
+    migrate(settings.database_url)
+    engine = make_engine(settings.database_url)
+    seed_staff_directory(engine, settings.staff_directory_file)
+    return engine
+
+
+async def main() -> None:
+    settings = Settings()
+    configure_logging(settings.log_level)
+    log = structlog.get_logger().bind(task_queue=settings.task_queue)
+    policies = PolicyStore.from_file(settings.policy_file)
+    engine = prepare_database(settings)
+    client = await connect(settings, wait_seconds=120)
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+    with ThreadPoolExecutor(max_workers=32) as executor:
+        worker = build_worker(client, task_queue=settings.task_queue, engine=engine, policies=policies, executor=executor)
+        log.info(
+            "worker started",
+            temporal=settings.temporal_address,
+            database=engine.url.render_as_string(hide_password=True),
+            policy=policies.current.version,
+        )
+        async with worker:
+            await stop.wait()
+        log.info("worker stopped")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
