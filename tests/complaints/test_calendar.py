@@ -1,0 +1,64 @@
+"""Deadline arithmetic over China's official calendar."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from complaints.calendar import add_limit, is_business_day
+from complaints.config import PROJECT_ROOT
+from complaints.policy import load_policy
+from models.policy import TimeLimit, TimeUnit
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+POLICY = load_policy(PROJECT_ROOT / "policies" / "standard.yaml")
+
+
+def business_days(n: int) -> TimeLimit:
+    return TimeLimit(amount=n, unit=TimeUnit.BUSINESS_DAYS)
+
+
+def test_complex_complaint_before_national_day_counts_the_working_saturday() -> None:
+    # 1-7 Oct 2026 is the National Day holiday; Saturday 10 Oct is a substituted working day (调休).
+    received = datetime(2026, 9, 30, 16, 20, tzinfo=SHANGHAI)
+    due = add_limit(received, business_days(5), POLICY)
+    # 8 Oct, 9 Oct, Sat 10 Oct, 12 Oct, 13 Oct.
+    assert due.due_at == datetime(2026, 10, 13, 18, 0, tzinfo=SHANGHAI)
+    assert not due.estimated
+
+
+def test_business_days_are_counted_in_the_policy_time_zone() -> None:
+    # 17:00 UTC on Friday is already Saturday 01:00 in Shanghai.
+    received = datetime(2026, 11, 27, 17, 0, tzinfo=timezone.utc)
+    due = add_limit(received, business_days(1), POLICY)
+    assert due.due_at == datetime(2026, 11, 30, 18, 0, tzinfo=SHANGHAI)
+
+
+def test_hours_and_calendar_days_ignore_the_calendar() -> None:
+    received = datetime(2026, 9, 30, 16, 20, tzinfo=SHANGHAI)
+    assert add_limit(received, TimeLimit(amount=24, unit=TimeUnit.HOURS), POLICY).due_at == received + timedelta(hours=24)
+    assert add_limit(received, TimeLimit(amount=15, unit=TimeUnit.CALENDAR_DAYS), POLICY).due_at == datetime(
+        2026, 10, 15, 16, 20, tzinfo=SHANGHAI
+    )
+
+
+def test_a_year_the_official_calendar_does_not_cover_is_flagged_estimated() -> None:
+    received = datetime(2026, 12, 30, 9, 0, tzinfo=SHANGHAI)
+    due = add_limit(received, business_days(5), POLICY)
+    assert due.estimated
+    assert due.due_at.weekday() < 5
+
+
+@pytest.mark.parametrize(
+    ("day", "business"),
+    [("2026-10-01", False), ("2026-10-10", True), ("2026-10-11", False), ("2026-10-12", True)],
+)
+def test_official_calendar(day: str, business: bool) -> None:
+    assert is_business_day(datetime.fromisoformat(day).date()) == (business, True)
+
+
+def test_naive_start_is_refused() -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        add_limit(datetime(2026, 10, 1), business_days(1), POLICY)
