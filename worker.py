@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import signal
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 import structlog
 from sqlalchemy import Engine
@@ -56,6 +57,8 @@ def build_worker(
         ],
         activity_executor=executor,
         max_concurrent_activities=executor._max_workers,
+        # Ctrl-C lets running activities finish (they are idempotent, but finishing is kinder).
+        graceful_shutdown_timeout=timedelta(seconds=10),
     )
 
 

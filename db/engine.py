@@ -30,11 +30,19 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
-            # WAL lets the CLI read while the worker writes.
+            # Let SQLAlchemy, not pysqlite, decide when transactions begin (see below).
+            dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
+            # WAL lets the CLI read while the worker writes.
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin_immediate(conn):  # type: ignore[no-untyped-def]
+            # Take the write lock up front: a read-then-write transaction that finds another
+            # writer ahead of it fails at once with "database is locked" instead of waiting.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)

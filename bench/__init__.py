@@ -1,0 +1,1 @@
+"""`make bench`: throughput and worker memory against a bare Temporal workflow."""

@@ -1,0 +1,142 @@
+"""File N complaints on a fresh dev server; compare with a bare workflow of the same shape.
+
+    make bench            # N=300
+    make bench N=1000
+
+End to end = from the first start request until every workflow has reached its waiting
+state (complaints: classified, acknowledged and projected, ComplaintStatus=awaiting_assignment).
+Worker peak memory = VmHWM of the worker process. The dev server runs with the same SQLite
+pragmas as `make run`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+from bench.bare import BareWorkflow
+from complaints.devserver import dev_server_command
+from complaints.intake import ComplaintIntakeClient, FilingOutcome
+from tests.factories import intake_payload
+
+CONCURRENCY = 50
+
+
+@dataclass
+class Result:
+    label: str
+    count: int
+    submit_seconds: float
+    total_seconds: float
+    worker_peak_mb: float
+
+    @property
+    def per_second(self) -> float:
+        return self.count / self.total_seconds
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def connect(port: int) -> Client:
+    for _ in range(300):
+        try:
+            return await Client.connect(f"127.0.0.1:{port}", data_converter=pydantic_data_converter)
+        except RuntimeError:
+            await asyncio.sleep(0.2)
+    raise SystemExit("dev server did not start")
+
+
+async def run_one(kind: str, count: int, workdir: Path) -> Result:
+    port, task_queue = free_port(), f"bench-{kind}-{uuid.uuid4().hex[:6]}"
+    server = subprocess.Popen(
+        dev_server_command(workdir / f"{kind}-temporal.db", port=port, headless=True, log_level="error"),
+        stdout=subprocess.DEVNULL,
+    )
+    worker = None
+    try:
+        client = await connect(port)
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "bench.worker", "--kind", kind, "--address", f"127.0.0.1:{port}",
+             "--task-queue", task_queue, "--database-url", f"sqlite:///{workdir / f'{kind}.db'}"],
+            stdout=subprocess.PIPE, text=True,
+        )
+        assert worker.stdout is not None and worker.stdout.readline().strip() == "ready"
+        gate = asyncio.Semaphore(CONCURRENCY)
+        intake = ComplaintIntakeClient(client, task_queue=task_queue)
+
+        async def start(i: int) -> None:
+            async with gate:
+                if kind == "bare":
+                    await client.start_workflow(BareWorkflow.run, id=f"bare-{i}-{task_queue}", task_queue=task_queue)
+                else:
+                    result = await intake.file(intake_payload("fees_and_interest" if i % 2 else "service_attitude"))
+                    assert result.outcome == FilingOutcome.FILED, result.errors
+
+        began = time.perf_counter()
+        await asyncio.gather(*(start(i) for i in range(count)))
+        submitted = time.perf_counter() - began
+        query = f'TaskQueue="{task_queue}" AND ComplaintStatus="awaiting_assignment"'
+        while (await client.count_workflows(query)).count < count:
+            await asyncio.sleep(0.1)
+        total = time.perf_counter() - began
+        return Result(kind, count, submitted, total, peak_rss_mb(worker.pid))
+    finally:
+        if worker:
+            worker.terminate()
+            worker.wait(timeout=30)
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def report(bare: Result, complaint: Result) -> str:
+    rows = [
+        ("workflows", f"{bare.count}", f"{complaint.count}", ""),
+        ("start requests done (s)", f"{bare.submit_seconds:.2f}", f"{complaint.submit_seconds:.2f}", ""),
+        ("all waiting (s)", f"{bare.total_seconds:.2f}", f"{complaint.total_seconds:.2f}",
+         f"{complaint.total_seconds / bare.total_seconds:.2f}x"),
+        ("end to end per second", f"{bare.per_second:.1f}", f"{complaint.per_second:.1f}",
+         f"{complaint.per_second / bare.per_second:.2f}x"),
+        ("worker peak memory (MB)", f"{bare.worker_peak_mb:.0f}", f"{complaint.worker_peak_mb:.0f}",
+         f"{complaint.worker_peak_mb / bare.worker_peak_mb:.2f}x"),
+    ]
+    width = max(len(r[0]) for r in rows)
+    lines = [f"{'':<{width}}  {'bare':>10}  {'complaints':>10}  {'ratio':>7}"]
+    lines += [f"{a:<{width}}  {b:>10}  {c:>10}  {d:>7}" for a, b, c, d in rows]
+    return "\n".join(lines)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--count", type=int, default=300)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="complaints-bench-") as tmp:
+        print(f"bench: {args.count} workflows each, fresh dev server per run (SQLite file, WAL, synchronous=normal)")
+        bare = await run_one("bare", args.count, Path(tmp))
+        complaint = await run_one("complaint", args.count, Path(tmp))
+    print(report(bare, complaint))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

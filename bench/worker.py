@@ -1,0 +1,52 @@
+"""A worker process for the benchmark (its peak memory is read by bench.run)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Worker
+
+from bench.bare import BareWorkflow, noop_step
+from complaints.config import PROJECT_ROOT
+from complaints.logging import configure_logging
+from complaints.policy import PolicyStore
+from db.engine import make_engine, migrate
+from db.seed import seed_staff_directory
+from worker import build_worker
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--kind", choices=["complaint", "bare"], required=True)
+    parser.add_argument("--address", required=True)
+    parser.add_argument("--task-queue", required=True)
+    parser.add_argument("--database-url")
+    args = parser.parse_args()
+    # stdout carries only 'ready' (the parent reads one line); logs go to stderr.
+    configure_logging("WARNING")
+    client = await Client.connect(args.address, data_converter=pydantic_data_converter)
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    with ThreadPoolExecutor(max_workers=32) as executor:
+        if args.kind == "bare":
+            worker = Worker(client, task_queue=args.task_queue, workflows=[BareWorkflow], activities=[noop_step],
+                            activity_executor=executor, max_concurrent_activities=32)
+        else:
+            migrate(args.database_url)
+            engine = make_engine(args.database_url)
+            seed_staff_directory(engine, PROJECT_ROOT / "db" / "staff_directory.yaml")
+            policies = PolicyStore.from_file(Path(PROJECT_ROOT / "policies" / "standard.yaml"))
+            worker = build_worker(client, task_queue=args.task_queue, engine=engine, policies=policies, executor=executor)
+        async with worker:
+            print("ready", flush=True)
+            await stop.wait()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

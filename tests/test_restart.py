@@ -1,0 +1,98 @@
+"""Stop the dev server while complaints are open, start it on the same state: they carry on."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import subprocess
+import uuid
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+from complaints.devserver import dev_server_command
+from complaints.intake import ComplaintIntakeClient, FilingOutcome
+from complaints.policy import PolicyStore
+from models.complaint import ClockState, Status
+from tests.factories import intake_payload
+from tests.helpers import complaint_row, event_kinds, eventually, status_once
+from worker import build_worker
+from workflows.complaint import ComplaintWorkflow
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@asynccontextmanager
+async def dev_server(db_file: Path, port: int) -> AsyncIterator[Client]:
+    proc = subprocess.Popen(dev_server_command(db_file, port=port, headless=True, log_level="error"))
+    try:
+        client = None
+        for _ in range(150):
+            try:
+                client = await Client.connect(f"127.0.0.1:{port}", data_converter=pydantic_data_converter)
+                break
+            except RuntimeError:
+                await asyncio.sleep(0.2)
+        assert client is not None, "dev server did not start"
+        yield client
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=30) is not None
+
+
+@asynccontextmanager
+async def running_worker(client: Client, task_queue: str, engine: Engine, policies: PolicyStore) -> AsyncIterator[None]:
+    with ThreadPoolExecutor(max_workers=8) as executor:
+        async with build_worker(client, task_queue=task_queue, engine=engine, policies=policies, executor=executor):
+            yield
+
+
+@pytest.mark.timeout(180)
+async def test_open_complaints_carry_on_after_a_server_restart(
+    tmp_path: Path, engine: Engine, policies: PolicyStore
+) -> None:
+    db_file, port, task_queue = tmp_path / "temporal.db", free_port(), f"restart-{uuid.uuid4().hex[:6]}"
+    major = intake_payload("privacy", staff_misconduct_alleged=True)  # 10 s clock in the compressed policy
+    waiting = intake_payload("fees_and_interest")  # filed while no worker runs
+
+    async with dev_server(db_file, port) as client:
+        intake = ComplaintIntakeClient(client, task_queue=task_queue)
+        async with running_worker(client, task_queue, engine, policies):
+            filed = await intake.file(major)
+            state = await status_once(intake.handle(filed.complaint_id), {Status.AWAITING_ASSIGNMENT})
+            assert not state.sla_breached
+        pending = await intake.file(waiting)
+    # Server and worker are down now; the major clock falls due while nobody is there.
+    await asyncio.sleep(3)
+
+    async with dev_server(db_file, port) as client:
+        intake = ComplaintIntakeClient(client, task_queue=task_queue)
+        again = await intake.file(major)
+        assert (again.outcome, again.complaint_id) == (FilingOutcome.ALREADY_FILED, filed.complaint_id)
+        async with running_worker(client, task_queue, engine, policies):
+            handle = intake.handle(filed.complaint_id)
+
+            async def breached():
+                answer = await handle.query(ComplaintWorkflow.status)
+                return answer if answer.sla_breached else None
+
+            state = await eventually(breached, timeout=60, what="the clock to fire after the restart")
+            assert {c.name: c.state for c in state.snapshot.clocks}["major_first_response"] == ClockState.BREACHED
+            assert "sla_breached" in event_kinds(engine, filed.complaint_id)
+
+            resumed = await status_once(intake.handle(pending.complaint_id), {Status.AWAITING_ASSIGNMENT})
+            assert resumed.snapshot.acknowledged_at is not None
+            assert complaint_row(engine, pending.complaint_id).status == "awaiting_assignment"
+
+            await intake.withdraw(filed.complaint_id, "Resolved by phone", "call-centre")
+            assert (await handle.result()).status == Status.WITHDRAWN
