@@ -18,7 +18,7 @@ from typing import Any
 
 from complaints.config import Settings
 from complaints.intake import ComplaintIntakeClient, FilingOutcome, FilingResult
-from complaints.temporal import TemporalUnreachable, connect
+from complaints.temporal import TemporalUnreachable, connect, exit_process
 
 MAX_INPUT_BYTES = 50 * 1024 * 1024
 
@@ -99,4 +99,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_process(main())

@@ -22,7 +22,7 @@ from activities.staff import StaffActivities
 from complaints.config import Settings
 from complaints.logging import configure_logging
 from complaints.policy import PolicyStore
-from complaints.temporal import connect
+from complaints.temporal import connect, exit_process
 from db.engine import make_engine, migrate
 from db.seed import seed_staff_directory
 from workflows import ComplaintWorkflow
@@ -94,3 +94,4 @@ async def main() -> None:
 
 if __name__ == "__main__":
     asyncio.run(main())
+    exit_process(0)

@@ -13,6 +13,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
 from bench.bare import BareWorkflow, noop_step
+from complaints.temporal import exit_process
 from complaints.config import PROJECT_ROOT
 from complaints.logging import configure_logging
 from complaints.policy import PolicyStore
@@ -50,3 +51,4 @@ async def main() -> None:
 
 if __name__ == "__main__":
     asyncio.run(main())
+    exit_process(0)

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 
 from complaints.config import Settings
 from complaints.intake import ComplaintIntakeClient, FilingOutcome
-from complaints.temporal import connect
+from complaints.temporal import connect, exit_process
 from models.intake import Channel, ComplaintIntake, Customer, FeesAndInterestDetails, Money
 
 
@@ -40,3 +40,4 @@ async def main() -> None:
 
 if __name__ == "__main__":
     asyncio.run(main())
+    exit_process(0)  # a short-lived client process: see complaints.temporal.exit_process
