@@ -21,6 +21,8 @@ def load_policy(path: Path) -> Policy:
         raise PolicyError(f"policy file not found: {path}") from err
     except yaml.YAMLError as err:
         raise PolicyError(f"policy file {path} is not valid YAML: {err}") from err
+    if isinstance(raw, dict) and isinstance(raw.get("regulatory_pack"), str):
+        raw["regulatory_pack"] = _load_pack(Path(path).parent / "packs", raw["regulatory_pack"])
     try:
         return Policy.model_validate(raw)
     except ValidationError as err:
@@ -28,6 +30,16 @@ def load_policy(path: Path) -> Policy:
             f"{'.'.join(str(p) for p in e['loc']) or '(top level)'}: {e['msg']}" for e in err.errors()
         )
         raise PolicyError(f"policy file {path} is invalid: {problems}") from err
+
+
+def _load_pack(directory: Path, name: str) -> object:
+    """A regulatory pack by file name (``cn-2020`` -> packs/cn-2020.yaml)."""
+    path = directory / f"{name}.yaml"
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as err:
+        known = ", ".join(sorted(p.stem for p in directory.glob("*.yaml"))) or "none"
+        raise PolicyError(f"regulatory_pack: no pack {name!r} (known: {known})") from err
 
 
 class PolicyStore:

@@ -74,11 +74,42 @@ class ClassificationRule(PolicyModel):
     when: RuleCondition
 
 
+class Role(StrEnum):
+    HANDLER = "handler"
+    RELATIONSHIP_MANAGER = "relationship_manager"
+    LEGAL = "legal"
+    FINANCE = "finance"
+    MANAGER = "manager"
+    SENIOR_MANAGER = "senior_manager"
+    COMPLIANCE = "compliance"
+
+
+class ExtensionSpec(PolicyModel):
+    """An extension of the decision limit: the new total limit, counted from intake."""
+
+    label: Annotated[str, Field(min_length=1, max_length=80)]
+    limit: TimeLimit
+    approver_roles: list[Role] = Field(min_length=1)
+    source: Annotated[str, Field(min_length=1, max_length=200)]
+
+
 class RegulatoryPack(PolicyModel):
     id: Annotated[str, Field(min_length=1, max_length=40)]
     name: Annotated[str, Field(min_length=1, max_length=200)]
     acknowledgement: ClockSpec
     decision: ClockSpec
+    extensions: list[ExtensionSpec] = Field(default_factory=list, max_length=5)
+    pause_while_awaiting_customer: bool = Field(
+        default=False, description="Whether clocks stop while the complaint waits on the customer."
+    )
+    notes: str = ""
+
+
+class ApprovalLevel(PolicyModel):
+    """Remedies worth up to ``up_to`` (None: any amount) need one of these roles to approve."""
+
+    up_to: Decimal | None = Field(default=None, ge=0)
+    approver_roles: list[Role] = Field(min_length=1)
 
 
 class Policy(PolicyModel):
@@ -91,6 +122,10 @@ class Policy(PolicyModel):
     tier_clocks: dict[Tier, ClockSpec]
     amount_currency: str = Field(default="CNY", pattern=r"^[A-Z]{3}$")
     classification_rules: list[ClassificationRule] = Field(min_length=1)
+    warning_fraction: float = Field(default=0.8, gt=0, lt=1)
+    approval_matrix: list[ApprovalLevel] = Field(
+        default_factory=lambda: [ApprovalLevel(approver_roles=[Role.MANAGER, Role.SENIOR_MANAGER])], min_length=1
+    )
 
     @model_validator(mode="after")
     def _complete(self) -> Policy:
@@ -102,6 +137,11 @@ class Policy(PolicyModel):
             raise ValueError("classification_rules: rule ids must be unique")
         if self.classification_rules[-1].when != RuleCondition():
             raise ValueError("classification_rules: the last rule must be a catch-all (empty 'when')")
+        if self.approval_matrix[-1].up_to is not None:
+            raise ValueError("approval_matrix: the last level must have no upper bound (up_to omitted)")
+        bounds = [level.up_to for level in self.approval_matrix[:-1]]
+        if any(b is None for b in bounds) or bounds != sorted(bounds):  # type: ignore[type-var]
+            raise ValueError("approval_matrix: levels must be in increasing up_to order")
         try:
             from zoneinfo import ZoneInfo
 

@@ -66,3 +66,13 @@ async def save_history(request: pytest.FixtureRequest, handle: WorkflowHandle, n
     history = await handle.fetch_history()
     HISTORIES.mkdir(exist_ok=True)
     (HISTORIES / f"{name}.json").write_text(history.to_json(), encoding="utf-8")
+
+
+async def projected(engine: Engine, complaint_id: str, kind: str, timeout: float = 30) -> list[str]:
+    """Wait until the audit log holds an event of ``kind`` (the projection trails the workflow)."""
+
+    async def probe() -> list[str] | None:
+        kinds = event_kinds(engine, complaint_id)
+        return kinds if kind in kinds else None
+
+    return await eventually(probe, timeout=timeout, what=f"event {kind!r} of {complaint_id} in the database")

@@ -21,7 +21,7 @@ from complaints.intake import ComplaintIntakeClient, FilingOutcome
 from complaints.policy import PolicyStore
 from models.complaint import ClockState, Status
 from tests.factories import intake_payload
-from tests.helpers import complaint_row, event_kinds, eventually, status_once
+from tests.helpers import eventually, projected, status_once
 from worker import build_worker
 from workflows.complaint import ComplaintWorkflow
 
@@ -88,11 +88,11 @@ async def test_open_complaints_carry_on_after_a_server_restart(
 
             state = await eventually(breached, timeout=60, what="the clock to fire after the restart")
             assert {c.name: c.state for c in state.snapshot.clocks}["major_first_response"] == ClockState.BREACHED
-            assert "sla_breached" in event_kinds(engine, filed.complaint_id)
+            await projected(engine, filed.complaint_id, "sla_breached")
 
             resumed = await status_once(intake.handle(pending.complaint_id), {Status.AWAITING_ASSIGNMENT})
             assert resumed.snapshot.acknowledged_at is not None
-            assert complaint_row(engine, pending.complaint_id).status == "awaiting_assignment"
+            await projected(engine, pending.complaint_id, "acknowledged")
 
             await intake.withdraw(filed.complaint_id, "Resolved by phone", "call-centre")
             assert (await handle.result()).status == Status.WITHDRAWN

@@ -28,6 +28,7 @@ def test_compressed_policy_keeps_the_standard_rules() -> None:
 
 def _write(tmp_path: Path, change: dict) -> Path:
     raw = yaml.safe_load((POLICIES / "standard.yaml").read_text(encoding="utf-8"))
+    raw["regulatory_pack"] = yaml.safe_load((POLICIES / "packs" / "cn-2020.yaml").read_text(encoding="utf-8"))
     raw.update(change)
     path = tmp_path / "policy.yaml"
     path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
@@ -43,6 +44,10 @@ def _write(tmp_path: Path, change: dict) -> Path:
          "catch-all"),
         ({"regulatory_pack": {"id": "X", "name": "x"}}, "regulatory_pack.acknowledgement"),
         ({"version": ""}, "version"),
+        ({"approval_matrix": [{"up_to": 100, "approver_roles": ["manager"]}]}, "no upper bound"),
+        ({"approval_matrix": [{"up_to": 100, "approver_roles": ["janitor"]}, {"approver_roles": ["manager"]}]},
+         "approval_matrix.0.approver_roles.0"),
+        ({"warning_fraction": 1.5}, "warning_fraction"),
     ],
 )
 def test_invalid_policy_names_the_problem(tmp_path: Path, change: dict, message: str) -> None:
@@ -53,3 +58,23 @@ def test_invalid_policy_names_the_problem(tmp_path: Path, change: dict, message:
 def test_unknown_pinned_version_is_an_error() -> None:
     with pytest.raises(PolicyError, match="'1999.01' is not available"):
         PolicyStore.from_file(POLICIES / "standard.yaml").get("1999.01")
+
+
+@pytest.mark.parametrize("pack", ["cn-2020", "asic-rg271", "fca-disp", "cfpb"])
+def test_every_regulatory_pack_can_be_selected(tmp_path: Path, pack: str) -> None:
+    (tmp_path / "packs").mkdir()
+    (tmp_path / "packs" / f"{pack}.yaml").write_text((POLICIES / "packs" / f"{pack}.yaml").read_text(encoding="utf-8"))
+    raw = yaml.safe_load((POLICIES / "standard.yaml").read_text(encoding="utf-8"))
+    raw["regulatory_pack"] = pack
+    (tmp_path / "policy.yaml").write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    policy = load_policy(tmp_path / "policy.yaml")
+    assert policy.regulatory_pack.decision.limit.unit.value == "calendar_days"
+
+
+def test_an_unknown_pack_lists_the_known_ones(tmp_path: Path) -> None:
+    with pytest.raises(PolicyError, match=r"no pack 'mars-2030' \(known: asic-rg271, cfpb, cn-2020, fca-disp\)"):
+        raw = yaml.safe_load((POLICIES / "standard.yaml").read_text(encoding="utf-8"))
+        raw["regulatory_pack"] = "mars-2030"
+        (tmp_path / "p.yaml").write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+        (tmp_path / "packs").symlink_to(POLICIES / "packs")
+        load_policy(tmp_path / "p.yaml")
