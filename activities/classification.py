@@ -9,6 +9,7 @@ from temporalio import activity
 from complaints.calendar import add_limit
 from complaints.policy import PolicyStore
 from models.complaint import Classification, ClassificationResult, ClassifyRequest, Clock
+from models.handling import HandlingRules, PlanClockRequest
 from models.intake import ComplaintIntake, ContractDisputeDetails, ProductDesignDetails
 from models.policy import ClassificationRule, ClockSpec, Policy, Tier
 
@@ -109,4 +110,31 @@ class ClassificationActivities:
             rule=classification.rule_id,
             policy_version=policy.version,
         )
-        return ClassificationResult(classification=classification, clocks=clocks)
+        return ClassificationResult(classification=classification, clocks=clocks, rules=handling_rules(policy))
+
+    @activity.defn
+    def plan_clock(self, request: PlanClockRequest) -> Clock:
+        """A tier's first-response clock (after an escalation) or an extended decision clock."""
+        policy = self._policies.get(request.policy_version)
+        if request.tier is not None:
+            return start_clock(f"{request.tier.value}_first_response", policy.tier_clocks[request.tier],
+                               request.started_at, policy)
+        if request.extension_index is None:
+            raise ValueError("plan_clock needs a tier or an extension_index")
+        spec = policy.regulatory_pack.extensions[request.extension_index]
+        clock = start_clock("regulatory_decision", ClockSpec(label=spec.label, limit=spec.limit, source=spec.source),
+                            request.started_at, policy)
+        activity_logger(request.complaint_id).info("extension planned", label=spec.label, due_at=clock.due_at.isoformat())
+        return clock
+
+
+def handling_rules(policy: Policy) -> HandlingRules:
+    pack = policy.regulatory_pack
+    return HandlingRules(
+        policy_version=policy.version,
+        warning_fraction=policy.warning_fraction,
+        pause_while_awaiting_customer=pack.pause_while_awaiting_customer,
+        extensions=list(pack.extensions),
+        approval_matrix=list(policy.approval_matrix),
+        currency=policy.amount_currency,
+    )

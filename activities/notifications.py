@@ -21,7 +21,7 @@ from temporalio import activity
 
 from complaints.policy import PolicyStore
 from db.tables import OutboxMessage, utc_now
-from models.complaint import AcknowledgementRequest, NotificationReceipt
+from models.complaint import AcknowledgementRequest, CustomerNotification, NotificationReceipt, StaffNotification
 from models.intake import Customer
 
 from activities.logging import activity_logger
@@ -110,9 +110,16 @@ class Templates:
     def render(self, name: str, language: str, tz: str, **context: object) -> tuple[str, str]:
         """(subject, body): the first rendered line is the subject."""
         zone = ZoneInfo(tz)
-        self._env.filters["local"] = lambda value: (
-            value.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z") if isinstance(value, datetime) else value
-        )
+
+        def local(value: object) -> object:
+            if isinstance(value, str):
+                try:
+                    value = datetime.fromisoformat(value)
+                except ValueError:
+                    return value
+            return value.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z") if isinstance(value, datetime) else value
+
+        self._env.filters["local"] = local
         text = self._env.get_template(f"{name}.{language}.j2").render(**context)
         subject, _, body = text.partition("\n")
         return subject.strip(), body.lstrip("\n")
@@ -160,3 +167,57 @@ class NotificationActivities:
         return NotificationReceipt(
             idempotency_key=key, channel=channel, recipient=recipient, subject=subject, already_sent=not sent
         )
+
+    @activity.defn
+    def notify_customer(self, request: CustomerNotification) -> NotificationReceipt:
+        """A templated message to the customer (feedback, proposal, extension, final response, ...)."""
+        intake, language = request.intake, request.intake.customer.language
+        policy = self._policies.get(request.policy_version)
+        channel, recipient = contact_channel(intake.customer)
+        subject, body = self._templates.render(
+            request.kind,
+            language,
+            policy.timezone,
+            complaint_id=request.complaint_id,
+            customer=intake.customer,
+            summary=intake.summary,
+            received_at=intake.received_at,
+            **request.context,
+        )
+        sent = self._notifier.send(
+            OutgoingMessage(
+                idempotency_key=request.idempotency_key,
+                complaint_id=request.complaint_id,
+                kind=request.kind,
+                channel=channel,
+                recipient=recipient,
+                language=language,
+                subject=subject,
+                body=body,
+            )
+        )
+        activity_logger(request.complaint_id).info("customer notified", kind=request.kind, sent_now=sent)
+        return NotificationReceipt(
+            idempotency_key=request.idempotency_key, channel=channel, recipient=recipient, subject=subject,
+            already_sent=not sent,
+        )
+
+    @activity.defn
+    def notify_staff(self, request: StaffNotification) -> int:
+        """Tell staff (by id) about a complaint; returns how many were sent now."""
+        sent = 0
+        for staff_id in request.recipients:
+            sent += self._notifier.send(
+                OutgoingMessage(
+                    idempotency_key=f"{request.idempotency_key}:{staff_id}",
+                    complaint_id=request.complaint_id,
+                    kind=request.kind,
+                    channel="staff",
+                    recipient=staff_id,
+                    language="en",
+                    subject=request.subject,
+                    body=request.body,
+                )
+            )
+        activity_logger(request.complaint_id).info("staff notified", kind=request.kind, recipients=request.recipients)
+        return sent

@@ -8,6 +8,7 @@ from temporalio import activity
 
 from db.tables import Complaint, Staff, StaffServiceEvent
 from models.complaint import ServiceEvent, StaffLookupRequest, StaffRecord
+from models.handling import HandlerChoice, HandlerChoiceRequest, RosterEntry, RosterRequest, StaffRoster
 
 from activities.logging import activity_logger
 
@@ -52,3 +53,56 @@ class StaffActivities:
             ],
             open_complaints_naming_them=naming,
         )
+
+    @activity.defn
+    def load_staff_roster(self, request: RosterRequest) -> StaffRoster:
+        """Active staff with roles and managers, so the workflow's validators can check actors."""
+        with Session(self._engine) as session:
+            staff = session.exec(select(Staff).where(Staff.active.is_(True)).order_by(Staff.staff_id)).all()
+        activity_logger(request.complaint_id).info("roster loaded", staff=len(staff))
+        return StaffRoster(
+            entries=[
+                RosterEntry(
+                    staff_id=s.staff_id, name=s.name, role=s.role, team=s.team, manager_id=s.manager_id,
+                    skills=list(s.skills), languages=list(s.languages),
+                )
+                for s in staff
+            ]
+        )
+
+    @activity.defn
+    def choose_handler(self, request: HandlerChoiceRequest) -> HandlerChoice:
+        """The active handler with the category's skill, the customer's language and the fewest open complaints."""
+        log = activity_logger(request.complaint_id)
+        with Session(self._engine) as session:
+            handlers = session.exec(
+                select(Staff).where(Staff.active.is_(True), Staff.role == "handler").order_by(Staff.staff_id)
+            ).all()
+            workload = dict(
+                session.exec(
+                    select(Complaint.assignee, func.count())
+                    .where(Complaint.assignee.is_not(None), Complaint.closed_at.is_(None))
+                    .group_by(Complaint.assignee)
+                ).all()
+            )
+        candidates = [h for h in handlers if h.staff_id not in request.exclude]
+        if not candidates:
+            log.warning("no handler available", excluded=request.exclude)
+            return HandlerChoice(staff_id=None, reason="no active handler who is not implicated")
+
+        def rank(h: Staff) -> tuple[int, int, int, str]:
+            return (
+                request.category not in h.skills,
+                request.language not in h.languages,
+                workload.get(h.staff_id, 0),
+                h.staff_id,
+            )
+
+        best = min(candidates, key=rank)
+        skill, language, load, _ = rank(best)
+        reason = (
+            f"{'has' if not skill else 'lacks'} skill {request.category}, "
+            f"{'speaks' if not language else 'does not speak'} {request.language}, {load} open complaints"
+        )
+        log.info("handler chosen", staff_id=best.staff_id, reason=reason)
+        return HandlerChoice(staff_id=best.staff_id, reason=reason)

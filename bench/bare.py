@@ -24,6 +24,6 @@ class BareWorkflow:
     async def run(self) -> None:
         for step in range(ACTIVITIES_PER_COMPLAINT):
             await workflow.execute_activity(noop_step, step, start_to_close_timeout=timedelta(seconds=30))
-        workflow.upsert_search_attributes([sa.STATUS.value_set("awaiting_assignment")])
+        workflow.upsert_search_attributes([sa.STATUS.value_set("in_handling")])
         # The complaint's next step: wait on its SLA timer.
         await workflow.wait_condition(lambda: False, timeout=timedelta(hours=1))

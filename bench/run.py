@@ -4,7 +4,7 @@
     make bench N=1000
 
 End to end = from the first start request until every workflow has reached its waiting
-state (complaints: classified, acknowledged and projected, ComplaintStatus=awaiting_assignment).
+state (complaints: classified, acknowledged, assigned and projected, ComplaintStatus=in_handling).
 Worker peak memory = VmHWM of the worker process. The dev server runs with the same SQLite
 pragmas as `make run`.
 """
@@ -98,7 +98,7 @@ async def run_one(kind: str, count: int, workdir: Path) -> Result:
         began = time.perf_counter()
         await asyncio.gather(*(start(i) for i in range(count)))
         submitted = time.perf_counter() - began
-        query = f'TaskQueue="{task_queue}" AND ComplaintStatus="awaiting_assignment"'
+        query = f'TaskQueue="{task_queue}" AND ComplaintStatus="in_handling"'
         while (await client.count_workflows(query)).count < count:
             await asyncio.sleep(0.1)
         total = time.perf_counter() - began

@@ -8,6 +8,16 @@ from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from models.handling import (
+    Escalation,
+    Evaluation,
+    Finding,
+    InformationRequestRecord,
+    Investigation,
+    LossCalculation,
+    Proposal,
+    HandlingRules,
+)
 from models.intake import Category, ComplaintIntake
 from models.policy import Tier
 
@@ -20,14 +30,20 @@ class Status(StrEnum):
     RECEIVED = "received"
     CLASSIFIED = "classified"
     AWAITING_ASSIGNMENT = "awaiting_assignment"
+    IN_HANDLING = "in_handling"
+    AWAITING_CUSTOMER_INFO = "awaiting_customer_info"
+    AWAITING_APPROVAL = "awaiting_approval"
+    AWAITING_CUSTOMER_ANSWER = "awaiting_customer_answer"
+    RESOLVED = "resolved"
     WITHDRAWN = "withdrawn"
 
 
-CLOSED_STATUSES = {Status.WITHDRAWN}
+CLOSED_STATUSES = {Status.RESOLVED, Status.WITHDRAWN}
 
 
 class ClockState(StrEnum):
     RUNNING = "running"
+    PAUSED = "paused"
     MET = "met"
     BREACHED = "breached"
     STOPPED = "stopped"
@@ -46,6 +62,12 @@ class Clock(Model):
     calendar_estimated: bool = Field(
         default=False, description="True when the official calendar did not cover the period."
     )
+    met_by: str | None = None
+    warned_at: AwareDatetime | None = None
+    paused_at: AwareDatetime | None = None
+    paused_seconds: float = 0
+    extended: str | None = Field(default=None, description="Label of the extension in force, if any.")
+    extensions_used: int = 0
 
 
 class Classification(Model):
@@ -65,6 +87,7 @@ class ClassifyRequest(Model):
 class ClassificationResult(Model):
     classification: Classification
     clocks: list[Clock]
+    rules: HandlingRules | None = None  # absent in histories recorded before tiered handling
 
 
 class ServiceEvent(Model):
@@ -108,6 +131,26 @@ class ComplaintSnapshot(Model):
     acknowledged_at: AwareDatetime | None = None
     closed_at: AwareDatetime | None = None
     closing_reason: str | None = None
+    team: list[str] = Field(default_factory=list)
+    escalation_level: int = 0
+    escalated_to: str | None = None
+    escalations: list[Escalation] = Field(default_factory=list)
+    findings: list[Finding] = Field(default_factory=list)
+    legal_evaluation: Evaluation | None = None
+    manager_evaluation: Evaluation | None = None
+    loss_calculation: LossCalculation | None = None
+    investigation: Investigation | None = None
+    information_requests: list[InformationRequestRecord] = Field(default_factory=list)
+    proposals: list[Proposal] = Field(default_factory=list)
+    resolved_at: AwareDatetime | None = None
+
+    @property
+    def tier(self) -> Tier | None:
+        return self.classification.tier if self.classification else None
+
+    @property
+    def current_proposal(self) -> Proposal | None:
+        return self.proposals[-1] if self.proposals else None
 
     @property
     def next_deadline(self) -> datetime | None:
@@ -136,6 +179,28 @@ class AcknowledgementRequest(Model):
     intake: ComplaintIntake
     classification: Classification
     clocks: list[Clock]
+
+
+class CustomerNotification(Model):
+    """A templated message to the customer; the key makes it go out once."""
+
+    idempotency_key: str
+    complaint_id: str
+    kind: str  # a template name in activities/templates: feedback, resolution_proposal, ...
+    intake: ComplaintIntake
+    policy_version: str
+    context: dict[str, Any] = Field(default_factory=dict)
+
+
+class StaffNotification(Model):
+    """A notice to staff (by staff id); each recipient gets it once per key."""
+
+    idempotency_key: str
+    complaint_id: str
+    kind: str
+    recipients: list[str]
+    subject: str
+    body: str
 
 
 class NotificationReceipt(Model):

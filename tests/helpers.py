@@ -54,9 +54,13 @@ def event_kinds(engine: Engine, complaint_id: str) -> list[str]:
         return [r.kind for r in rows]
 
 
-def outbox(engine: Engine, complaint_id: str) -> list[OutboxMessage]:
+def outbox(engine: Engine, complaint_id: str, kind: str | None = None) -> list[OutboxMessage]:
+    """Messages sent about a complaint, oldest first (of one kind, if given)."""
     with Session(engine) as session:
-        return list(session.exec(select(OutboxMessage).where(OutboxMessage.complaint_id == complaint_id)).all())
+        query = select(OutboxMessage).where(OutboxMessage.complaint_id == complaint_id)
+        if kind:
+            query = query.where(OutboxMessage.kind == kind)
+        return list(session.exec(query.order_by(OutboxMessage.id)).all())
 
 
 async def save_history(request: pytest.FixtureRequest, handle: WorkflowHandle, name: str) -> None:

@@ -69,7 +69,7 @@ async def test_open_complaints_carry_on_after_a_server_restart(
         intake = ComplaintIntakeClient(client, task_queue=task_queue)
         async with running_worker(client, task_queue, engine, policies):
             filed = await intake.file(major)
-            state = await status_once(intake.handle(filed.complaint_id), {Status.AWAITING_ASSIGNMENT})
+            state = await status_once(intake.handle(filed.complaint_id), {Status.IN_HANDLING})
             assert not state.sla_breached
         pending = await intake.file(waiting)
     # Server and worker are down now; the major clock falls due while nobody is there.
@@ -90,7 +90,7 @@ async def test_open_complaints_carry_on_after_a_server_restart(
             assert {c.name: c.state for c in state.snapshot.clocks}["major_first_response"] == ClockState.BREACHED
             await projected(engine, filed.complaint_id, "sla_breached")
 
-            resumed = await status_once(intake.handle(pending.complaint_id), {Status.AWAITING_ASSIGNMENT})
+            resumed = await status_once(intake.handle(pending.complaint_id), {Status.IN_HANDLING})
             assert resumed.snapshot.acknowledged_at is not None
             await projected(engine, pending.complaint_id, "acknowledged")
 

@@ -1,8 +1,10 @@
 """ComplaintWorkflow: one durable workflow per customer complaint.
 
 Step 1 (intake and classification): record, classify by the pinned policy, look up the
-staff member a service-attitude complaint names, acknowledge with the deadlines that
-apply, then keep the SLA clocks as durable timers until the complaint is closed.
+staff member a service-attitude complaint names, acknowledge with the deadlines that apply.
+Step 2 (tiered handling): assign a handler, route complex and major complaints to legal,
+management and compliance, take staff actions as validated updates, run the SLA clocks
+(warning, breach and escalation, pause, extension) until the customer accepts a resolution.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeUpdate
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from models import search_attributes as sa
@@ -34,7 +37,43 @@ with workflow.unsafe.imports_passed_through():
         WithdrawRequest,
         WithdrawResult,
     )
-    from models.intake import Category
+    from models.handling import (
+        ActionResult,
+        ApprovalDecision,
+        AssignRequest,
+        CustomerAnswer,
+        EscalateSignal,
+        Escalation,
+        Evaluation,
+        ExtensionRequest,
+        FeedbackRequest,
+        Finding,
+        FindingsRequest,
+        HandlerChoice,
+        HandlerChoiceRequest,
+        HandlingRules,
+        InformationReceived,
+        InformationRequest,
+        InformationRequestRecord,
+        Investigation,
+        InvestigationOutcomeRequest,
+        LegalEvaluationRequest,
+        LossCalculation,
+        LossCalculationRequest,
+        ManagerEvaluationRequest,
+        OpenInvestigationRequest,
+        PlanClockRequest,
+        Proposal,
+        ProposalRequest,
+        RosterEntry,
+        RosterRequest,
+        StaffRoster,
+    )
+    from models.intake import Category, Money
+    from models.complaint import CustomerNotification, StaffNotification
+    from models.policy import Role, Tier
+    from workflows import rules
+    from workflows.rules import HANDLING, MANAGERS, Refused
 
 # Bad data or a missing policy version will not heal by retrying; a database outage will.
 RETRY = RetryPolicy(
@@ -45,9 +84,30 @@ RETRY = RetryPolicy(
 )
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
 
+# Complaints started before tiered handling existed keep their old path on replay.
+TIERED_HANDLING = "tiered-handling"
+
+# Which clocks an event meets.
+MET_BY_INVESTIGATION = {"major_first_response"}
+MET_BY_FEEDBACK = {"complex_first_response"}
+MET_BY_RESOLUTION = {"simple_first_response", "complex_first_response", "regulatory_decision"}
+
 
 def _fmt(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "—"
+
+
+def _money(value: Money | None) -> dict[str, str] | None:
+    return {"amount": str(value.amount), "currency": value.currency} if value else None
+
+
+def _remedy_context(proposal: Proposal) -> dict[str, Any]:
+    return {
+        "explanation": proposal.explanation,
+        "fee_refund": _money(proposal.fee_refund),
+        "compensation": _money(proposal.compensation),
+        "contract_revision": proposal.contract_revision,
+    }
 
 
 @workflow.defn
@@ -62,6 +122,10 @@ class ComplaintWorkflow:
         )
         self._seq = 0
         self._withdrawal: WithdrawRequest | None = None
+        self._roster: dict[str, RosterEntry] = {}
+        self._rules: HandlingRules | None = None
+        self._handling = False
+        self._clocks_changed = False
 
     @workflow.run
     async def run(self, input: ComplaintWorkflowInput) -> ComplaintSnapshot:
@@ -120,14 +184,168 @@ class ComplaintWorkflow:
         self._publish()
         await self._record("acknowledged", detail={"channel": receipt.channel, "recipient": receipt.recipient})
 
-        await self._watch_clocks()
+        if workflow.patched(TIERED_HANDLING):
+            self._rules = result.rules
+            await self._handle()
+        else:
+            await self._watch_clocks()
 
         withdrawal = self._withdrawal
-        assert withdrawal is not None
-        self._close(Status.WITHDRAWN, withdrawal.reason)
-        await self._record("withdrawn", actor=withdrawal.relayed_by, detail={"reason": withdrawal.reason})
+        if withdrawal is not None and self._snapshot.status not in CLOSED_STATUSES:
+            self._close(Status.WITHDRAWN, withdrawal.reason)
+            await self._record("withdrawn", actor=withdrawal.relayed_by, detail={"reason": withdrawal.reason})
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._snapshot
+
+    # -- step 2: tiered handling ------------------------------------------------------
+
+    async def _handle(self) -> None:
+        roster: StaffRoster = await workflow.execute_activity(
+            "load_staff_roster",
+            RosterRequest(complaint_id=self._snapshot.complaint_id),
+            result_type=StaffRoster,
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=RETRY,
+            summary="Load the staff directory",
+        )
+        self._roster = {e.staff_id: e for e in roster.entries}
+        await self._route_to_tier(self._snapshot.tier)
+        choice: HandlerChoice = await workflow.execute_activity(
+            "choose_handler",
+            HandlerChoiceRequest(
+                complaint_id=self._snapshot.complaint_id,
+                category=self._snapshot.intake.category.value,
+                language=self._snapshot.intake.customer.language,
+                exclude=sorted(rules.implicated_staff(self._snapshot)),
+            ),
+            result_type=HandlerChoice,
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=RETRY,
+            summary="Choose a handler by skills and workload",
+        )
+        self._handling = True
+        if choice.staff_id and not self._closing():
+            await self._assign(choice.staff_id, [], actor="system", reason=choice.reason)
+        elif not self._closing():
+            managers = [e.staff_id for e in self._roster.values() if e.role in MANAGERS]
+            await self._notify_staff("assignment_needed", managers, "Complaint needs a handler", choice.reason)
+            await self._record("assignment_needed", detail={"reason": choice.reason})
+        await self._run_clocks()
+
+    def _closing(self) -> bool:
+        return self._withdrawal is not None or self._snapshot.status in CLOSED_STATUSES
+
+    async def _run_clocks(self) -> None:
+        """Sleep until the next warning or deadline, or until an action changes the clocks."""
+        changed = lambda: self._closing() or self._clocks_changed  # noqa: E731
+        while not self._closing():
+            self._clocks_changed = False
+            upcoming = self._next_clock_event()
+            if upcoming is None:
+                await workflow.wait_condition(changed)
+                continue
+            at, clock, kind = upcoming
+            remaining = (at - workflow.now()).total_seconds()
+            if remaining > 0:
+                try:
+                    await workflow.wait_condition(
+                        changed, timeout=remaining, timeout_summary=f"{clock.label} {kind} {_fmt(at)}"
+                    )
+                    continue
+                except asyncio.TimeoutError:
+                    pass
+            if clock.state != ClockState.RUNNING or self._closing():
+                continue
+            if kind == "warning":
+                await self._warn(clock)
+            else:
+                await self._breach(clock)
+
+    def _next_clock_event(self) -> tuple[datetime, Clock, str] | None:
+        assert self._rules is not None
+        events: list[tuple[datetime, Clock, str]] = []
+        for clock in self._snapshot.clocks:
+            if clock.state != ClockState.RUNNING:
+                continue
+            if clock.warned_at is None:
+                events.append((rules.warning_at(clock, self._rules.warning_fraction), clock, "warning"))
+            events.append((clock.due_at, clock, "due"))
+        return min(events, key=lambda e: e[0]) if events else None
+
+    async def _warn(self, clock: Clock) -> None:
+        clock.warned_at = workflow.now()
+        holder = self._snapshot.assignee
+        manager = rules.escalation_target(self._snapshot, self._roster, 1)
+        recipients = [r for r in dict.fromkeys([holder, manager]) if r]
+        await self._notify_staff(
+            f"sla_warning:{clock.name}:{clock.extensions_used}",
+            recipients,
+            f"{clock.label} due {_fmt(clock.due_at)}",
+            f"{self._snapshot.complaint_id}: {clock.label} falls due at {_fmt(clock.due_at)}.",
+        )
+        self._publish()
+        await self._record("sla_warning", detail={"clock": clock.name, "due_at": clock.due_at.isoformat()})
+
+    async def _breach(self, clock: Clock) -> None:
+        snap = self._snapshot
+        clock.state = ClockState.BREACHED
+        clock.breached_at = workflow.now()
+        snap.escalation_level += 1
+        snap.escalated_to = rules.escalation_target(snap, self._roster, snap.escalation_level)
+        self._publish()
+        recipients = [r for r in dict.fromkeys([snap.escalated_to, snap.assignee]) if r]
+        await self._notify_staff(
+            f"sla_breached:{clock.name}:{clock.extensions_used}",
+            recipients,
+            f"BREACHED: {clock.label} ({snap.complaint_id})",
+            f"{clock.label} was due {_fmt(clock.due_at)}. Escalated to {snap.escalated_to or 'management'} "
+            f"(level {snap.escalation_level}).",
+        )
+        await self._record(
+            "sla_breached",
+            detail={"clock": clock.name, "due_at": clock.due_at.isoformat(), "escalated_to": snap.escalated_to,
+                    "escalation_level": snap.escalation_level},
+        )
+
+    async def _route_to_tier(self, tier: Tier | None) -> None:
+        """Complex: legal and management evaluate; major: compliance investigates, management knows."""
+        snap = self._snapshot
+        if tier == Tier.MAJOR:
+            who = [e.staff_id for e in self._roster.values() if e.role in (Role.COMPLIANCE, Role.SENIOR_MANAGER)]
+            await self._notify_staff(
+                "major_complaint", who, f"MAJOR complaint {snap.complaint_id}: open the internal investigation",
+                f"{snap.intake.summary}\nRule: {snap.classification.rule_id if snap.classification else ''}",
+            )
+        elif tier == Tier.COMPLEX:
+            who = [e.staff_id for e in self._roster.values() if e.role in (Role.LEGAL, Role.MANAGER)]
+            await self._notify_staff(
+                "complex_complaint", who, f"Complex complaint {snap.complaint_id}: legal and manager evaluation needed",
+                snap.intake.summary,
+            )
+
+    async def _assign(self, handler: str, team: list[str], *, actor: str, reason: str) -> None:
+        snap = self._snapshot
+        previous = snap.assignee
+        snap.assignee, snap.team = handler, team
+        if snap.status == Status.AWAITING_ASSIGNMENT:
+            snap.status = Status.IN_HANDLING
+        self._publish()
+        await self._notify_staff(
+            f"assigned:{self._seq + 1}", [handler, *team], f"Complaint {snap.complaint_id} is yours",
+            f"{snap.intake.summary}\nNext deadline: {_fmt(snap.next_deadline)}",
+        )
+        await self._record(
+            "reassigned" if previous else "assigned",
+            actor=actor,
+            detail={"handler": handler, "team": team, "previous": previous, "reason": reason},
+        )
+
+    def _settle(self, names: set[str], by: str) -> None:
+        now = workflow.now()
+        for clock in self._snapshot.clocks:
+            if clock.name in names and clock.state == ClockState.RUNNING:
+                clock.state, clock.met_at, clock.met_by = ClockState.MET, now, by
+        self._clocks_changed = True
 
     # -- staff and customer actions -------------------------------------------------
 
@@ -151,7 +369,431 @@ class ComplaintWorkflow:
             events_recorded=self._seq,
         )
 
-    # -- clocks ---------------------------------------------------------------------
+
+    # -- staff actions (updates with validators) ------------------------------------
+
+    def _actor(self, actor: str) -> RosterEntry:
+        if not self._handling:
+            rules.require_open(self._snapshot)
+            raise Refused(f"complaint {self._snapshot.complaint_id} is still in intake; try again shortly")
+        return rules.actor_entry(self._roster, actor)
+
+    def _recheck(self, validator: Any, request: Any) -> None:
+        """Updates accepted together may both pass their validators; the handler checks again."""
+        try:
+            validator(request)
+        except Refused as err:
+            raise ApplicationError(str(err), type="Refused", non_retryable=True) from err
+
+    def _result(self, message: str) -> ActionResult:
+        return ActionResult(complaint_id=self._snapshot.complaint_id, status=self._snapshot.status.value, message=message)
+
+    @workflow.update
+    async def assign(self, request: AssignRequest) -> ActionResult:
+        self._recheck(self._validate_assign, request)
+        await self._assign(request.handler_id, list(request.team), actor=request.actor, reason=request.reason)
+        return self._result(f"assigned to {request.handler_id}")
+
+    @assign.validator
+    def _validate_assign(self, request: AssignRequest) -> None:
+        snap, entry = self._snapshot, self._actor(request.actor)
+        rules.require_open(snap)
+        rules.require_role(entry, MANAGERS, "assign a complaint")
+        handler = rules.actor_entry(self._roster, request.handler_id)
+        rules.require_role(handler, (Role.HANDLER,), "handle a complaint")
+        for member in [request.handler_id, *request.team]:
+            rules.actor_entry(self._roster, member)
+            rules.require_not_implicated(snap, member)
+
+    @workflow.update
+    async def record_findings(self, request: FindingsRequest) -> ActionResult:
+        self._recheck(self._validate_findings, request)
+        self._snapshot.findings.append(
+            Finding(recorded_by=request.actor, recorded_at=workflow.now(), summary=request.summary,
+                    occurred_at=request.occurred_at, place=request.place, amounts=list(request.amounts),
+                    evidence=list(request.evidence))
+        )
+        await self._record("findings_recorded", actor=request.actor,
+                           detail={"summary": request.summary, "evidence": len(request.evidence)})
+        return self._result("findings recorded")
+
+    @record_findings.validator
+    def _validate_findings(self, request: FindingsRequest) -> None:
+        entry = self._actor(request.actor)
+        rules.require_status(self._snapshot, HANDLING, "record findings")
+        rules.require_holder(self._snapshot, entry, "record findings")
+
+    @workflow.update
+    async def record_legal_evaluation(self, request: LegalEvaluationRequest) -> ActionResult:
+        self._recheck(self._validate_legal, request)
+        self._snapshot.legal_evaluation = Evaluation(
+            by=request.actor, at=workflow.now(), opinion=request.opinion,
+            recommends_contract_revision=request.recommends_contract_revision, clause_revision=request.clause_revision,
+        )
+        await self._record("legal_evaluation", actor=request.actor,
+                           detail={"recommends_contract_revision": request.recommends_contract_revision})
+        return self._result("legal evaluation recorded")
+
+    @record_legal_evaluation.validator
+    def _validate_legal(self, request: LegalEvaluationRequest) -> None:
+        entry = self._actor(request.actor)
+        rules.require_status(self._snapshot, HANDLING, "record a legal evaluation")
+        rules.require_role(entry, (Role.LEGAL,), "record a legal evaluation")
+        rules.require_not_implicated(self._snapshot, request.actor)
+
+    @workflow.update
+    async def record_manager_evaluation(self, request: ManagerEvaluationRequest) -> ActionResult:
+        self._recheck(self._validate_manager_evaluation, request)
+        self._snapshot.manager_evaluation = Evaluation(by=request.actor, at=workflow.now(), opinion=request.opinion)
+        await self._record("manager_evaluation", actor=request.actor)
+        return self._result("manager evaluation recorded")
+
+    @record_manager_evaluation.validator
+    def _validate_manager_evaluation(self, request: ManagerEvaluationRequest) -> None:
+        entry = self._actor(request.actor)
+        rules.require_status(self._snapshot, HANDLING, "record a manager evaluation")
+        rules.require_role(entry, MANAGERS, "record a manager evaluation")
+        rules.require_not_implicated(self._snapshot, request.actor)
+
+    @workflow.update
+    async def record_loss_calculation(self, request: LossCalculationRequest) -> ActionResult:
+        self._recheck(self._validate_loss, request)
+        loss = Money(amount=request.actual_loss, currency=request.currency) if request.actual_loss > 0 else None
+        self._snapshot.loss_calculation = LossCalculation(
+            by=request.actor, at=workflow.now(), actual_loss=loss, method=request.method
+        )
+        await self._record("loss_calculated", actor=request.actor,
+                           detail={"actual_loss": str(request.actual_loss), "currency": request.currency})
+        return self._result(f"actual loss {request.actual_loss} {request.currency} recorded")
+
+    @record_loss_calculation.validator
+    def _validate_loss(self, request: LossCalculationRequest) -> None:
+        entry = self._actor(request.actor)
+        rules.require_status(self._snapshot, HANDLING, "record a loss calculation")
+        rules.require_role(entry, (Role.FINANCE,), "record a loss calculation")
+
+    @workflow.update
+    async def request_customer_information(self, request: InformationRequest) -> ActionResult:
+        self._recheck(self._validate_information_request, request)
+        snap = self._snapshot
+        assert self._rules is not None
+        now = workflow.now()
+        snap.status = Status.AWAITING_CUSTOMER_INFO
+        snap.information_requests.append(
+            InformationRequestRecord(requested_by=request.actor, requested_at=now, requested=request.requested)
+        )
+        paused = self._rules.pause_while_awaiting_customer
+        if paused:
+            for clock in snap.clocks:
+                if clock.state == ClockState.RUNNING and clock.name != "acknowledgement":
+                    clock.state, clock.paused_at = ClockState.PAUSED, now
+            self._clocks_changed = True
+        self._publish()
+        await self._notify_customer(
+            f"information_request:{len(snap.information_requests)}", "information_request",
+            {"requested": request.requested, "paused": paused},
+        )
+        await self._record("information_requested", actor=request.actor,
+                           detail={"requested": request.requested, "clocks_paused": paused})
+        return self._result("information requested" + (", clocks paused" if paused else ""))
+
+    @request_customer_information.validator
+    def _validate_information_request(self, request: InformationRequest) -> None:
+        entry = self._actor(request.actor)
+        rules.require_status(self._snapshot, (Status.IN_HANDLING,), "request information from the customer")
+        rules.require_holder(self._snapshot, entry, "request information from the customer")
+
+    @workflow.update
+    async def record_customer_information(self, request: InformationReceived) -> ActionResult:
+        self._recheck(self._validate_information_received, request)
+        snap, now = self._snapshot, workflow.now()
+        snap.status = Status.IN_HANDLING
+        open_request = snap.information_requests[-1]
+        open_request.received_at, open_request.note = now, request.note
+        moved = 0.0
+        for clock in snap.clocks:
+            if clock.state == ClockState.PAUSED and clock.paused_at is not None:
+                moved = (now - clock.paused_at).total_seconds()
+                clock.due_at += now - clock.paused_at
+                clock.paused_seconds += moved
+                clock.state, clock.paused_at = ClockState.RUNNING, None
+        self._clocks_changed = True
+        self._publish()
+        await self._record("information_received", actor=request.actor,
+                           detail={"note": request.note, "deadlines_moved_seconds": moved})
+        return self._result(f"information received; deadlines moved by {moved:.0f} s")
+
+    @record_customer_information.validator
+    def _validate_information_received(self, request: InformationReceived) -> None:
+        entry = self._actor(request.actor)
+        rules.require_status(self._snapshot, (Status.AWAITING_CUSTOMER_INFO,), "record the customer's information")
+        rules.require_holder(self._snapshot, entry, "record the customer's information")
+
+    @workflow.update
+    async def open_investigation(self, request: OpenInvestigationRequest) -> ActionResult:
+        self._recheck(self._validate_open_investigation, request)
+        self._snapshot.investigation = Investigation(
+            opened_by=request.actor, opened_at=workflow.now(), scope=request.scope
+        )
+        self._settle(MET_BY_INVESTIGATION, "investigation opened")
+        self._publish()
+        await self._record("investigation_opened", actor=request.actor, detail={"scope": request.scope})
+        return self._result("internal investigation opened")
+
+    @open_investigation.validator
+    def _validate_open_investigation(self, request: OpenInvestigationRequest) -> None:
+        snap, entry = self._snapshot, self._actor(request.actor)
+        rules.require_open(snap)
+        rules.require_role(entry, (Role.COMPLIANCE,), "open an internal investigation")
+        rules.require_not_implicated(snap, request.actor)
+        if snap.tier != Tier.MAJOR:
+            raise Refused(f"complaint {snap.complaint_id} is {snap.tier.value if snap.tier else 'unclassified'}; "
+                          "investigations are for major complaints (escalate it first)")
+        if snap.investigation is not None:
+            raise Refused(f"an investigation was already opened by {snap.investigation.opened_by}")
+
+    @workflow.update
+    async def record_investigation_outcome(self, request: InvestigationOutcomeRequest) -> ActionResult:
+        self._recheck(self._validate_investigation_outcome, request)
+        investigation = self._snapshot.investigation
+        assert investigation is not None
+        investigation.outcome, investigation.concluded_at = request, workflow.now()
+        self._publish()
+        await self._record(
+            "investigation_concluded", actor=request.actor,
+            detail={"accountability": request.accountability, "responsible": request.responsible,
+                    "suspected_illegal": request.suspected_illegal},
+        )
+        return self._result(f"investigation concluded: accountability {request.accountability}")
+
+    @record_investigation_outcome.validator
+    def _validate_investigation_outcome(self, request: InvestigationOutcomeRequest) -> None:
+        snap, entry = self._snapshot, self._actor(request.actor)
+        rules.require_open(snap)
+        rules.require_role(entry, (Role.COMPLIANCE,), "record an investigation outcome")
+        if snap.investigation is None:
+            raise Refused("no internal investigation has been opened")
+        if snap.investigation.outcome is not None:
+            raise Refused("the internal investigation has already concluded")
+        for staff_id in request.responsible:
+            rules.actor_entry(self._roster, staff_id)
+
+    @workflow.update
+    async def send_feedback(self, request: FeedbackRequest) -> ActionResult:
+        self._recheck(self._validate_feedback, request)
+        await self._notify_customer(f"feedback:{self._seq + 1}", "feedback", {"message": request.message})
+        self._settle(MET_BY_FEEDBACK, "feedback")
+        self._publish()
+        await self._record("feedback_sent", actor=request.actor, detail={"message": request.message})
+        return self._result("feedback sent to the customer")
+
+    @send_feedback.validator
+    def _validate_feedback(self, request: FeedbackRequest) -> None:
+        entry = self._actor(request.actor)
+        rules.require_status(self._snapshot, HANDLING, "send feedback")
+        rules.require_holder(self._snapshot, entry, "send feedback")
+        rules.require_ready_for_customer(self._snapshot, "send feedback")
+
+    @workflow.update
+    async def propose_resolution(self, request: ProposalRequest) -> ActionResult:
+        self._recheck(self._validate_proposal, request)
+        snap = self._snapshot
+        assert self._rules is not None
+        proposal = Proposal(
+            number=len(snap.proposals) + 1, proposed_by=request.actor, proposed_at=workflow.now(),
+            explanation=request.explanation, fee_refund=request.fee_refund, compensation=request.compensation,
+            contract_revision=request.contract_revision,
+        )
+        snap.proposals.append(proposal)
+        snap.status = Status.AWAITING_APPROVAL
+        total = proposal.remedy_total(self._rules.currency)
+        roles = rules.approver_roles(self._rules, total)
+        self._publish()
+        await self._notify_staff(
+            f"approval_needed:{proposal.number}", self._approvers(roles),
+            f"Approve resolution {proposal.number} of {snap.complaint_id}",
+            f"{request.explanation}\nRemedies total {total} {self._rules.currency}; approver: {', '.join(r.value for r in roles)}",
+        )
+        await self._record(
+            "resolution_proposed", actor=request.actor,
+            detail={"number": proposal.number, "remedy_total": str(total), "approver_roles": [r.value for r in roles]},
+        )
+        return self._result(f"resolution {proposal.number} proposed; needs approval by {', '.join(r.value for r in roles)}")
+
+    @propose_resolution.validator
+    def _validate_proposal(self, request: ProposalRequest) -> None:
+        entry = self._actor(request.actor)
+        rules.require_status(self._snapshot, (Status.IN_HANDLING,), "propose a resolution")
+        rules.require_holder(self._snapshot, entry, "propose a resolution")
+        rules.require_ready_for_customer(self._snapshot, "propose a resolution")
+
+    def _approvers(self, roles: list[Role]) -> list[str]:
+        manager = rules.escalation_target(self._snapshot, self._roster, 1)
+        if manager and self._roster.get(manager) and self._roster[manager].role in roles:
+            return [manager]
+        return sorted(e.staff_id for e in self._roster.values() if e.role in roles)
+
+    @workflow.update
+    async def decide_resolution(self, request: ApprovalDecision) -> ActionResult:
+        self._recheck(self._validate_decision, request)
+        snap = self._snapshot
+        proposal = snap.current_proposal
+        assert proposal is not None
+        proposal.decided_by, proposal.decision_reason = request.actor, request.reason
+        if not request.approve:
+            proposal.state = "rejected_internally"
+            snap.status = Status.IN_HANDLING
+            self._publish()
+            await self._notify_staff(f"proposal_rejected:{proposal.number}", [proposal.proposed_by],
+                                     f"Resolution {proposal.number} of {snap.complaint_id} rejected", request.reason)
+            await self._record("resolution_rejected_internally", actor=request.actor,
+                               detail={"number": proposal.number, "reason": request.reason})
+            return self._result(f"resolution {proposal.number} rejected; back to handling")
+        proposal.state = "sent"
+        snap.status = Status.AWAITING_CUSTOMER_ANSWER
+        await self._notify_customer(f"proposal:{proposal.number}", "resolution_proposal", _remedy_context(proposal))
+        self._settle(MET_BY_RESOLUTION, f"proposal {proposal.number}")
+        self._publish()
+        await self._record("resolution_approved", actor=request.actor, detail={"number": proposal.number})
+        return self._result(f"resolution {proposal.number} approved and sent to the customer")
+
+    @decide_resolution.validator
+    def _validate_decision(self, request: ApprovalDecision) -> None:
+        snap, entry = self._snapshot, self._actor(request.actor)
+        assert self._rules is not None
+        rules.require_status(snap, (Status.AWAITING_APPROVAL,), "approve or reject a resolution")
+        proposal = snap.current_proposal
+        assert proposal is not None
+        if request.actor == proposal.proposed_by:
+            raise Refused("a resolution cannot be approved by the person who proposed it")
+        rules.require_not_implicated(snap, request.actor)
+        total = proposal.remedy_total(self._rules.currency)
+        rules.require_role(entry, rules.approver_roles(self._rules, total),
+                           f"decide on remedies of {total} {self._rules.currency}")
+
+    @workflow.update
+    async def record_customer_answer(self, request: CustomerAnswer) -> ActionResult:
+        self._recheck(self._validate_customer_answer, request)
+        snap = self._snapshot
+        proposal = snap.current_proposal
+        assert proposal is not None
+        proposal.customer_comments = request.comments
+        if request.accepted:
+            proposal.state = "accepted"
+            await self._notify_customer("final_response", "final_response", _remedy_context(proposal))
+            now = workflow.now()
+            snap.status, snap.resolved_at, snap.closed_at = Status.RESOLVED, now, now
+            snap.closing_reason = f"resolution {proposal.number} accepted"
+            for clock in snap.clocks:
+                if clock.state in (ClockState.RUNNING, ClockState.PAUSED):
+                    clock.state = ClockState.STOPPED
+            self._publish()
+            await self._record("resolved", actor=request.actor,
+                               detail={"number": proposal.number, "comments": request.comments})
+            return self._result(f"resolution {proposal.number} accepted; final response sent")
+        proposal.state = "rejected_by_customer"
+        snap.status = Status.IN_HANDLING
+        for clock in snap.clocks:
+            if clock.state == ClockState.MET and clock.met_by == f"proposal {proposal.number}":
+                clock.state, clock.met_at, clock.met_by = ClockState.RUNNING, None, None
+        self._clocks_changed = True
+        self._publish()
+        await self._record("resolution_rejected_by_customer", actor=request.actor,
+                           detail={"number": proposal.number, "comments": request.comments})
+        return self._result(f"customer rejected resolution {proposal.number}; back to handling, clocks running")
+
+    @record_customer_answer.validator
+    def _validate_customer_answer(self, request: CustomerAnswer) -> None:
+        entry = self._actor(request.actor)
+        rules.require_status(self._snapshot, (Status.AWAITING_CUSTOMER_ANSWER,), "record the customer's answer")
+        rules.require_holder(self._snapshot, entry, "record the customer's answer")
+
+    @workflow.update
+    async def extend_deadline(self, request: ExtensionRequest) -> ActionResult:
+        self._recheck(self._validate_extension, request)
+        snap = self._snapshot
+        clock = self._decision_clock()
+        assert clock is not None and self._rules is not None
+        index = clock.extensions_used
+        planned: Clock = await workflow.execute_activity(
+            "plan_clock",
+            PlanClockRequest(complaint_id=snap.complaint_id, policy_version=self._rules.policy_version,
+                             started_at=clock.started_at, extension_index=index),
+            result_type=Clock,
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=RETRY,
+            summary=f"Compute the extended deadline ({self._rules.extensions[index].label})",
+        )
+        clock.due_at = planned.due_at + timedelta(seconds=clock.paused_seconds)
+        clock.extended, clock.limit, clock.warned_at = planned.label, planned.limit, None
+        clock.extensions_used += 1
+        self._clocks_changed = True
+        self._publish()
+        await self._notify_customer(
+            f"extension:{index}", "extension",
+            {"label": planned.label, "new_due": clock.due_at.isoformat(), "reason": request.reason},
+        )
+        await self._record("deadline_extended", actor=request.actor,
+                           detail={"extension": planned.label, "due_at": clock.due_at.isoformat(), "reason": request.reason})
+        return self._result(f"{planned.label}: decision now due {_fmt(clock.due_at)}")
+
+    @extend_deadline.validator
+    def _validate_extension(self, request: ExtensionRequest) -> None:
+        snap, entry = self._snapshot, self._actor(request.actor)
+        rules.require_open(snap)
+        assert self._rules is not None
+        clock = self._decision_clock()
+        if clock is None or clock.state not in (ClockState.RUNNING, ClockState.PAUSED):
+            raise Refused("the regulatory decision clock is not running, so there is nothing to extend")
+        if clock.extensions_used >= len(self._rules.extensions):
+            raise Refused(f"no further extension: the rule pack allows {len(self._rules.extensions)}")
+        spec = self._rules.extensions[clock.extensions_used]
+        rules.require_role(entry, spec.approver_roles, f"approve '{spec.label}'")
+        rules.require_not_implicated(snap, request.actor)
+
+    def _decision_clock(self) -> Clock | None:
+        return next((c for c in self._snapshot.clocks if c.name == "regulatory_decision"), None)
+
+    @workflow.signal
+    async def escalate(self, request: EscalateSignal) -> None:
+        """Raise the tier and re-route. A signal cannot be refused, so a bad one is recorded as refused."""
+        await workflow.wait_condition(lambda: self._handling or self._closing())
+        snap = self._snapshot
+        try:
+            entry = self._actor(request.actor)
+            rules.require_open(snap)
+            if entry.role in (Role.RELATIONSHIP_MANAGER,):
+                raise Refused(f"{entry.staff_id} is {entry.role.value} and cannot escalate complaints")
+            if snap.tier == Tier.MAJOR:
+                raise Refused("the complaint is already major")
+        except Refused as refusal:
+            await self._record("escalation_refused", actor=request.actor, detail={"reason": str(refusal)})
+            return
+        assert snap.classification is not None and self._rules is not None
+        old, new = snap.classification.tier, rules.raised_tier(snap.classification.tier, request.to_tier)
+        now = workflow.now()
+        snap.classification = snap.classification.model_copy(update={"tier": new})
+        snap.escalations.append(Escalation(at=now, by=request.actor, reason=request.reason, from_tier=old, to_tier=new))
+        clock: Clock = await workflow.execute_activity(
+            "plan_clock",
+            PlanClockRequest(complaint_id=snap.complaint_id, policy_version=self._rules.policy_version,
+                             started_at=now, tier=new),
+            result_type=Clock,
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=RETRY,
+            summary=f"Start the {new.value}-tier clock",
+        )
+        for existing in snap.clocks:
+            if existing.name == f"{old.value}_first_response" and existing.state in (ClockState.RUNNING, ClockState.PAUSED):
+                existing.state = ClockState.STOPPED
+        snap.clocks.append(clock)
+        self._clocks_changed = True
+        self._publish()
+        await self._route_to_tier(new)
+        await self._record("escalated", actor=request.actor,
+                           detail={"from_tier": old.value, "to_tier": new.value, "reason": request.reason})
+
+    # -- clocks (complaints started before tiered handling) ----------------------------
 
     async def _watch_clocks(self) -> None:
         """Sleep until the next deadline or a closing action; a missed deadline is a breach."""
@@ -217,17 +859,56 @@ class ComplaintWorkflow:
         if snap.classification:
             c = snap.classification
             lines.append(f"**Tier:** {c.tier.value} (rule `{c.rule_id}`: {c.matched}; policy {c.policy_version})")
-        lines.append(f"**Held by:** {snap.assignee or 'unassigned'}")
+        held = snap.assignee or "unassigned"
+        if snap.team:
+            held += f" with {', '.join(snap.team)}"
+        lines.append(f"**Held by:** {held}")
+        if snap.escalated_to:
+            lines.append(f"**Escalated to:** {snap.escalated_to} (level {snap.escalation_level})")
+        if self._handling and snap.status not in CLOSED_STATUSES:
+            missing = rules.missing_before_customer(snap)
+            if missing:
+                lines.append(f"**Waiting for:** {', '.join(missing)}")
         running = sorted((c for c in snap.clocks if c.state == ClockState.RUNNING), key=lambda c: c.due_at)
         if running:
             lines.append(f"**Next deadline:** {running[0].label}, {_fmt(running[0].due_at)}")
-        if snap.clocks:
-            lines.append("**Clocks:**")
-            lines += [f"- {c.label} ({c.limit}): {c.state.value}, due {_fmt(c.due_at)}" for c in snap.clocks]
         if snap.staff_record and snap.staff_record.found:
             s = snap.staff_record
             lines.append(f"**Staff named:** {s.name} ({s.role}), service-quality score {s.service_quality_score}")
-        workflow.set_current_details("\n\n".join(lines[:3]) + "\n\n" + "\n".join(lines[3:]))
+        if snap.clocks:
+            lines.append(
+                "**Clocks:**\n" + "\n".join(f"- {c.label} ({c.limit}): {c.state.value}, due {_fmt(c.due_at)}" for c in snap.clocks)
+            )
+        workflow.set_current_details("\n\n".join(lines))
+
+    async def _notify_customer(self, key: str, kind: str, context: dict[str, Any]) -> None:
+        assert self._rules is not None
+        await workflow.execute_activity(
+            "notify_customer",
+            CustomerNotification(
+                idempotency_key=f"{self._snapshot.complaint_id}:{key}", complaint_id=self._snapshot.complaint_id,
+                kind=kind, intake=self._snapshot.intake, policy_version=self._rules.policy_version, context=context,
+            ),
+            result_type=NotificationReceipt,
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=RETRY,
+            summary=f"Send the customer: {kind.replace('_', ' ')}",
+        )
+
+    async def _notify_staff(self, key: str, recipients: list[str], subject: str, body: str) -> None:
+        if not recipients:
+            return
+        await workflow.execute_activity(
+            "notify_staff",
+            StaffNotification(
+                idempotency_key=f"{self._snapshot.complaint_id}:{key}", complaint_id=self._snapshot.complaint_id,
+                kind=key.split(":")[0], recipients=recipients, subject=subject, body=body,
+            ),
+            result_type=int,
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=RETRY,
+            summary=f"Notify {', '.join(recipients)}",
+        )
 
     async def _record(self, kind: str, *, actor: str = "system", detail: dict[str, Any] | None = None) -> None:
         self._seq += 1

@@ -17,7 +17,7 @@ from tests.factories import CATEGORY_DETAILS, intake_payload
 from tests.helpers import complaint_row, event_kinds, eventually, outbox, projected, save_history, status_once
 from workflows.complaint import ComplaintWorkflow
 
-OPEN = {Status.AWAITING_ASSIGNMENT}
+OPEN = {Status.IN_HANDLING}
 
 
 def _details(category: str, **changes: Any) -> dict[str, Any]:
@@ -71,12 +71,13 @@ async def test_filed_complaint_is_classified_acknowledged_and_projected(
     assert clocks["acknowledgement"].state == ClockState.MET
     assert clocks[f"{tier}_first_response"].state in {ClockState.RUNNING, ClockState.BREACHED}
 
-    kinds = await projected(service.engine, result.complaint_id, "acknowledged")
-    assert kinds[:2] == ["received", "classified"]
+    kinds = await projected(service.engine, result.complaint_id, "assigned")
+    assert kinds[:2] == ["received", "classified"] and "acknowledged" in kinds
     row = complaint_row(service.engine, result.complaint_id)
-    assert row is not None and (row.status, row.tier, row.tier_rule) == ("awaiting_assignment", tier, rule)
+    assert row is not None and (row.status, row.tier, row.tier_rule) == ("in_handling", tier, rule)
+    assert row.assignee == state.snapshot.assignee and row.assignee.startswith("S-HND-")
     assert row.received_at == datetime.fromisoformat(payload["received_at"])
-    [ack] = outbox(service.engine, result.complaint_id)
+    [ack] = outbox(service.engine, result.complaint_id, "acknowledgement")
     assert ack.kind == "acknowledgement" and ack.recipient == payload["customer"]["email"]
     assert result.complaint_id in ack.subject
     # The acknowledgement states the deadlines that now apply.
@@ -96,7 +97,7 @@ async def test_filing_the_same_complaint_twice_returns_the_first(service: Servic
     assert second.complaint_id == first.complaint_id
     state = await status_once(service.intake.handle(first.complaint_id), OPEN)
     assert state.snapshot.intake.summary == payload["summary"]
-    assert len(outbox(service.engine, first.complaint_id)) == 1
+    assert len(outbox(service.engine, first.complaint_id, "acknowledgement")) == 1
 
 
 async def test_service_attitude_complaint_records_the_staff_members_history(
@@ -118,7 +119,7 @@ async def test_service_attitude_complaint_records_the_staff_members_history(
     assert row.staff_named == "S-RM-007"
     assert row.snapshot["staff_record"]["service_quality_score"] == 63.5
     assert "staff_record_looked_up" in event_kinds(service.engine, result.complaint_id)
-    [ack] = outbox(service.engine, result.complaint_id)
+    [ack] = outbox(service.engine, result.complaint_id, "acknowledgement")
     assert ack.channel == "sms" and ack.subject.startswith("【投诉受理确认】")
     if service.backend == "sqlite":
         await handle.execute_update(ComplaintWorkflow.withdraw, _withdrawal())
@@ -148,7 +149,7 @@ async def test_search_attributes_find_the_complaint(service: Service) -> None:
     query = (
         f'ComplaintCustomerId="{customer_id}" AND ComplaintTier="major" AND ComplaintCategory="contract_dispute" '
         f'AND ComplaintChannel="regulator_referral" AND ComplaintContractNumber="PF-2025-0417" '
-        f'AND ComplaintStatus="awaiting_assignment" AND ComplaintNextDeadline > "{datetime.now(timezone.utc).isoformat()}"'
+        f'AND ComplaintStatus="in_handling" AND ComplaintNextDeadline > "{datetime.now(timezone.utc).isoformat()}"'
     )
 
     async def listed() -> list[str]:
