@@ -147,22 +147,34 @@ class ComplaintIntakeClient:
         )
 
     def handle(self, complaint_id: str) -> WorkflowHandle[ComplaintWorkflow, Any]:
-        return self._client.get_workflow_handle_for(ComplaintWorkflow.run, workflow_id_for(complaint_id))
+        return complaint_handle(self._client, complaint_id)
 
     async def status(self, complaint_id: str) -> ComplaintStatusQuery:
         return await self.handle(complaint_id).query(ComplaintWorkflow.status)
 
     async def withdraw(self, complaint_id: str, reason: str, relayed_by: str) -> WithdrawResult:
         """The customer withdraws the complaint; ActionRefused when that is not possible now."""
-        try:
-            return await self.handle(complaint_id).execute_update(
-                ComplaintWorkflow.withdraw, WithdrawRequest(reason=reason, relayed_by=relayed_by)
-            )
-        except WorkflowUpdateFailedError as err:
-            raise ActionRefused(f"withdrawal of {complaint_id} refused: {err.cause}") from err
-        except RPCError as err:
-            if err.status == RPCStatusCode.NOT_FOUND and "completed" not in err.message:
-                raise ComplaintNotFound(f"no complaint {complaint_id}") from err
-            if "completed" in err.message:
-                raise ActionRefused(f"withdrawal of {complaint_id} refused: the complaint is closed") from err
-            raise
+        return await execute_action(
+            self.handle(complaint_id), ComplaintWorkflow.withdraw,
+            WithdrawRequest(reason=reason, relayed_by=relayed_by), what="withdrawal",
+        )
+
+
+def complaint_handle(client: Client, complaint_id: str) -> WorkflowHandle[ComplaintWorkflow, Any]:
+    return client.get_workflow_handle_for(ComplaintWorkflow.run, workflow_id_for(complaint_id))
+
+
+async def execute_action(handle: WorkflowHandle[Any, Any], update: Any, request: BaseModel, *, what: str) -> Any:
+    """Run a staff or customer action (an update); refusals become ActionRefused with the reason."""
+    complaint_id = handle.id.removeprefix("complaint-")
+    try:
+        return await handle.execute_update(update, request)
+    except WorkflowUpdateFailedError as err:
+        cause = getattr(err.cause, "message", None) or str(err.cause)
+        raise ActionRefused(f"{what} of {complaint_id} refused: {cause}") from err
+    except RPCError as err:
+        if "completed" in err.message:
+            raise ActionRefused(f"{what} of {complaint_id} refused: the complaint is closed") from err
+        if err.status == RPCStatusCode.NOT_FOUND:
+            raise ComplaintNotFound(f"no complaint {complaint_id}") from err
+        raise

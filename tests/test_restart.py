@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import socket
 import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -16,12 +19,13 @@ from sqlalchemy import Engine
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
+from complaints.config import PROJECT_ROOT
 from complaints.devserver import dev_server_command
 from complaints.intake import ComplaintIntakeClient, FilingOutcome
 from complaints.policy import PolicyStore
 from models.complaint import ClockState, Status
 from tests.factories import intake_payload
-from tests.helpers import eventually, projected, status_once
+from tests.helpers import event_kinds, eventually, projected, status_once
 from worker import build_worker
 from workflows.complaint import ComplaintWorkflow
 
@@ -96,3 +100,44 @@ async def test_open_complaints_carry_on_after_a_server_restart(
 
             await intake.withdraw(filed.complaint_id, "Resolved by phone", "call-centre")
             assert (await handle.result()).status == Status.WITHDRAWN
+
+
+@pytest.mark.timeout(180)
+async def test_a_killed_worker_loses_no_clock(client: Client, database_url: str, engine: Engine) -> None:
+    """SIGKILL the real worker process while a clock is pending; the next worker fires it."""
+    task_queue = f"crash-{uuid.uuid4().hex[:6]}"
+    env = {
+        **os.environ,
+        "COMPLAINTS_TEMPORAL_ADDRESS": client.service_client.config.target_host,
+        "COMPLAINTS_TASK_QUEUE": task_queue,
+        "COMPLAINTS_DATABASE_URL": database_url,
+        "COMPLAINTS_POLICY": str(PROJECT_ROOT / "policies" / "compressed.yaml"),
+        "COMPLAINTS_LOG_LEVEL": "WARNING",
+    }
+
+    def start_worker() -> subprocess.Popen[bytes]:
+        return subprocess.Popen([sys.executable, str(PROJECT_ROOT / "worker.py")], env=env)
+
+    intake = ComplaintIntakeClient(client, task_queue=task_queue)
+    worker = start_worker()
+    try:
+        filed = await intake.file(intake_payload("privacy", staff_misconduct_alleged=True))  # 10 s clock
+        handle = intake.handle(filed.complaint_id)
+        await status_once(handle, {Status.IN_HANDLING}, timeout=60)
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(timeout=10)
+        await asyncio.sleep(12)  # the clock falls due while no worker runs
+        assert "sla_breached" not in event_kinds(engine, filed.complaint_id), "nothing fires without a worker"
+        worker = start_worker()
+
+        async def breached():
+            answer = await handle.query(ComplaintWorkflow.status)
+            return answer if answer.sla_breached else None
+
+        state = await eventually(breached, timeout=60, what="the clock to fire on the new worker")
+        assert state.snapshot.escalated_to == "S-MGR-001"
+        await projected(engine, filed.complaint_id, "sla_breached")
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+

@@ -772,8 +772,6 @@ class ComplaintWorkflow:
         assert snap.classification is not None and self._rules is not None
         old, new = snap.classification.tier, rules.raised_tier(snap.classification.tier, request.to_tier)
         now = workflow.now()
-        snap.classification = snap.classification.model_copy(update={"tier": new})
-        snap.escalations.append(Escalation(at=now, by=request.actor, reason=request.reason, from_tier=old, to_tier=new))
         clock: Clock = await workflow.execute_activity(
             "plan_clock",
             PlanClockRequest(complaint_id=snap.complaint_id, policy_version=self._rules.policy_version,
@@ -783,6 +781,9 @@ class ComplaintWorkflow:
             retry_policy=RETRY,
             summary=f"Start the {new.value}-tier clock",
         )
+        # Tier, escalation record and clocks change together, so no query sees half of it.
+        snap.classification = snap.classification.model_copy(update={"tier": new})
+        snap.escalations.append(Escalation(at=now, by=request.actor, reason=request.reason, from_tier=old, to_tier=new))
         for existing in snap.clocks:
             if existing.name == f"{old.value}_first_response" and existing.state in (ClockState.RUNNING, ClockState.PAUSED):
                 existing.state = ClockState.STOPPED

@@ -1,0 +1,92 @@
+"""Staff actions on a complaint through the client SDK (the staff CLI and tests use this).
+
+    actions = ComplaintActions(client)
+    await actions.propose_resolution("CMP-…", ProposalRequest(actor="S-HND-001", explanation="…"))
+
+Each method runs one update; a refusal by the workflow's validator (wrong role, wrong
+stage, closed complaint) raises ``ActionRefused`` with the workflow's reason.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from temporalio.client import Client, WorkflowHandle
+
+from complaints.intake import complaint_handle, execute_action
+from models.handling import (
+    ActionResult,
+    ApprovalDecision,
+    AssignRequest,
+    CustomerAnswer,
+    EscalateSignal,
+    ExtensionRequest,
+    FeedbackRequest,
+    FindingsRequest,
+    InformationReceived,
+    InformationRequest,
+    InvestigationOutcomeRequest,
+    LegalEvaluationRequest,
+    LossCalculationRequest,
+    ManagerEvaluationRequest,
+    OpenInvestigationRequest,
+    ProposalRequest,
+)
+from workflows.complaint import ComplaintWorkflow
+
+
+class ComplaintActions:
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def _handle(self, complaint_id: str) -> WorkflowHandle[ComplaintWorkflow, Any]:
+        return complaint_handle(self._client, complaint_id)
+
+    async def _run(self, complaint_id: str, update: Any, request: Any, what: str) -> ActionResult:
+        return await execute_action(self._handle(complaint_id), update, request, what=what)
+
+    async def assign(self, complaint_id: str, request: AssignRequest) -> ActionResult:
+        return await self._run(complaint_id, ComplaintWorkflow.assign, request, "assignment")
+
+    async def record_findings(self, complaint_id: str, request: FindingsRequest) -> ActionResult:
+        return await self._run(complaint_id, ComplaintWorkflow.record_findings, request, "findings")
+
+    async def record_legal_evaluation(self, complaint_id: str, request: LegalEvaluationRequest) -> ActionResult:
+        return await self._run(complaint_id, ComplaintWorkflow.record_legal_evaluation, request, "legal evaluation")
+
+    async def record_manager_evaluation(self, complaint_id: str, request: ManagerEvaluationRequest) -> ActionResult:
+        return await self._run(complaint_id, ComplaintWorkflow.record_manager_evaluation, request, "manager evaluation")
+
+    async def record_loss_calculation(self, complaint_id: str, request: LossCalculationRequest) -> ActionResult:
+        return await self._run(complaint_id, ComplaintWorkflow.record_loss_calculation, request, "loss calculation")
+
+    async def request_customer_information(self, complaint_id: str, request: InformationRequest) -> ActionResult:
+        return await self._run(complaint_id, ComplaintWorkflow.request_customer_information, request, "information request")
+
+    async def record_customer_information(self, complaint_id: str, request: InformationReceived) -> ActionResult:
+        return await self._run(complaint_id, ComplaintWorkflow.record_customer_information, request, "information received")
+
+    async def open_investigation(self, complaint_id: str, request: OpenInvestigationRequest) -> ActionResult:
+        return await self._run(complaint_id, ComplaintWorkflow.open_investigation, request, "opening the investigation")
+
+    async def record_investigation_outcome(self, complaint_id: str, request: InvestigationOutcomeRequest) -> ActionResult:
+        return await self._run(complaint_id, ComplaintWorkflow.record_investigation_outcome, request, "investigation outcome")
+
+    async def send_feedback(self, complaint_id: str, request: FeedbackRequest) -> ActionResult:
+        return await self._run(complaint_id, ComplaintWorkflow.send_feedback, request, "feedback")
+
+    async def propose_resolution(self, complaint_id: str, request: ProposalRequest) -> ActionResult:
+        return await self._run(complaint_id, ComplaintWorkflow.propose_resolution, request, "proposal")
+
+    async def decide_resolution(self, complaint_id: str, request: ApprovalDecision) -> ActionResult:
+        return await self._run(complaint_id, ComplaintWorkflow.decide_resolution, request, "approval decision")
+
+    async def record_customer_answer(self, complaint_id: str, request: CustomerAnswer) -> ActionResult:
+        return await self._run(complaint_id, ComplaintWorkflow.record_customer_answer, request, "customer answer")
+
+    async def extend_deadline(self, complaint_id: str, request: ExtensionRequest) -> ActionResult:
+        return await self._run(complaint_id, ComplaintWorkflow.extend_deadline, request, "extension")
+
+    async def escalate(self, complaint_id: str, request: EscalateSignal) -> None:
+        """Fire and forget: the workflow records a refused escalation in the audit log."""
+        await self._handle(complaint_id).signal(ComplaintWorkflow.escalate, request)
