@@ -1,4 +1,9 @@
-"""The bare baseline: the same number of activities and timers as a filed complaint, no work."""
+"""The bare baseline: the shape of a simple complaint from intake to acceptance, doing nothing.
+
+A simple complaint runs 9 activities to reach a handler (record x4, classify, acknowledge,
+roster, choose handler, notify), then three staff actions (propose, approve, accept), each
+an update that runs 2 activities, while the workflow waits on an SLA timer.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +14,9 @@ from temporalio import activity, workflow
 with workflow.unsafe.imports_passed_through():
     from models import search_attributes as sa
 
-# A filed complaint runs: record, classify, record, acknowledge, record.
-ACTIVITIES_PER_COMPLAINT = 5
+INTAKE_ACTIVITIES = 9
+ACTIVITIES_PER_ACTION = 2
+ACTIONS = 3
 
 
 @activity.defn
@@ -20,10 +26,28 @@ def noop_step(step: int) -> int:
 
 @workflow.defn
 class BareWorkflow:
+    def __init__(self) -> None:
+        self._ready = False
+        self._actions = 0
+
     @workflow.run
-    async def run(self) -> None:
-        for step in range(ACTIVITIES_PER_COMPLAINT):
+    async def run(self) -> int:
+        for step in range(INTAKE_ACTIVITIES):
             await workflow.execute_activity(noop_step, step, start_to_close_timeout=timedelta(seconds=30))
+        self._ready = True
         workflow.upsert_search_attributes([sa.STATUS.value_set("in_handling")])
-        # The complaint's next step: wait on its SLA timer.
-        await workflow.wait_condition(lambda: False, timeout=timedelta(hours=1))
+        # The complaint's SLA clock: a timer that the actions outrun.
+        await workflow.wait_condition(lambda: self._actions >= ACTIONS, timeout=timedelta(hours=1))
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self._actions
+
+    @workflow.update
+    async def act(self, number: int) -> int:
+        for step in range(ACTIVITIES_PER_ACTION):
+            await workflow.execute_activity(noop_step, step, start_to_close_timeout=timedelta(seconds=30))
+        self._actions += 1
+        return number
+
+    @workflow.query
+    def ready(self) -> bool:
+        return self._ready
