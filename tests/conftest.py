@@ -19,6 +19,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from complaints.config import PROJECT_ROOT
 from complaints.devserver import temporal_binary
+from complaints.logging import configure_logging
 from complaints.intake import ComplaintIntakeClient
 from complaints.policy import PolicyStore
 from db.engine import make_engine, migrate
@@ -30,6 +31,11 @@ COMPRESSED_POLICY = PROJECT_ROOT / "policies" / "compressed.yaml"
 STAFF_DIRECTORY = PROJECT_ROOT / "db" / "staff_directory.yaml"
 HISTORIES = Path(__file__).parent / "histories"
 PG_ADMIN_URL = os.environ.get("COMPLAINTS_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # JSON logs at WARNING: the in-process worker's info lines would drown pytest's output.
+    configure_logging("WARNING")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

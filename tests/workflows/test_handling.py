@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowUpdateFailedError
 
 from complaints.actions import ComplaintActions
 from complaints.intake import ActionRefused
@@ -293,3 +294,26 @@ async def test_loss_calculation_is_finance_only(service: Service, actions: Compl
     result = await actions.record_loss_calculation(
         cid, LossCalculationRequest(actor=FINANCE, actual_loss=Decimal("186000.00"), method="Fee difference plus funding cost"))
     assert result.message == "actual loss 186000.00 CNY recorded"
+
+
+async def test_a_malformed_action_from_an_untyped_client_is_refused(
+    service: Service, actions: ComplaintActions
+) -> None:
+    """Another client may send raw JSON; a negative compensation must be refused, not wedge the complaint.
+
+    (Our own clients build the pydantic model first, so they get the field's name; the SDK
+    answers a raw client with a generic decoding failure.)
+    """
+    cid, handler = await file_assigned(service, "fees_and_interest")
+    untyped = service.client.get_workflow_handle(f"complaint-{cid}")
+
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await untyped.execute_update(
+            "propose_resolution",
+            {"actor": handler, "explanation": "x", "compensation": {"amount": "-100", "currency": "CNY"}},
+        )
+
+    assert "Failed decoding arguments" in str(refused.value.cause)
+    assert await accepted_updates(service, cid) == 0
+    result = await actions.record_findings(cid, FindingsRequest(actor=handler, summary="still works"))
+    assert result.message == "findings recorded"
