@@ -30,3 +30,9 @@ class Settings:
         default_factory=lambda: Path(_env("COMPLAINTS_STAFF_DIRECTORY", str(PROJECT_ROOT / "db" / "staff_directory.yaml")))
     )
     log_level: str = field(default_factory=lambda: _env("COMPLAINTS_LOG_LEVEL", "INFO"))
+    # TLS for a real cluster: on when any of these is set (paths to PEM files).
+    tls: bool = field(default_factory=lambda: _env("COMPLAINTS_TEMPORAL_TLS", "false").lower() in ("1", "true", "yes"))
+    tls_ca: str = field(default_factory=lambda: _env("COMPLAINTS_TEMPORAL_TLS_CA", ""))
+    tls_cert: str = field(default_factory=lambda: _env("COMPLAINTS_TEMPORAL_TLS_CERT", ""))
+    tls_key: str = field(default_factory=lambda: _env("COMPLAINTS_TEMPORAL_TLS_KEY", ""))
+    api_key: str = field(default_factory=lambda: _env("COMPLAINTS_TEMPORAL_API_KEY", ""))

@@ -6,7 +6,10 @@ import asyncio
 import os
 import sys
 
+from pathlib import Path
+
 from temporalio.client import Client
+from temporalio.service import TLSConfig
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from complaints.config import Settings
@@ -14,6 +17,17 @@ from complaints.config import Settings
 
 class TemporalUnreachable(RuntimeError):
     pass
+
+
+def _tls(settings: Settings) -> bool | TLSConfig:
+    if not (settings.tls or settings.tls_ca or settings.tls_cert):
+        return False
+    read = lambda path: Path(path).read_bytes() if path else None  # noqa: E731
+    return TLSConfig(
+        server_root_ca_cert=read(settings.tls_ca),
+        client_cert=read(settings.tls_cert),
+        client_private_key=read(settings.tls_key),
+    )
 
 
 async def connect(settings: Settings | None = None, *, wait_seconds: float = 0) -> Client:
@@ -26,6 +40,8 @@ async def connect(settings: Settings | None = None, *, wait_seconds: float = 0) 
                 settings.temporal_address,
                 namespace=settings.namespace,
                 data_converter=pydantic_data_converter,
+                tls=_tls(settings),
+                api_key=settings.api_key or None,
             )
         except RuntimeError as err:
             if asyncio.get_running_loop().time() >= deadline:

@@ -267,7 +267,7 @@ class ComplaintWorkflow:
         for clock in self._snapshot.clocks:
             if clock.state != ClockState.RUNNING:
                 continue
-            if clock.warned_at is None:
+            if clock.warned_at is None and workflow.now() < clock.due_at:  # no warning for a clock already late
                 events.append((rules.warning_at(clock, self._rules.warning_fraction), clock, "warning"))
             events.append((clock.due_at, clock, "due"))
         return min(events, key=lambda e: e[0]) if events else None

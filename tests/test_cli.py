@@ -1,0 +1,136 @@
+"""The `complaints` console script in a subprocess, against the real dev server and database."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from complaints.config import PROJECT_ROOT
+from models.complaint import Status
+from tests.conftest import COMPRESSED_POLICY, Service
+from tests.factories import intake_payload
+from tests.helpers import projected, status_once
+
+CLI = str(Path(sys.executable).parent / "complaints")
+
+
+async def cli(service: Service, *args: str, address: str | None = None) -> tuple[int, str, str]:
+    env = {
+        **os.environ,
+        "COMPLAINTS_TEMPORAL_ADDRESS": address or service.client.service_client.config.target_host,
+        "COMPLAINTS_DATABASE_URL": service.engine.url.render_as_string(hide_password=False),
+        "COMPLAINTS_POLICY": str(COMPRESSED_POLICY),
+    }
+    proc = await asyncio.create_subprocess_exec(
+        CLI, *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env, cwd=PROJECT_ROOT
+    )
+    out, err = await proc.communicate()
+    return proc.returncode, out.decode(), err.decode()
+
+
+async def cli_json(service: Service, *args: str) -> Any:
+    code, out, err = await cli(service, *args, "--json")
+    assert code == 0, err
+    return json.loads(out)
+
+
+async def filed(service: Service, category: str, **overrides: Any) -> tuple[str, str, str]:
+    payload = intake_payload(category, **overrides)
+    result = await service.intake.file(payload)
+    state = await status_once(service.intake.handle(result.complaint_id), {Status.IN_HANDLING})
+    await projected(service.engine, result.complaint_id, "assigned")
+    return result.complaint_id, state.snapshot.assignee, payload["customer"]["customer_id"]
+
+
+async def test_a_simple_complaint_worked_entirely_through_the_cli(service: Service) -> None:
+    cid, handler, customer = await filed(service, "fees_and_interest")
+
+    [row] = await cli_json(service, "list", "--search", customer)
+    assert (row["complaint_id"], row["status"], row["tier"], row["assignee"]) == (cid, "in_handling", "simple", handler)
+    assert cid in [r["complaint_id"] for r in await cli_json(service, "mine", "--as", handler)]
+
+    steps = [
+        ("findings", cid, "--as", handler, "--summary", "Paid on time; penalty charged in error",
+         "--amount", "8600", "--evidence", f"dms://statements/oct.pdf#sha256={'b' * 64}"),
+        ("propose", cid, "--as", handler, "--explanation", "Refund of the penalty interest", "--fee-refund", "8600"),
+        ("approve", cid, "--as", "S-MGR-001", "--reason", "Checked the statement"),
+        ("customer-answer", cid, "--as", handler, "--accepted", "--comments", "Thanks"),
+    ]
+    results = [await cli_json(service, *step) for step in steps]
+
+    assert [r["status"] for r in results] == ["in_handling", "awaiting_approval", "awaiting_customer_answer", "resolved"]
+    await projected(service.engine, cid, "resolved")
+    case = await cli_json(service, "show", cid)
+    assert case["complaint"]["status"] == "resolved"
+    assert case["complaint"]["findings"][0]["evidence"][0]["uri"] == "dms://statements/oct.pdf"
+    assert [e["kind"] for e in case["timeline"]][-1] == "resolved"
+    assert {"acknowledgement", "resolution_proposal", "final_response"} <= {n["kind"] for n in case["notifications"]}
+    code, text, _ = await cli(service, "show", cid)
+    assert code == 0 and "Timeline" in text and "final_response" in text and "Refund of the penalty interest" in text
+
+
+async def test_list_filters_by_tier_and_breach(service: Service) -> None:
+    cid, _, customer = await filed(service, "privacy", staff_misconduct_alleged=True)
+
+    assert [r["complaint_id"] for r in await cli_json(service, "list", "--search", customer, "--tier", "major")] == [cid]
+    assert await cli_json(service, "list", "--search", customer, "--tier", "simple") == []
+    assert await cli_json(service, "list", "--search", customer, "--overdue-within", "1") != []
+    code, out, _ = await cli(service, "list", "--search", customer)
+    assert code == 0 and cid in out and "major" in out
+
+
+async def test_the_workflow_refuses_the_wrong_role(service: Service) -> None:
+    cid, handler, _ = await filed(service, "contract_dispute")
+
+    code, out, err = await cli(service, "legal-evaluation", cid, "--as", handler, "--opinion", "Looks fine to me")
+
+    assert code == 1 and out == ""
+    assert err.strip() == (f"refused: legal evaluation of {cid} refused: {handler} is handler; "
+                           "to record a legal evaluation takes legal")
+    code, out, err = await cli(service, "legal-evaluation", cid, "--as", "S-FORGED", "--opinion", "x")
+    assert code == 1 and "S-FORGED is not an active member of the staff directory" in err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["propose", "CMP-ANY", "--as", "S-HND-001", "--explanation", "x", "--compensation", "-5"],
+         "--compensation -5 CNY: amount: Input should be greater than 0"),
+        (["propose", "CMP-ANY", "--explanation", "x"], "Missing option '--as'"),
+        (["list", "--tier", "huge"], "Invalid value for '--tier'"),
+        (["findings", "CMP-ANY", "--as", "S-HND-001", "--summary", "x", "--evidence", "no-hash"],
+         "--evidence 'no-hash': write it as URI#sha256=<64 hex digits>"),
+    ],
+)
+async def test_bad_arguments_exit_2_with_a_sentence(service: Service, args: list[str], message: str) -> None:
+    code, _, err = await cli(service, *args)
+    assert code == 2
+    assert message in " ".join(err.split())
+
+
+async def test_unknown_complaint_and_unreachable_server(service: Service) -> None:
+    code, _, err = await cli(service, "show", "CMP-000000000000")
+    assert (code, err.strip()) == (3, "error: no complaint CMP-000000000000")
+    code, _, err = await cli(service, "approve", "CMP-000000000000", "--as", "S-MGR-001")
+    assert code == 3
+    code, _, err = await cli(service, "list", address="127.0.0.1:1")
+    assert code == 4 and "no Temporal server reachable at 127.0.0.1:1" in err
+
+
+async def test_escalate_is_fire_and_forget_and_shows_in_the_case_file(service: Service) -> None:
+    cid, handler, _ = await filed(service, "other")
+
+    code, out, _ = await cli(service, "escalate", cid, "--as", handler, "--reason", "Customer mentions a lawsuit",
+                             "--to-tier", "major")
+
+    assert code == 0 and "escalation sent" in out
+    await projected(service.engine, cid, "escalated")
+    case = await cli_json(service, "show", cid)
+    assert case["complaint"]["classification"]["tier"] == "major"
+    assert case["complaint"]["escalations"][0]["reason"] == "Customer mentions a lawsuit"
