@@ -5,7 +5,7 @@ STAMP   := $(VENV)/.installed-stamp
 PYTHON  ?= python3
 export PATH := $(BIN):$(PATH)
 
-.PHONY: install run worker test bench clean
+.PHONY: install browser run test bench demo clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,8 +20,14 @@ run: install
 	mkdir -p .data
 	$(BIN)/honcho -f Procfile start
 
+## Debian's Chromium for the Web UI test (Playwright drives it; no browser download).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+	  echo "note: could not install chromium (needs root and apt); the Web UI test will skip, and fail under CI=true"
+
 ## The whole suite against a dev server the tests start, on SQLite and PostgreSQL.
-test: install
+test: install browser
 	$(BIN)/pytest
 
 ## Throughput and worker memory, side by side with a bare Temporal workflow.

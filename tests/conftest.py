@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -46,13 +47,26 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def web_ui_port() -> int:
+    return free_port()
+
+
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
+async def temporal_env(web_ui_port: int) -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=temporal_binary(),
         search_attributes=sa.ALL,
         data_converter=pydantic_data_converter,
         dev_server_log_level="error",
+        ui=True,
+        ui_port=web_ui_port,
     )
     try:
         yield env

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import uuid
@@ -24,16 +23,11 @@ from complaints.devserver import dev_server_command
 from complaints.intake import ComplaintIntakeClient, FilingOutcome
 from complaints.policy import PolicyStore
 from models.complaint import ClockState, Status
+from tests.conftest import free_port
 from tests.factories import intake_payload
 from tests.helpers import event_kinds, eventually, projected, status_once
 from worker import build_worker
 from workflows.complaint import ComplaintWorkflow
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @asynccontextmanager

@@ -878,7 +878,7 @@ class ComplaintWorkflow:
             lines.append(f"**Staff named:** {s.name} ({s.role}), service-quality score {s.service_quality_score}")
         if snap.clocks:
             lines.append(
-                "**Clocks:**\n" + "\n".join(f"- {c.label} ({c.limit}): {c.state.value}, due {_fmt(c.due_at)}" for c in snap.clocks)
+                "**Clocks:**\n\n" + "\n".join(f"- {c.label} ({c.limit}): {c.state.value}, due {_fmt(c.due_at)}" for c in snap.clocks)
             )
         workflow.set_current_details("\n\n".join(lines))
 
