@@ -34,5 +34,9 @@ test: install browser
 bench: install
 	$(BIN)/python -m bench.run $(if $(N),--count $(N),)
 
+## A realistic mix of complaints worked through the CLI (uses `make run`'s server, or starts one).
+demo: install
+	$(BIN)/python -m demo.run
+
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
