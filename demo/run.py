@@ -135,7 +135,7 @@ async def main() -> None:
         say("No Temporal server answered; starting one (state in .data/, Web UI on :8233)")
         db_file = PROJECT_ROOT / ".data" / "temporal.db"
         db_file.parent.mkdir(exist_ok=True)
-        server = subprocess.Popen(dev_server_command(db_file), stdout=subprocess.DEVNULL)
+        server = subprocess.Popen(dev_server_command(db_file), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         client = await connect(settings, wait_seconds=60)
 
     worker = subprocess.Popen(
