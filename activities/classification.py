@@ -11,7 +11,7 @@ from complaints.policy import PolicyStore
 from models.complaint import Classification, ClassificationResult, ClassifyRequest, Clock
 from models.handling import HandlingRules, PlanClockRequest
 from models.intake import ComplaintIntake, ContractDisputeDetails, ProductDesignDetails
-from models.policy import ClassificationRule, ClockSpec, Policy, Tier
+from models.policy import ClassificationRule, ClockSpec, Policy, Tier, TimeLimit
 
 from activities.logging import activity_logger
 
@@ -114,17 +114,38 @@ class ClassificationActivities:
 
     @activity.defn
     def plan_clock(self, request: PlanClockRequest) -> Clock:
-        """A tier's first-response clock (after an escalation) or an extended decision clock."""
+        """A clock under the complaint's pinned policy (see PlanClockRequest for the kinds)."""
         policy = self._policies.get(request.policy_version)
+        log = activity_logger(request.complaint_id)
+        if request.purpose == "decision":
+            return start_clock("regulatory_decision", policy.regulatory_pack.decision, request.started_at, policy)
+        if request.purpose in ("follow_up", "follow_up_retry"):
+            if request.purpose == "follow_up":
+                assert request.tier is not None, "a follow-up clock needs the tier"
+                limit = policy.follow_up.due[request.tier]
+            else:
+                limit = policy.follow_up.retry_after
+            spec = ClockSpec(label="Follow-up call", limit=limit, source="company procedure step 3 (回访)")
+            return start_clock("follow_up", spec, request.started_at, policy)
+        if request.purpose == "look_back":
+            assert request.revisit is not None and request.revisit >= 1, "a look-back clock needs the revisit number"
+            look = policy.look_back
+            every = TimeLimit(amount=look.interval.amount * request.revisit, unit=look.interval.unit)
+            opens = add_limit(request.started_at, every, policy).due_at
+            spec = ClockSpec(label=f"Look-back revisit {request.revisit}", limit=look.window,
+                             source="company procedure step 6 (回头看)")
+            clock = start_clock(f"look_back_{request.revisit}", spec, opens, policy)
+            log.info("look-back revisit planned", revisit=request.revisit, opens=opens.isoformat())
+            return clock
         if request.tier is not None:
             return start_clock(f"{request.tier.value}_first_response", policy.tier_clocks[request.tier],
                                request.started_at, policy)
         if request.extension_index is None:
-            raise ValueError("plan_clock needs a tier or an extension_index")
+            raise ValueError("plan_clock needs a tier, an extension_index or a purpose")
         spec = policy.regulatory_pack.extensions[request.extension_index]
         clock = start_clock("regulatory_decision", ClockSpec(label=spec.label, limit=spec.limit, source=spec.source),
                             request.started_at, policy)
-        activity_logger(request.complaint_id).info("extension planned", label=spec.label, due_at=clock.due_at.isoformat())
+        log.info("extension planned", label=spec.label, due_at=clock.due_at.isoformat())
         return clock
 
 
@@ -137,4 +158,10 @@ def handling_rules(policy: Policy) -> HandlingRules:
         extensions=list(pack.extensions),
         approval_matrix=list(policy.approval_matrix),
         currency=policy.amount_currency,
+        follow_up_different_caller=policy.follow_up.different_caller,
+        follow_up_max_attempts=policy.follow_up.max_attempts,
+        satisfaction_threshold=policy.follow_up.satisfaction_threshold,
+        look_back_revisits=policy.look_back.revisits,
+        revisits_per_run=policy.look_back.revisits_per_run,
+        root_causes=[c.code for c in policy.root_causes],
     )

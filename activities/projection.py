@@ -24,6 +24,10 @@ def _apply_snapshot(row: Complaint, snap: ComplaintSnapshot, seq: int) -> None:
     row.next_deadline = snap.next_deadline
     row.sla_breached = snap.sla_breached
     row.closed_at = snap.closed_at
+    row.reopened_count = snap.reopened_count
+    row.root_cause = snap.root_cause.code if snap.root_cause else None
+    row.satisfaction = snap.closure.satisfaction if snap.closure else None
+    row.outcome = snap.closure.outcome if snap.closure else None
     row.customer_name = intake.customer.name
     row.contract_number = intake.contract_number
     row.staff_named = getattr(intake.details, "staff_id", None)

@@ -16,6 +16,12 @@ from temporalio.client import Client, WorkflowHandle
 from complaints.intake import complaint_handle, execute_action
 from models.handling import (
     ActionResult,
+    AdjustLookBackRequest,
+    ContactNoteSignal,
+    FollowUpCallRequest,
+    LookBackRequest,
+    MarkLookBackRequest,
+    RootCauseRequest,
     ApprovalDecision,
     AssignRequest,
     CustomerAnswer,
@@ -86,6 +92,25 @@ class ComplaintActions:
 
     async def extend_deadline(self, complaint_id: str, request: ExtensionRequest) -> ActionResult:
         return await self._run(complaint_id, ComplaintWorkflow.extend_deadline, request, "extension")
+
+    async def record_follow_up_call(self, complaint_id: str, request: FollowUpCallRequest) -> ActionResult:
+        return await self._run(complaint_id, ComplaintWorkflow.record_follow_up_call, request, "follow-up call")
+
+    async def record_look_back(self, complaint_id: str, request: LookBackRequest) -> ActionResult:
+        return await self._run(complaint_id, ComplaintWorkflow.record_look_back, request, "look-back revisit")
+
+    async def adjust_look_back(self, complaint_id: str, request: AdjustLookBackRequest) -> ActionResult:
+        return await self._run(complaint_id, ComplaintWorkflow.adjust_look_back, request, "look-back adjustment")
+
+    async def mark_for_look_back(self, complaint_id: str, request: MarkLookBackRequest) -> ActionResult:
+        return await self._run(complaint_id, ComplaintWorkflow.mark_for_look_back, request, "look-back marking")
+
+    async def record_root_cause(self, complaint_id: str, request: RootCauseRequest) -> ActionResult:
+        return await self._run(complaint_id, ComplaintWorkflow.record_root_cause, request, "root cause")
+
+    async def note_customer_contact(self, complaint_id: str, request: ContactNoteSignal) -> None:
+        """Fire and forget, like escalate."""
+        await self._handle(complaint_id).signal(ComplaintWorkflow.note_customer_contact, request)
 
     async def escalate(self, complaint_id: str, request: EscalateSignal) -> None:
         """Fire and forget: the workflow records a refused escalation in the audit log."""

@@ -63,6 +63,10 @@ class Complaint(SQLModel, table=True):
     next_deadline: datetime | None = _ts(index=True)
     closed_at: datetime | None = _ts()
     sla_breached: bool = Field(default=False, index=True)
+    reopened_count: int = 0
+    satisfaction: int | None = None
+    root_cause: str | None = Field(default=None, max_length=40, index=True)
+    outcome: str | None = Field(default=None, max_length=40)
     last_seq: int = 0
     snapshot: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

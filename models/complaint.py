@@ -9,6 +9,12 @@ from typing import Annotated, Any
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from models.handling import (
+    Closure,
+    ContactNote,
+    FollowUp,
+    LookBack,
+    RootCauseRecord,
+    RosterEntry,
     Escalation,
     Evaluation,
     Finding,
@@ -34,11 +40,15 @@ class Status(StrEnum):
     AWAITING_CUSTOMER_INFO = "awaiting_customer_info"
     AWAITING_APPROVAL = "awaiting_approval"
     AWAITING_CUSTOMER_ANSWER = "awaiting_customer_answer"
-    RESOLVED = "resolved"
+    RESOLVED = "resolved"  # closed at acceptance: complaints from before follow-up existed
+    FOLLOW_UP = "follow_up"
+    LOOK_BACK = "look_back"
+    AWAITING_ROOT_CAUSE = "awaiting_root_cause"
     WITHDRAWN = "withdrawn"
+    CLOSED = "closed"
 
 
-CLOSED_STATUSES = {Status.RESOLVED, Status.WITHDRAWN}
+CLOSED_STATUSES = {Status.RESOLVED, Status.WITHDRAWN, Status.CLOSED}
 
 
 class ClockState(StrEnum):
@@ -112,9 +122,19 @@ class StaffLookupRequest(Model):
     staff_id: str
 
 
+class CarriedState(Model):
+    """What a complaint carries into its next run when it continues as new."""
+
+    snapshot: ComplaintSnapshot
+    seq: int
+    roster: list[RosterEntry]
+    rules: HandlingRules
+
+
 class ComplaintWorkflowInput(Model):
     complaint_id: str
     intake: ComplaintIntake
+    carried: CarriedState | None = None
 
 
 class ComplaintSnapshot(Model):
@@ -143,6 +163,13 @@ class ComplaintSnapshot(Model):
     information_requests: list[InformationRequestRecord] = Field(default_factory=list)
     proposals: list[Proposal] = Field(default_factory=list)
     resolved_at: AwareDatetime | None = None
+    follow_up: FollowUp | None = None
+    look_back: LookBack | None = None
+    look_back_marked: bool = False
+    reopened_count: int = 0
+    contact_notes: list[ContactNote] = Field(default_factory=list)
+    root_cause: RootCauseRecord | None = None
+    closure: Closure | None = None
 
     @property
     def tier(self) -> Tier | None:
@@ -230,3 +257,8 @@ class ComplaintStatusQuery(Model):
     next_deadline: AwareDatetime | None
     sla_breached: bool
     events_recorded: int
+
+
+# Forward references (CarriedState carries a ComplaintSnapshot).
+CarriedState.model_rebuild()
+ComplaintWorkflowInput.model_rebuild()

@@ -55,6 +55,13 @@ class HandlingRules(BaseModel):
     extensions: list[ExtensionSpec]
     approval_matrix: list[ApprovalLevel]
     currency: str
+    # Follow-up, look-back and closure (absent from histories recorded before them).
+    follow_up_different_caller: bool = True
+    follow_up_max_attempts: int = 3
+    satisfaction_threshold: int = 3
+    look_back_revisits: int = 3
+    revisits_per_run: int = 12
+    root_causes: list[str] = Field(default_factory=list)
 
 
 class HandlerChoiceRequest(BaseModel):
@@ -70,13 +77,17 @@ class HandlerChoice(BaseModel):
 
 
 class PlanClockRequest(BaseModel):
-    """Compute a clock under the pinned policy: a tier's first-response clock or an extension."""
+    """Compute a clock under the pinned policy: a tier's first-response clock, an extension,
+    or (``purpose``) the decision clock of a reopened complaint, a follow-up call, a retry of
+    it, or look-back revisit number ``revisit`` counted from ``started_at``."""
 
     complaint_id: str
     policy_version: str
     started_at: AwareDatetime
     tier: Tier | None = None
     extension_index: int | None = None
+    purpose: Literal["decision", "follow_up", "follow_up_retry", "look_back"] | None = None
+    revisit: int | None = None
 
 
 # -- staff actions (updates) ---------------------------------------------------------------
@@ -163,6 +174,42 @@ class EscalateSignal(Action):
     to_tier: Tier | None = None
 
 
+class FollowUpCallRequest(Action):
+    reached: bool
+    satisfaction: Annotated[int, Field(ge=1, le=5)] | None = None
+    remedy_delivered: bool | None = None
+    comments: Annotated[str, Field(max_length=2000)] = ""
+
+
+class LookBackRequest(Action):
+    situation: Text
+    commitments_kept: bool
+    notes: Annotated[str, Field(max_length=2000)] = ""
+
+
+class AdjustLookBackRequest(Action):
+    """A manager extends or shortens the loop (``revisits``: the new total) or ends it."""
+
+    reason: Text
+    revisits: Annotated[int, Field(ge=1, le=120)] | None = None
+    end: bool = False
+
+
+class MarkLookBackRequest(Action):
+    reason: Text
+
+
+class RootCauseRequest(Action):
+    code: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    text: Text
+
+
+class ContactNoteSignal(Action):
+    """Fire-and-forget: a contact with the customer between tasks, kept in the case file."""
+
+    note: Text
+
+
 class ActionResult(BaseModel):
     complaint_id: str
     status: str
@@ -233,6 +280,59 @@ class InformationRequestRecord(BaseModel):
     requested: str
     received_at: AwareDatetime | None = None
     note: str | None = None
+
+
+class FollowUpCall(BaseModel):
+    by: str
+    at: AwareDatetime
+    reached: bool
+    satisfaction: int | None = None
+    remedy_delivered: bool | None = None
+    comments: str = ""
+
+
+class FollowUp(BaseModel):
+    caller: str | None
+    scheduled_at: AwareDatetime
+    calls: list[FollowUpCall] = Field(default_factory=list)
+    outcome: Literal["satisfied", "letter", "reopened"] | None = None
+
+
+class Revisit(BaseModel):
+    number: int
+    by: str
+    at: AwareDatetime
+    situation: str
+    commitments_kept: bool
+    notes: str = ""
+
+
+class LookBack(BaseModel):
+    planned: int
+    revisits: list[Revisit] = Field(default_factory=list)
+    ended: str | None = None
+
+
+class ContactNote(BaseModel):
+    by: str
+    at: AwareDatetime
+    note: str
+
+
+class RootCauseRecord(BaseModel):
+    code: str
+    text: str
+    by: str
+    at: AwareDatetime
+
+
+class Closure(BaseModel):
+    outcome: str
+    closed_at: AwareDatetime
+    total_seconds: float
+    satisfaction: int | None
+    root_cause: str | None
+    reopened: int
 
 
 class Escalation(BaseModel):

@@ -112,6 +112,32 @@ class ApprovalLevel(PolicyModel):
     approver_roles: list[Role] = Field(min_length=1)
 
 
+class FollowUpPolicy(PolicyModel):
+    """The follow-up call (回访) after a resolution is accepted."""
+
+    due: dict[Tier, TimeLimit] = Field(description="Window for the call after acceptance, by tier.")
+    different_caller: bool = Field(default=True, description="Someone other than the handler calls.")
+    retry_after: TimeLimit = Field(description="When to try again after the customer was not reached.")
+    max_attempts: int = Field(default=3, ge=1, le=10, description="Calls before a letter is sent instead.")
+    satisfaction_threshold: int = Field(default=3, ge=1, le=5, description="Below this the complaint reopens.")
+
+
+class LookBackPolicy(PolicyModel):
+    """Look-back revisits (回头看) of major complaints and those a manager marks."""
+
+    interval: TimeLimit
+    revisits: int = Field(default=3, ge=1, le=120)
+    window: TimeLimit = Field(description="How long the named person has for each revisit once it is due.")
+    revisits_per_run: int = Field(
+        default=12, ge=1, le=500, description="Revisits before the workflow continues as new (bounded history)."
+    )
+
+
+class RootCause(PolicyModel):
+    code: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    label: Annotated[str, Field(min_length=1, max_length=120)]
+
+
 class Policy(PolicyModel):
     version: Annotated[str, Field(min_length=1, max_length=60, pattern=r"^[A-Za-z0-9._-]+$")]
     description: str = ""
@@ -126,12 +152,16 @@ class Policy(PolicyModel):
     approval_matrix: list[ApprovalLevel] = Field(
         default_factory=lambda: [ApprovalLevel(approver_roles=[Role.MANAGER, Role.SENIOR_MANAGER])], min_length=1
     )
+    follow_up: FollowUpPolicy
+    look_back: LookBackPolicy
+    root_causes: list[RootCause] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _complete(self) -> Policy:
-        missing = [t.value for t in Tier if t not in self.tier_clocks]
-        if missing:
-            raise ValueError(f"tier_clocks: no clock for tier(s) {', '.join(missing)}")
+        for name, per_tier in (("tier_clocks", self.tier_clocks), ("follow_up.due", self.follow_up.due)):
+            missing = [t.value for t in Tier if t not in per_tier]
+            if missing:
+                raise ValueError(f"{name}: no entry for tier(s) {', '.join(missing)}")
         ids = [r.id for r in self.classification_rules]
         if len(ids) != len(set(ids)):
             raise ValueError("classification_rules: rule ids must be unique")

@@ -18,6 +18,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from complaints.actions import ComplaintActions
 from complaints.config import PROJECT_ROOT
 from complaints.devserver import temporal_binary
 from complaints.logging import configure_logging
@@ -144,3 +145,8 @@ async def service(client: Client, engine: Engine, policies: PolicyStore) -> Asyn
                 task_queue=task_queue,
                 backend=engine.dialect.name,
             )
+
+
+@pytest.fixture
+def actions(service: Service) -> ComplaintActions:
+    return ComplaintActions(service.client)

@@ -6,7 +6,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 from sqlalchemy import Engine
@@ -80,3 +80,16 @@ async def projected(engine: Engine, complaint_id: str, kind: str, timeout: float
         return kinds if kind in kinds else None
 
     return await eventually(probe, timeout=timeout, what=f"event {kind!r} of {complaint_id} in the database")
+
+
+async def file_assigned(service: Any, category: str, **overrides: Any) -> tuple[str, str]:
+    """File a complaint and wait until a handler holds it: (complaint id, handler)."""
+    from tests.factories import intake_payload
+
+    result = await service.intake.file(intake_payload(category, **overrides))
+    state = await status_once(service.intake.handle(result.complaint_id), {Status.IN_HANDLING})
+    return result.complaint_id, state.snapshot.assignee
+
+
+async def state_of(service: Any, complaint_id: str) -> ComplaintStatusQuery:
+    return await service.intake.handle(complaint_id).query(ComplaintWorkflow.status)

@@ -64,12 +64,12 @@ async def test_a_simple_complaint_worked_entirely_through_the_cli(service: Servi
     ]
     results = [await cli_json(service, *step) for step in steps]
 
-    assert [r["status"] for r in results] == ["in_handling", "awaiting_approval", "awaiting_customer_answer", "resolved"]
-    await projected(service.engine, cid, "resolved")
+    assert [r["status"] for r in results] == ["in_handling", "awaiting_approval", "awaiting_customer_answer", "follow_up"]
+    await projected(service.engine, cid, "follow_up_scheduled")
     case = await cli_json(service, "show", cid)
-    assert case["complaint"]["status"] == "resolved"
+    assert case["complaint"]["status"] == "follow_up"
     assert case["complaint"]["findings"][0]["evidence"][0]["uri"] == "dms://statements/oct.pdf"
-    assert [e["kind"] for e in case["timeline"]][-1] == "resolved"
+    assert [e["kind"] for e in case["timeline"]][-2:] == ["resolved", "follow_up_scheduled"]
     assert {"acknowledgement", "resolution_proposal", "final_response"} <= {n["kind"] for n in case["notifications"]}
     code, text, _ = await cli(service, "show", cid)
     assert code == 0 and "Timeline" in text and "final_response" in text and "Refund of the penalty interest" in text

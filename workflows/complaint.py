@@ -21,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from models import search_attributes as sa
     from models.complaint import (
         CLOSED_STATUSES,
+        CarriedState,
         AcknowledgementRequest,
         ClassificationResult,
         ClassifyRequest,
@@ -39,6 +40,19 @@ with workflow.unsafe.imports_passed_through():
     )
     from models.handling import (
         ActionResult,
+        AdjustLookBackRequest,
+        Closure,
+        ContactNote,
+        ContactNoteSignal,
+        FollowUp,
+        FollowUpCall,
+        FollowUpCallRequest,
+        LookBack,
+        LookBackRequest,
+        MarkLookBackRequest,
+        Revisit,
+        RootCauseRecord,
+        RootCauseRequest,
         ApprovalDecision,
         AssignRequest,
         CustomerAnswer,
@@ -86,6 +100,8 @@ ACTIVITY_TIMEOUT = timedelta(seconds=30)
 
 # Complaints started before tiered handling existed keep their old path on replay.
 TIERED_HANDLING = "tiered-handling"
+# ... and those accepted before follow-up existed close at acceptance.
+FOLLOW_UP = "follow-up"
 
 # Which clocks an event meets.
 MET_BY_INVESTIGATION = {"major_first_response"}
@@ -126,9 +142,22 @@ class ComplaintWorkflow:
         self._rules: HandlingRules | None = None
         self._handling = False
         self._clocks_changed = False
+        self._continue_as_new = False
+        self._revisits_this_run = 0
+        if input.carried is not None:
+            carried = input.carried
+            self._snapshot, self._seq = carried.snapshot, carried.seq
+            self._roster = {e.staff_id: e for e in carried.roster}
+            self._rules = carried.rules
+            self._handling = True
 
     @workflow.run
     async def run(self, input: ComplaintWorkflowInput) -> ComplaintSnapshot:
+        if input.carried is not None:
+            # A continued run: the case file came with the input; carry on with the clocks.
+            self._publish()
+            await self._run_clocks()
+            return await self._finish_run()
         intake = input.intake
         self._describe("Received; classifying")
         await self._record("received", actor=f"intake:{intake.source_system}", detail={"channel": intake.channel.value})
@@ -189,7 +218,22 @@ class ComplaintWorkflow:
             await self._handle()
         else:
             await self._watch_clocks()
+        return await self._finish_run()
 
+    async def _finish_run(self) -> ComplaintSnapshot:
+        if self._continue_as_new and not self._closing():
+            # Bounded history: hand the case file to a fresh run once every handler is done.
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            assert self._rules is not None
+            workflow.continue_as_new(
+                ComplaintWorkflowInput(
+                    complaint_id=self._snapshot.complaint_id,
+                    intake=self._snapshot.intake,
+                    carried=CarriedState(
+                        snapshot=self._snapshot, seq=self._seq, roster=list(self._roster.values()), rules=self._rules
+                    ),
+                )
+            )
         withdrawal = self._withdrawal
         if withdrawal is not None and self._snapshot.status not in CLOSED_STATUSES:
             self._close(Status.WITHDRAWN, withdrawal.reason)
@@ -237,8 +281,8 @@ class ComplaintWorkflow:
 
     async def _run_clocks(self) -> None:
         """Sleep until the next warning or deadline, or until an action changes the clocks."""
-        changed = lambda: self._closing() or self._clocks_changed  # noqa: E731
-        while not self._closing():
+        changed = lambda: self._closing() or self._clocks_changed or self._continue_as_new  # noqa: E731
+        while not self._closing() and not self._continue_as_new:
             self._clocks_changed = False
             upcoming = self._next_clock_event()
             if upcoming is None:
@@ -254,7 +298,7 @@ class ComplaintWorkflow:
                     continue
                 except asyncio.TimeoutError:
                     pass
-            if clock.state != ClockState.RUNNING or self._closing():
+            if clock.state != ClockState.RUNNING or self._closing() or self._continue_as_new:
                 continue
             if kind == "warning":
                 await self._warn(clock)
@@ -678,6 +722,15 @@ class ComplaintWorkflow:
         proposal = snap.current_proposal
         assert proposal is not None
         proposal.customer_comments = request.comments
+        if request.accepted and workflow.patched(FOLLOW_UP):
+            proposal.state = "accepted"
+            key = "final_response" if snap.reopened_count == 0 else f"final_response:{snap.reopened_count}"
+            await self._notify_customer(key, "final_response", _remedy_context(proposal))
+            snap.resolved_at = workflow.now()
+            await self._record("resolved", actor=request.actor,
+                               detail={"number": proposal.number, "comments": request.comments})
+            await self._start_follow_up()
+            return self._result(f"resolution {proposal.number} accepted; final response sent; follow-up call scheduled")
         if request.accepted:
             proposal.state = "accepted"
             await self._notify_customer("final_response", "final_response", _remedy_context(proposal))
@@ -752,7 +805,7 @@ class ComplaintWorkflow:
         rules.require_not_implicated(snap, request.actor)
 
     def _decision_clock(self) -> Clock | None:
-        return next((c for c in self._snapshot.clocks if c.name == "regulatory_decision"), None)
+        return next((c for c in reversed(self._snapshot.clocks) if c.name == "regulatory_decision"), None)
 
     @workflow.signal
     async def escalate(self, request: EscalateSignal) -> None:
@@ -793,6 +846,296 @@ class ComplaintWorkflow:
         await self._route_to_tier(new)
         await self._record("escalated", actor=request.actor,
                            detail={"from_tier": old.value, "to_tier": new.value, "reason": request.reason})
+
+    # -- after the decision: follow-up, look-back, closure (steps 3 and 6) -------------
+
+    async def _plan(self, summary: str, **request: Any) -> Clock:
+        assert self._rules is not None
+        return await workflow.execute_activity(
+            "plan_clock",
+            PlanClockRequest(complaint_id=self._snapshot.complaint_id, policy_version=self._rules.policy_version,
+                             **request),
+            result_type=Clock,
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=RETRY,
+            summary=summary,
+        )
+
+    def _stop_clocks(self, *, met_by: str | None = None) -> None:
+        now = workflow.now()
+        for clock in self._snapshot.clocks:
+            if clock.state in (ClockState.RUNNING, ClockState.PAUSED):
+                if met_by:
+                    clock.state, clock.met_at, clock.met_by = ClockState.MET, now, met_by
+                else:
+                    clock.state = ClockState.STOPPED
+        self._clocks_changed = True
+
+    async def _start_follow_up(self) -> None:
+        snap = self._snapshot
+        assert self._rules is not None and snap.tier is not None
+        self._stop_clocks()
+        caller = snap.assignee
+        if self._rules.follow_up_different_caller:
+            choice: HandlerChoice = await workflow.execute_activity(
+                "choose_handler",
+                HandlerChoiceRequest(
+                    complaint_id=snap.complaint_id, category=snap.intake.category.value,
+                    language=snap.intake.customer.language,
+                    exclude=sorted(rules.implicated_staff(snap) | {snap.assignee or ""}),
+                ),
+                result_type=HandlerChoice,
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=RETRY,
+                summary="Choose who makes the follow-up call",
+            )
+            caller = choice.staff_id or snap.assignee
+        clock = await self._plan("Plan the follow-up call", purpose="follow_up", tier=snap.tier,
+                                 started_at=workflow.now())
+        snap.follow_up = FollowUp(caller=caller, scheduled_at=clock.started_at)
+        snap.clocks.append(clock)
+        snap.status = Status.FOLLOW_UP
+        self._clocks_changed = True
+        self._publish()
+        await self._notify_staff(f"follow_up:{snap.reopened_count}", [c for c in [caller] if c],
+                                 f"Follow-up call for {snap.complaint_id}", f"Call the customer by {_fmt(clock.due_at)}.")
+        await self._record("follow_up_scheduled", detail={"caller": caller, "due_at": clock.due_at.isoformat()})
+
+    def _holder_or_manager(self, entry: RosterEntry, action: str) -> None:
+        snap = self._snapshot
+        callers = {snap.assignee, *snap.team, snap.follow_up.caller if snap.follow_up else None}
+        if entry.staff_id not in callers and entry.role not in MANAGERS:
+            raise Refused(f"only the follow-up caller, the complaint's team or a manager may {action}")
+
+    @workflow.update
+    async def record_follow_up_call(self, request: FollowUpCallRequest) -> ActionResult:
+        self._recheck(self._validate_follow_up_call, request)
+        snap, now = self._snapshot, workflow.now()
+        assert snap.follow_up is not None and self._rules is not None
+        snap.follow_up.calls.append(FollowUpCall(
+            by=request.actor, at=now, reached=request.reached, satisfaction=request.satisfaction,
+            remedy_delivered=request.remedy_delivered, comments=request.comments))
+        attempt = len(snap.follow_up.calls)
+        if not request.reached:
+            if attempt < self._rules.follow_up_max_attempts:
+                self._stop_clocks()
+                retry = await self._plan(f"Plan follow-up attempt {attempt + 1}", purpose="follow_up_retry", started_at=now)
+                snap.clocks.append(retry)
+                self._publish()
+                await self._record("follow_up_not_reached", actor=request.actor,
+                                   detail={"attempt": attempt, "next_due": retry.due_at.isoformat()})
+                return self._result(f"customer not reached (attempt {attempt}); next try due {_fmt(retry.due_at)}")
+            await self._notify_customer(f"follow_up_letter:{snap.reopened_count}", "follow_up_letter", {})
+            snap.follow_up.outcome = "letter"
+            self._stop_clocks(met_by="follow-up letter")
+            await self._record("follow_up_letter_sent", actor=request.actor, detail={"attempts": attempt})
+            await self._after_follow_up()
+            return self._result(f"customer not reached after {attempt} calls; letter sent")
+        assert request.satisfaction is not None and request.remedy_delivered is not None
+        if request.satisfaction < self._rules.satisfaction_threshold or not request.remedy_delivered:
+            snap.follow_up.outcome = "reopened"
+            why = ("remedy not delivered" if not request.remedy_delivered
+                   else f"satisfaction {request.satisfaction} below {self._rules.satisfaction_threshold}")
+            await self._reopen(f"follow-up call: {why}", actor=request.actor)
+            return self._result(f"complaint reopened ({why})")
+        snap.follow_up.outcome = "satisfied"
+        self._stop_clocks(met_by="follow-up call")
+        await self._record("follow_up_done", actor=request.actor,
+                           detail={"satisfaction": request.satisfaction, "comments": request.comments})
+        await self._after_follow_up()
+        return self._result(f"follow-up recorded: satisfaction {request.satisfaction}")
+
+    @record_follow_up_call.validator
+    def _validate_follow_up_call(self, request: FollowUpCallRequest) -> None:
+        entry = self._actor(request.actor)
+        rules.require_status(self._snapshot, (Status.FOLLOW_UP,), "record a follow-up call")
+        self._holder_or_manager(entry, "record the follow-up call")
+        if request.reached and (request.satisfaction is None or request.remedy_delivered is None):
+            raise Refused("a call that reached the customer records satisfaction (1-5) and whether the remedy was delivered")
+
+    async def _after_follow_up(self) -> None:
+        snap = self._snapshot
+        assert self._rules is not None
+        if snap.tier == Tier.MAJOR or snap.look_back_marked:
+            snap.look_back = LookBack(planned=self._rules.look_back_revisits)
+            snap.status = Status.LOOK_BACK
+            await self._plan_revisit(1)
+            return
+        await self._close_if_ready()
+
+    async def _plan_revisit(self, number: int) -> None:
+        snap = self._snapshot
+        assert snap.resolved_at is not None
+        # Revisits are counted from the resolution, so a slow revisit does not shift the rest.
+        clock = await self._plan(f"Plan look-back revisit {number}", purpose="look_back", revisit=number,
+                                 started_at=snap.resolved_at)
+        snap.clocks.append(clock)
+        self._clocks_changed = True
+        self._publish()
+        await self._notify_staff(f"look_back:{snap.reopened_count}:{number}", [h for h in [snap.assignee] if h],
+                                 f"Look-back revisit {number} of {snap.complaint_id}",
+                                 f"Revisit the customer between {_fmt(clock.started_at)} and {_fmt(clock.due_at)}.")
+        await self._record("look_back_scheduled", detail={"revisit": number, "opens": clock.started_at.isoformat(),
+                                                           "due_at": clock.due_at.isoformat()})
+
+    def _open_revisit(self) -> Clock | None:
+        return next((c for c in reversed(self._snapshot.clocks)
+                     if c.name.startswith("look_back_") and c.state in (ClockState.RUNNING, ClockState.BREACHED)
+                     and c.met_at is None), None)
+
+    @workflow.update
+    async def record_look_back(self, request: LookBackRequest) -> ActionResult:
+        self._recheck(self._validate_look_back, request)
+        snap = self._snapshot
+        assert snap.look_back is not None and self._rules is not None
+        clock = self._open_revisit()
+        assert clock is not None
+        number = len(snap.look_back.revisits) + 1
+        snap.look_back.revisits.append(Revisit(number=number, by=request.actor, at=workflow.now(),
+                                               situation=request.situation, commitments_kept=request.commitments_kept,
+                                               notes=request.notes))
+        if clock.state == ClockState.RUNNING:
+            clock.state = ClockState.MET
+        clock.met_at, clock.met_by = workflow.now(), request.actor
+        self._clocks_changed = True
+        await self._record("look_back_recorded", actor=request.actor,
+                           detail={"revisit": number, "commitments_kept": request.commitments_kept})
+        if not request.commitments_kept:
+            await self._reopen(f"look-back revisit {number}: a commitment was not kept", actor=request.actor)
+            return self._result(f"revisit {number} recorded; a commitment was not kept, complaint reopened")
+        if number >= snap.look_back.planned:
+            snap.look_back.ended = "all revisits done"
+            await self._close_if_ready()
+            return self._result(f"revisit {number} recorded; look-back complete")
+        await self._plan_revisit(number + 1)
+        self._revisits_this_run += 1
+        if self._revisits_this_run >= self._rules.revisits_per_run or workflow.info().is_continue_as_new_suggested():
+            self._continue_as_new = True
+        return self._result(f"revisit {number} recorded; next revisit planned")
+
+    @record_look_back.validator
+    def _validate_look_back(self, request: LookBackRequest) -> None:
+        entry = self._actor(request.actor)
+        rules.require_status(self._snapshot, (Status.LOOK_BACK,), "record a look-back revisit")
+        self._holder_or_manager(entry, "record a look-back revisit")
+        clock = self._open_revisit()
+        if clock is None:
+            raise Refused("no look-back revisit is open")
+        if workflow.now() < clock.started_at:
+            raise Refused(f"the next revisit opens {_fmt(clock.started_at)}")
+
+    @workflow.update
+    async def adjust_look_back(self, request: AdjustLookBackRequest) -> ActionResult:
+        self._recheck(self._validate_adjust_look_back, request)
+        snap = self._snapshot
+        assert snap.look_back is not None
+        done = len(snap.look_back.revisits)
+        if request.end or (request.revisits is not None and request.revisits <= done):
+            snap.look_back.ended = f"ended by {request.actor}: {request.reason}"
+            self._stop_clocks()
+            await self._record("look_back_ended", actor=request.actor, detail={"reason": request.reason})
+            await self._close_if_ready()
+            return self._result("look-back ended")
+        assert request.revisits is not None
+        previous, snap.look_back.planned = snap.look_back.planned, request.revisits
+        self._publish()
+        await self._record("look_back_adjusted", actor=request.actor,
+                           detail={"from": previous, "to": request.revisits, "reason": request.reason})
+        return self._result(f"look-back now {request.revisits} revisits (was {previous})")
+
+    @adjust_look_back.validator
+    def _validate_adjust_look_back(self, request: AdjustLookBackRequest) -> None:
+        entry = self._actor(request.actor)
+        rules.require_status(self._snapshot, (Status.LOOK_BACK,), "adjust the look-back")
+        rules.require_role(entry, MANAGERS, "adjust the look-back")
+        if not request.end and request.revisits is None:
+            raise Refused("say how many revisits in total (revisits) or end the look-back (end)")
+
+    @workflow.update
+    async def mark_for_look_back(self, request: MarkLookBackRequest) -> ActionResult:
+        self._recheck(self._validate_mark_look_back, request)
+        self._snapshot.look_back_marked = True
+        await self._record("marked_for_look_back", actor=request.actor, detail={"reason": request.reason})
+        return self._result("marked for look-back after the follow-up call")
+
+    @mark_for_look_back.validator
+    def _validate_mark_look_back(self, request: MarkLookBackRequest) -> None:
+        entry = self._actor(request.actor)
+        rules.require_open(self._snapshot)
+        rules.require_role(entry, MANAGERS, "mark a complaint for look-back")
+        if self._snapshot.status in (Status.LOOK_BACK, Status.AWAITING_ROOT_CAUSE):
+            raise Refused("too late to mark: the follow-up is already done")
+
+    @workflow.update
+    async def record_root_cause(self, request: RootCauseRequest) -> ActionResult:
+        self._recheck(self._validate_root_cause, request)
+        snap = self._snapshot
+        snap.root_cause = RootCauseRecord(code=request.code, text=request.text, by=request.actor, at=workflow.now())
+        await self._record("root_cause_recorded", actor=request.actor, detail={"code": request.code, "text": request.text})
+        if snap.status == Status.AWAITING_ROOT_CAUSE:
+            await self._close_if_ready()
+        return self._result(f"root cause {request.code} recorded")
+
+    @record_root_cause.validator
+    def _validate_root_cause(self, request: RootCauseRequest) -> None:
+        entry = self._actor(request.actor)
+        rules.require_open(self._snapshot)
+        if entry.role not in MANAGERS:
+            rules.require_holder(self._snapshot, entry, "record the root cause")
+        assert self._rules is not None
+        if self._rules.root_causes and request.code not in self._rules.root_causes:
+            raise Refused(f"unknown root cause {request.code!r}; the policy lists {', '.join(self._rules.root_causes)}")
+
+    @workflow.signal
+    async def note_customer_contact(self, request: ContactNoteSignal) -> None:
+        """Fire-and-forget note of a contact with the customer; kept across continue-as-new."""
+        self._snapshot.contact_notes.append(ContactNote(by=request.actor, at=workflow.now(), note=request.note))
+        await workflow.wait_condition(lambda: self._handling or self._closing())
+        await self._record("customer_contact", actor=request.actor, detail={"note": request.note})
+
+    async def _reopen(self, reason: str, *, actor: str) -> None:
+        """Back into handling with its history, the same tier or higher, and new clocks."""
+        snap, now = self._snapshot, workflow.now()
+        assert snap.tier is not None
+        self._stop_clocks()
+        if snap.look_back is not None and snap.look_back.ended is None:
+            snap.look_back.ended = f"reopened: {reason}"
+        tier_clock = await self._plan(f"Start the {snap.tier.value}-tier clock again", tier=snap.tier, started_at=now)
+        decision = await self._plan("Start the decision clock again", purpose="decision", started_at=now)
+        snap.clocks += [tier_clock, decision]
+        snap.reopened_count += 1
+        snap.status = Status.IN_HANDLING
+        snap.resolved_at = None
+        self._publish()
+        await self._notify_staff(f"reopened:{snap.reopened_count}", [h for h in [snap.assignee] if h],
+                                 f"Complaint {snap.complaint_id} reopened", reason)
+        await self._record("reopened", actor=actor, detail={"reason": reason, "times": snap.reopened_count})
+
+    async def _close_if_ready(self) -> None:
+        snap = self._snapshot
+        if snap.root_cause is None:
+            snap.status = Status.AWAITING_ROOT_CAUSE
+            self._publish()
+            await self._notify_staff(f"root_cause_needed:{snap.reopened_count}", [h for h in [snap.assignee] if h],
+                                     f"Record the root cause of {snap.complaint_id}",
+                                     "The complaint closes once its root cause is recorded.")
+            await self._record("awaiting_root_cause")
+            return
+        now = workflow.now()
+        calls = [c for c in snap.follow_up.calls if c.satisfaction] if snap.follow_up else []
+        snap.closure = Closure(
+            outcome=(snap.follow_up.outcome if snap.follow_up and snap.follow_up.outcome else "accepted"),
+            closed_at=now,
+            total_seconds=(now - snap.intake.received_at).total_seconds(),
+            satisfaction=calls[-1].satisfaction if calls else None,
+            root_cause=snap.root_cause.code,
+            reopened=snap.reopened_count,
+        )
+        snap.status, snap.closed_at = Status.CLOSED, now
+        snap.closing_reason = f"closed: {snap.closure.outcome}"
+        self._stop_clocks()
+        self._publish()
+        await self._record("closed", detail=snap.closure.model_dump(mode="json"))
 
     # -- clocks (complaints started before tiered handling) ----------------------------
 
@@ -870,6 +1213,15 @@ class ComplaintWorkflow:
             missing = rules.missing_before_customer(snap)
             if missing:
                 lines.append(f"**Waiting for:** {', '.join(missing)}")
+        if snap.follow_up and snap.status == Status.FOLLOW_UP:
+            lines.append(f"**Follow-up call:** by {snap.follow_up.caller}, attempt {len(snap.follow_up.calls) + 1}")
+        if snap.look_back and snap.status == Status.LOOK_BACK:
+            lines.append(f"**Look-back:** {len(snap.look_back.revisits)} of {snap.look_back.planned} revisits done")
+        if snap.reopened_count:
+            lines.append(f"**Reopened:** {snap.reopened_count} time(s)")
+        if snap.closure:
+            c = snap.closure
+            lines.append(f"**Closed:** {c.outcome}; satisfaction {c.satisfaction or '—'}; root cause {c.root_cause}")
         running = sorted((c for c in snap.clocks if c.state == ClockState.RUNNING), key=lambda c: c.due_at)
         if running:
             lines.append(f"**Next deadline:** {running[0].label}, {_fmt(running[0].due_at)}")

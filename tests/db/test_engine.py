@@ -13,3 +13,27 @@ def test_migrate_creates_the_sqlite_directory(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'not' / 'yet' / 'there.db'}"
     migrate(url)
     assert "complaints" in inspect(make_engine(url)).get_table_names()
+
+
+def test_upgrading_a_database_that_holds_complaints(tmp_path: Path) -> None:
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import text
+
+    from db.engine import MIGRATIONS
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", url)
+    command.upgrade(cfg, "0001")
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO complaints (complaint_id, workflow_id, source_system, source_reference, channel, category, "
+            "status, customer_id, customer_name, sla_breached, last_seq, snapshot, received_at, updated_at) VALUES "
+            "('CMP-1', 'complaint-CMP-1', 's', 'r', 'phone', 'other', 'in_handling', 'C-1', 'n', 0, 1, '{}', "
+            "'2026-11-01 00:00:00', '2026-11-01 00:00:00')"))
+    migrate(url)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT reopened_count, root_cause FROM complaints")).one() == (0, None)

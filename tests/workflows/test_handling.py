@@ -35,26 +35,10 @@ from models.handling import (
 from models.intake import EvidenceRef, Money
 from tests.conftest import Service
 from tests.factories import CATEGORY_DETAILS, intake_payload
-from tests.helpers import eventually, outbox, projected, save_history, status_once
+from tests.helpers import eventually, file_assigned, outbox, projected, save_history, state_of, status_once
 from workflows.complaint import ComplaintWorkflow
 
 MANAGER, SENIOR, LEGAL, FINANCE, COMPLIANCE = "S-MGR-001", "S-SM-001", "S-LEG-001", "S-FIN-001", "S-CMP-001"
-
-
-@pytest.fixture
-def actions(service: Service) -> ComplaintActions:
-    return ComplaintActions(service.client)
-
-
-async def file_assigned(service: Service, category: str, **overrides: Any) -> tuple[str, str]:
-    """File a complaint and wait until a handler holds it: (complaint id, handler)."""
-    result = await service.intake.file(intake_payload(category, **overrides))
-    state = await status_once(service.intake.handle(result.complaint_id), {Status.IN_HANDLING})
-    return result.complaint_id, state.snapshot.assignee
-
-
-async def state_of(service: Service, complaint_id: str) -> ComplaintStatusQuery:
-    return await service.intake.handle(complaint_id).query(ComplaintWorkflow.status)
 
 
 def clock(state: ComplaintStatusQuery, name: str) -> Any:
@@ -85,9 +69,9 @@ async def test_simple_complaint_from_intake_to_acceptance(
     assert approved.status == "awaiting_customer_answer"
     accepted = await actions.record_customer_answer(cid, CustomerAnswer(actor=handler, accepted=True))
 
-    assert accepted.status == "resolved"
-    final = await service.intake.handle(cid).result()
-    assert final.status == Status.RESOLVED and final.findings[0].evidence == [evidence]
+    assert accepted.status == "follow_up"
+    final = (await state_of(service, cid)).snapshot
+    assert final.status == Status.FOLLOW_UP and final.findings[0].evidence == [evidence]
     clocks = {c.name: c for c in final.clocks}
     assert clocks["simple_first_response"].state == ClockState.MET
     assert clocks["regulatory_decision"].state == ClockState.MET
@@ -136,7 +120,7 @@ async def test_complex_complaint_needs_legal_and_manager_before_the_customer_hea
         contract_revision="Prepayment fee: 1% of the amount prepaid"))
     await actions.decide_resolution(cid, ApprovalDecision(actor=SENIOR, approve=True))
     await actions.record_customer_answer(cid, CustomerAnswer(actor=handler, accepted=True))
-    final = await service.intake.handle(cid).result()
+    final = (await state_of(service, cid)).snapshot
     assert [p.state for p in final.proposals] == ["rejected_by_customer", "accepted"]
     assert len(outbox(service.engine, cid, "resolution_proposal")) == 2
     if service.backend == "sqlite":
@@ -168,8 +152,9 @@ async def test_major_complaint_waits_for_the_internal_investigation(
         await actions.decide_resolution(cid, ApprovalDecision(actor=handler, approve=True))
     await actions.decide_resolution(cid, ApprovalDecision(actor=MANAGER, approve=True))
     await actions.record_customer_answer(cid, CustomerAnswer(actor=handler, accepted=True))
-    final = await service.intake.handle(cid).result()
+    final = (await state_of(service, cid)).snapshot
     assert final.investigation.outcome.accountability == "disciplinary"
+    assert final.status == Status.FOLLOW_UP
 
 
 async def test_missed_deadline_warns_then_escalates_to_the_handlers_manager(service: Service) -> None:
