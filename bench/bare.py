@@ -1,8 +1,10 @@
-"""The bare baseline: the shape of a simple complaint from intake to acceptance, doing nothing.
+"""The bare baseline: the shape of a simple complaint from intake to closure, doing nothing.
 
 A simple complaint runs 9 activities to reach a handler (record x4, classify, acknowledge,
-roster, choose handler, notify), then three staff actions (propose, approve, accept), each
-an update that runs 2 activities, while the workflow waits on an SLA timer.
+roster, choose handler, notify), then five staff actions, each an update: propose (2
+activities), approve (2), accept (6: final response, record, choose caller, plan the
+follow-up clock, notify, record), root cause (1), follow-up call (2), while the workflow
+waits on an SLA timer.
 """
 
 from __future__ import annotations
@@ -15,8 +17,8 @@ with workflow.unsafe.imports_passed_through():
     from models import search_attributes as sa
 
 INTAKE_ACTIVITIES = 9
-ACTIVITIES_PER_ACTION = 2
-ACTIONS = 3
+ACTIVITIES_PER_ACTION = [2, 2, 6, 1, 2]
+ACTIONS = len(ACTIVITIES_PER_ACTION)
 
 
 @activity.defn
@@ -43,7 +45,7 @@ class BareWorkflow:
 
     @workflow.update
     async def act(self, number: int) -> int:
-        for step in range(ACTIVITIES_PER_ACTION):
+        for step in range(ACTIVITIES_PER_ACTION[number]):
             await workflow.execute_activity(noop_step, step, start_to_close_timeout=timedelta(seconds=30))
         self._actions += 1
         return number

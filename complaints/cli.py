@@ -36,7 +36,13 @@ from db.tables import Complaint, ComplaintEventRow, OutboxMessage, Staff
 from models import search_attributes as sa
 from models.complaint import ComplaintSnapshot, Status
 from models.handling import (
+    AdjustLookBackRequest,
     ApprovalDecision,
+    ContactNoteSignal,
+    FollowUpCallRequest,
+    LookBackRequest,
+    MarkLookBackRequest,
+    RootCauseRequest,
     AssignRequest,
     CustomerAnswer,
     EscalateSignal,
@@ -391,6 +397,25 @@ def _print_case(case: dict[str, Any], tz: ZoneInfo) -> None:
                    f"{'; responsible ' + ', '.join(inv.outcome.responsible) if inv.outcome.responsible else ''}"
                    if inv.outcome else "in progress")
         out.print(f"Investigation: opened by {inv.opened_by} {_when(inv.opened_at, tz)} ({inv.scope}); {outcome}")
+    if snap.follow_up:
+        fu = snap.follow_up
+        calls = "; ".join(
+            f"{_when(c.at, tz)} {c.by}: " + (f"satisfaction {c.satisfaction}, remedy {'delivered' if c.remedy_delivered else 'NOT delivered'}"
+                                             if c.reached else "not reached") for c in fu.calls) or "none yet"
+        out.print(f"Follow-up    caller {fu.caller}; calls: {calls}" + (f"; outcome {fu.outcome}" if fu.outcome else ""))
+    if snap.look_back:
+        lb = snap.look_back
+        done = "; ".join(f"#{r.number} {_when(r.at, tz)} {r.situation} ({'kept' if r.commitments_kept else 'BROKEN'})"
+                         for r in lb.revisits) or "none yet"
+        out.print(f"Look-back    {len(lb.revisits)} of {lb.planned} revisits: {done}" + (f"; {lb.ended}" if lb.ended else ""))
+    if snap.reopened_count:
+        out.print(f"Reopened     {snap.reopened_count} time(s)")
+    if snap.root_cause:
+        out.print(f"Root cause   {snap.root_cause.code}: {snap.root_cause.text} — {snap.root_cause.by}")
+    if snap.closure:
+        c = snap.closure
+        out.print(f"Closed       {_when(c.closed_at, tz)}: {c.outcome}, satisfaction {c.satisfaction or '—'}, "
+                  f"{c.total_seconds / 86400:.1f} days from receipt")
     for f in snap.findings:
         out.print(f"Finding: {f.summary} — {f.recorded_by}"
                   + (f"; evidence {', '.join(e.uri for e in f.evidence)}" if f.evidence else ""))
@@ -644,21 +669,101 @@ def escalate(
 ) -> None:
     """Escalate (a signal: fire and forget; a refused escalation shows in the timeline)."""
 
+    _signal(complaint_id, "escalate",
+            lambda: EscalateSignal(actor=as_, reason=reason, to_tier=Tier(to_tier.value) if to_tier else None),
+            as_json, f"escalation sent; `complaints show {complaint_id}` shows the outcome")
+
+
+def _signal(complaint_id: str, method: str, build: Callable[[], BaseModel], as_json: bool, done: str) -> None:
+    """Fire-and-forget actions: the complaint records what it made of them in its timeline."""
+
     async def body(settings: Settings) -> None:
-        request = EscalateSignal(actor=as_, reason=reason, to_tier=Tier(to_tier.value) if to_tier else None)
+        request = build()
         client = await _client(settings)
         try:
-            await ComplaintActions(client).escalate(complaint_id, request)
+            await getattr(ComplaintActions(client), method)(complaint_id, request)
         except RPCError as e:
             if e.status == RPCStatusCode.NOT_FOUND:
                 raise ComplaintNotFound(f"no complaint {complaint_id} (or it is closed)") from e
             raise
         if as_json:
-            _print_json({"complaint_id": complaint_id, "signalled": "escalate"})
+            _print_json({"complaint_id": complaint_id, "signalled": method})
         else:
-            out.print(f"{complaint_id}: escalation sent; `complaints show {complaint_id}` shows the outcome")
+            out.print(f"{complaint_id}: {done}")
 
     _run(body)
+
+
+@app.command("follow-up-call")
+def follow_up_call(
+    complaint_id: ComplaintId, as_: As,
+    reached: Annotated[bool, typer.Option("--reached/--not-reached", help="Whether the customer was reached.")],
+    satisfaction: Annotated[int | None, typer.Option(help="1-5, when reached.", min=1, max=5)] = None,
+    remedy_delivered: Annotated[
+        bool | None, typer.Option("--remedy-delivered/--remedy-not-delivered", help="When reached.")
+    ] = None,
+    comments: Annotated[str, typer.Option(help="What the customer said.")] = "",
+    as_json: Json = False,
+) -> None:
+    """Record the follow-up call; dissatisfied or remedy not delivered reopens the complaint."""
+    _act(complaint_id, "record_follow_up_call", lambda: FollowUpCallRequest(
+        actor=as_, reached=reached, satisfaction=satisfaction, remedy_delivered=remedy_delivered, comments=comments),
+        as_json)
+
+
+@app.command("look-back")
+def look_back(
+    complaint_id: ComplaintId, as_: As,
+    situation: Annotated[str, typer.Option(help="How the customer's situation has developed.")],
+    kept: Annotated[bool, typer.Option("--commitments-kept/--commitment-broken",
+                                       help="Whether every commitment (revision signed, compensation paid) was kept.")],
+    notes: Annotated[str, typer.Option(help="Anything else.")] = "",
+    as_json: Json = False,
+) -> None:
+    """Record a look-back revisit (回头看); a broken commitment reopens the complaint."""
+    _act(complaint_id, "record_look_back", lambda: LookBackRequest(
+        actor=as_, situation=situation, commitments_kept=kept, notes=notes), as_json)
+
+
+@app.command("adjust-look-back")
+def adjust_look_back(
+    complaint_id: ComplaintId, as_: As, reason: Annotated[str, typer.Option(help="Why.")],
+    revisits: Annotated[int | None, typer.Option(help="New total number of revisits.", min=1)] = None,
+    end: Annotated[bool, typer.Option("--end", help="End the look-back now.")] = False,
+    as_json: Json = False,
+) -> None:
+    """Extend, shorten or end the look-back loop (managers)."""
+    _act(complaint_id, "adjust_look_back", lambda: AdjustLookBackRequest(
+        actor=as_, reason=reason, revisits=revisits, end=end), as_json)
+
+
+@app.command("mark-look-back")
+def mark_look_back(
+    complaint_id: ComplaintId, as_: As, reason: Annotated[str, typer.Option(help="Why.")], as_json: Json = False,
+) -> None:
+    """Mark a complaint that is not major for look-back revisits (managers)."""
+    _act(complaint_id, "mark_for_look_back", lambda: MarkLookBackRequest(actor=as_, reason=reason), as_json)
+
+
+@app.command("root-cause")
+def root_cause(
+    complaint_id: ComplaintId, as_: As,
+    code: Annotated[str, typer.Option(help="A code from the policy's root_causes list.")],
+    text: Annotated[str, typer.Option(help="The cause in words.")],
+    as_json: Json = False,
+) -> None:
+    """Record the root cause (溯源整改); a complaint closes only once it has one."""
+    _act(complaint_id, "record_root_cause", lambda: RootCauseRequest(actor=as_, code=code, text=text), as_json)
+
+
+@app.command("contact-note")
+def contact_note(
+    complaint_id: ComplaintId, as_: As, note: Annotated[str, typer.Option(help="What was said.")],
+    as_json: Json = False,
+) -> None:
+    """Note a contact with the customer (a signal: fire and forget)."""
+    _signal(complaint_id, "note_customer_contact", lambda: ContactNoteSignal(actor=as_, note=note), as_json,
+            "contact noted")
 
 
 @app.command()

@@ -226,6 +226,23 @@ async def run_demo(client: Any, worker: subprocess.Popen[bytes]) -> None:
     say("One customer withdraws")
     cli("withdraw", ids["withdrawn"], "--reason", "Branch refunded the duplicate fee", "--relayed-by", "call-centre")
 
+    say("After the decision: root causes, follow-up calls by a colleague, a reopening, the case study's look-back")
+    callers = {name: (await intake.status(ids[name])).snapshot.follow_up.caller
+               for name in ("fee_refund", "rude_rm", "case_study")}
+    cli("root-cause", ids["fee_refund"], "--as", handlers["fee_refund"], "--code", "pricing_error",
+        "--text", "Fee table not updated after the October rate change")
+    cli("follow-up-call", ids["fee_refund"], "--as", callers["fee_refund"], "--reached", "--satisfaction", "5",
+        "--remedy-delivered", "--comments", "Refund arrived")
+    cli("follow-up-call", ids["rude_rm"], "--as", callers["rude_rm"], "--reached", "--satisfaction", "2",
+        "--remedy-delivered", "--comments", "The manager has not called me")
+    c = ids["case_study"]
+    cli("root-cause", c, "--as", "S-HND-001", "--code", "contract_wording", "--text", "Clause 7.3 allowed two readings")
+    cli("follow-up-call", c, "--as", callers["case_study"], "--reached", "--satisfaction", "4", "--remedy-delivered")
+    for month, situation in enumerate(["Contract amendment signed", "Compensation paid", "Next tranche drawn as planned"], 1):
+        await asyncio.sleep(2.5)  # the compressed policy's "month"
+        cli("look-back", c, "--as", "S-HND-001", "--situation", f"Month {month}: {situation}", "--commitments-kept")
+    cli("show", c)
+
     say("Nobody acts on the leaked-ID and queue complaints: their clocks warn, breach, and escalate (about 25 s)")
     await asyncio.sleep(25)
     cli("list", "--breached")

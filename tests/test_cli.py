@@ -134,3 +134,28 @@ async def test_escalate_is_fire_and_forget_and_shows_in_the_case_file(service: S
     case = await cli_json(service, "show", cid)
     assert case["complaint"]["classification"]["tier"] == "major"
     assert case["complaint"]["escalations"][0]["reason"] == "Customer mentions a lawsuit"
+
+
+async def test_follow_up_and_closure_through_the_cli(service: Service) -> None:
+    cid, handler, customer = await filed(service, "fees_and_interest")
+    for step in [("propose", cid, "--as", handler, "--explanation", "Refund", "--fee-refund", "100"),
+                 ("approve", cid, "--as", "S-MGR-001"),
+                 ("customer-answer", cid, "--as", handler, "--accepted")]:
+        await cli_json(service, *step)
+    case = await cli_json(service, "show", cid)
+    caller = case["complaint"]["follow_up"]["caller"]
+
+    code, _, err = await cli(service, "root-cause", cid, "--as", handler, "--code", "vibes", "--text", "x")
+    assert code == 1 and "unknown root cause 'vibes'" in err
+    await cli_json(service, "root-cause", cid, "--as", handler, "--code", "pricing_error", "--text", "Old fee table")
+    await cli_json(service, "contact-note", cid, "--as", handler, "--note", "Customer called to say thanks")
+    result = await cli_json(service, "follow-up-call", cid, "--as", caller, "--reached", "--satisfaction", "5",
+                            "--remedy-delivered", "--comments", "All good")
+
+    assert result["status"] == "closed"
+    await projected(service.engine, cid, "closed")
+    code, text, _ = await cli(service, "show", cid)
+    assert code == 0 and "Root cause   pricing_error" in text and "Closed" in text and "satisfaction 5" in text
+    closed = await cli_json(service, "list", "--closed", "--status", "closed", "--search", customer)
+    assert [(r["complaint_id"], r["status"], r["running"]) for r in closed] == [(cid, "closed", False)]
+    assert await cli_json(service, "list", "--search", customer) == [], "closed complaints are not listed by default"

@@ -194,13 +194,19 @@ async def record_when_open(actions: ComplaintActions, cid: str, actor: str, situ
     raise AssertionError("the revisit never opened")
 
 
-async def test_an_unmet_commitment_reopens_the_complaint(service: Service, actions: ComplaintActions) -> None:
+async def into_look_back(service: Service, actions: ComplaintActions, reason: str) -> tuple[str, str]:
+    """A simple complaint a manager marks for look-back, resolved and followed up."""
     cid, handler = await resolve(service, actions)
-    await actions.mark_for_look_back(cid, MarkLookBackRequest(actor=MANAGER, reason="Customer is a key account"))
+    await actions.mark_for_look_back(cid, MarkLookBackRequest(actor=MANAGER, reason=reason))
     caller = await caller_of(service, cid)
     await actions.record_root_cause(cid, RootCauseRequest(actor=handler, code="pricing_error", text="x"))
     await actions.record_follow_up_call(cid, FollowUpCallRequest(actor=caller, reached=True, satisfaction=5,
                                                                  remedy_delivered=True))
+    return cid, handler
+
+
+async def test_an_unmet_commitment_reopens_the_complaint(service: Service, actions: ComplaintActions) -> None:
+    cid, handler = await into_look_back(service, actions, "Customer is a key account")
     with pytest.raises(ActionRefused, match="takes manager, senior_manager"):
         await actions.adjust_look_back(cid, AdjustLookBackRequest(actor=handler, reason="x", end=True))
 
@@ -213,12 +219,7 @@ async def test_an_unmet_commitment_reopens_the_complaint(service: Service, actio
 async def test_a_long_look_back_continues_as_new_and_loses_no_signal(
     service: Service, actions: ComplaintActions, request: pytest.FixtureRequest
 ) -> None:
-    cid, handler = await resolve(service, actions)
-    await actions.mark_for_look_back(cid, MarkLookBackRequest(actor=MANAGER, reason="Watch for a year"))
-    caller = await caller_of(service, cid)
-    await actions.record_root_cause(cid, RootCauseRequest(actor=handler, code="pricing_error", text="x"))
-    await actions.record_follow_up_call(cid, FollowUpCallRequest(actor=caller, reached=True, satisfaction=5,
-                                                                 remedy_delivered=True))
+    cid, handler = await into_look_back(service, actions, "Watch for a year")
     revisits = 12  # the compressed policy continues as new every 5 revisits
     await actions.adjust_look_back(cid, AdjustLookBackRequest(actor=MANAGER, reason="Monthly for a year",
                                                               revisits=revisits))
