@@ -52,6 +52,7 @@ def build_worker(
         activities=[
             classification.classify_complaint,
             classification.plan_clock,
+            classification.replan_clocks,
             projection.record_complaint_event,
             staff.look_up_staff_record,
             staff.load_staff_roster,

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from temporalio import activity
 
 from complaints.calendar import add_limit
 from complaints.policy import PolicyStore
 from models.complaint import Classification, ClassificationResult, ClassifyRequest, Clock
-from models.handling import HandlingRules, PlanClockRequest
+from models.handling import HandlingRules, PlanClockRequest, ReplanRequest, ReplanResult
 from models.intake import ComplaintIntake, ContractDisputeDetails, ProductDesignDetails
 from models.policy import ClassificationRule, ClockSpec, Policy, Tier, TimeLimit
 
@@ -113,6 +113,15 @@ class ClassificationActivities:
         return ClassificationResult(classification=classification, clocks=clocks, rules=handling_rules(policy))
 
     @activity.defn
+    def replan_clocks(self, request: ReplanRequest) -> ReplanResult:
+        """Re-apply the policy now in force to a complaint's running and paused clocks."""
+        policy = self._policies.current
+        clocks = [Clock.model_validate(c) for c in request.clocks]
+        replanned = [replan(c, request.tier, policy) if c.state.value in ("running", "paused") else c for c in clocks]
+        activity_logger(request.complaint_id).info("policy re-applied", policy_version=policy.version)
+        return ReplanResult(rules=handling_rules(policy), clocks=replanned)
+
+    @activity.defn
     def plan_clock(self, request: PlanClockRequest) -> Clock:
         """A clock under the complaint's pinned policy (see PlanClockRequest for the kinds)."""
         policy = self._policies.get(request.policy_version)
@@ -147,6 +156,29 @@ class ClassificationActivities:
                             request.started_at, policy)
         log.info("extension planned", label=spec.label, due_at=clock.due_at.isoformat())
         return clock
+
+
+def replan(clock: Clock, tier: Tier, policy: Policy) -> Clock:
+    """The same clock under ``policy``: same start, state and paused time; new limit and due."""
+    pack = policy.regulatory_pack
+    if clock.name == "acknowledgement":
+        spec = pack.acknowledgement
+    elif clock.name == f"{tier.value}_first_response":
+        spec = policy.tier_clocks[tier]
+    elif clock.name == "regulatory_decision" and clock.extensions_used:
+        index = min(clock.extensions_used, len(pack.extensions)) - 1
+        ext = pack.extensions[index]
+        spec = ClockSpec(label=ext.label, limit=ext.limit, source=ext.source)
+    elif clock.name == "regulatory_decision":
+        spec = pack.decision
+    else:
+        return clock  # follow-up and look-back clocks keep their schedule
+    fresh = start_clock(clock.name, spec, clock.started_at, policy)
+    return clock.model_copy(update={
+        "label": fresh.label, "limit": fresh.limit, "source": fresh.source,
+        "due_at": fresh.due_at + timedelta(seconds=clock.paused_seconds),
+        "calendar_estimated": fresh.calendar_estimated, "warned_at": None,
+    })
 
 
 def handling_rules(policy: Policy) -> HandlingRules:

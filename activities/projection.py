@@ -19,7 +19,7 @@ def _apply_snapshot(row: Complaint, snap: ComplaintSnapshot, seq: int) -> None:
     row.tier = snap.classification.tier.value if snap.classification else None
     row.tier_rule = snap.classification.rule_id if snap.classification else None
     row.policy_version = snap.classification.policy_version if snap.classification else None
-    row.assignee = snap.assignee
+    row.assignee = snap.holder
     row.acknowledged_at = snap.acknowledged_at
     row.next_deadline = snap.next_deadline
     row.sla_breached = snap.sla_breached

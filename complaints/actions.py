@@ -37,6 +37,7 @@ from models.handling import (
     ManagerEvaluationRequest,
     OpenInvestigationRequest,
     ProposalRequest,
+    ReapplyPolicyRequest,
 )
 from workflows.complaint import ComplaintWorkflow
 
@@ -107,6 +108,9 @@ class ComplaintActions:
 
     async def record_root_cause(self, complaint_id: str, request: RootCauseRequest) -> ActionResult:
         return await self._run(complaint_id, ComplaintWorkflow.record_root_cause, request, "root cause")
+
+    async def reapply_policy(self, complaint_id: str, request: ReapplyPolicyRequest) -> ActionResult:
+        return await self._run(complaint_id, ComplaintWorkflow.reapply_policy, request, "policy re-application")
 
     async def note_customer_contact(self, complaint_id: str, request: ContactNoteSignal) -> None:
         """Fire and forget, like escalate."""

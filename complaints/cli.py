@@ -57,6 +57,7 @@ from models.handling import (
     ManagerEvaluationRequest,
     OpenInvestigationRequest,
     ProposalRequest,
+    ReapplyPolicyRequest,
 )
 from models.intake import Category, EvidenceRef, Money, workflow_id_for
 from models.policy import Tier
@@ -754,6 +755,14 @@ def root_cause(
 ) -> None:
     """Record the root cause (溯源整改); a complaint closes only once it has one."""
     _act(complaint_id, "record_root_cause", lambda: RootCauseRequest(actor=as_, code=code, text=text), as_json)
+
+
+@app.command("reapply-policy")
+def reapply_policy(
+    complaint_id: ComplaintId, as_: As, reason: Annotated[str, typer.Option(help="Why.")], as_json: Json = False,
+) -> None:
+    """Move the complaint onto the policy now in force; its deadlines are recomputed (managers)."""
+    _act(complaint_id, "reapply_policy", lambda: ReapplyPolicyRequest(actor=as_, reason=reason), as_json)
 
 
 @app.command("contact-note")

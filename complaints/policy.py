@@ -56,6 +56,11 @@ class PolicyStore:
         others = [load_policy(p) for p in sorted(Path(path).parent.glob("*.yaml")) if p.resolve() != Path(path).resolve()]
         return cls(current, others)
 
+    def adopt(self, policy: Policy) -> None:
+        """Make ``policy`` the one new complaints get (open ones keep theirs until re-applied)."""
+        self._by_version[policy.version] = policy
+        self.current = policy
+
     def get(self, version: str) -> Policy:
         try:
             return self._by_version[version]

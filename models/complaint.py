@@ -172,6 +172,13 @@ class ComplaintSnapshot(Model):
     closure: Closure | None = None
 
     @property
+    def holder(self) -> str | None:
+        """Who has the next task: the follow-up caller during follow-up, else the handler."""
+        if self.status == Status.FOLLOW_UP and self.follow_up and self.follow_up.caller:
+            return self.follow_up.caller
+        return self.assignee
+
+    @property
     def tier(self) -> Tier | None:
         return self.classification.tier if self.classification else None
 

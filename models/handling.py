@@ -8,7 +8,7 @@ workflow itself, whatever client sent the action.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -208,6 +208,23 @@ class ContactNoteSignal(Action):
     """Fire-and-forget: a contact with the customer between tasks, kept in the case file."""
 
     note: Text
+
+
+class ReapplyPolicyRequest(Action):
+    """Move the complaint onto the policy now in force (its deadlines are recomputed)."""
+
+    reason: Text
+
+
+class ReplanRequest(BaseModel):
+    complaint_id: str
+    tier: Tier
+    clocks: list[Any]  # models.complaint.Clock (kept loose here to avoid a circular import)
+
+
+class ReplanResult(BaseModel):
+    rules: HandlingRules
+    clocks: list[Any]
 
 
 class ActionResult(BaseModel):

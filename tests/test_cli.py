@@ -144,6 +144,7 @@ async def test_follow_up_and_closure_through_the_cli(service: Service) -> None:
         await cli_json(service, *step)
     case = await cli_json(service, "show", cid)
     caller = case["complaint"]["follow_up"]["caller"]
+    assert cid in [r["complaint_id"] for r in await cli_json(service, "mine", "--as", caller)], "the caller holds it now"
 
     code, _, err = await cli(service, "root-cause", cid, "--as", handler, "--code", "vibes", "--text", "x")
     assert code == 1 and "unknown root cause 'vibes'" in err
@@ -159,3 +160,64 @@ async def test_follow_up_and_closure_through_the_cli(service: Service) -> None:
     closed = await cli_json(service, "list", "--closed", "--status", "closed", "--search", customer)
     assert [(r["complaint_id"], r["status"], r["running"]) for r in closed] == [(cid, "closed", False)]
     assert await cli_json(service, "list", "--search", customer) == [], "closed complaints are not listed by default"
+
+
+async def test_every_handling_command_through_the_cli(service: Service) -> None:
+    cid, _, _ = await filed(service, "privacy", staff_misconduct_alleged=True)
+    h = "S-HND-003"
+    steps = [
+        (("open-investigation", cid, "--as", "S-CMP-001", "--scope", "Who forwarded the file"), "in_handling"),
+        (("assign", cid, "--as", "S-MGR-001", "--handler", h, "--team", "S-LEG-001", "--reason", "privacy skills"),
+         "in_handling"),
+        (("request-info", cid, "--as", h, "--what", "The competitor's letter"), "awaiting_customer_info"),
+        (("info-received", cid, "--as", h, "--note", "Letter received"), "in_handling"),
+        (("legal-evaluation", cid, "--as", "S-LEG-001", "--opinion", "Likely PIPL breach"), "in_handling"),
+        (("manager-evaluation", cid, "--as", "S-MGR-001", "--opinion", "Apologise and compensate"), "in_handling"),
+        (("loss", cid, "--as", "S-FIN-001", "--amount", "0", "--method", "No direct financial loss"), "in_handling"),
+        (("investigation-outcome", cid, "--as", "S-CMP-001", "--findings", "RM forwarded the KYC file",
+          "--accountability", "disciplinary", "--responsible", "S-RM-007"), "in_handling"),
+        (("feedback", cid, "--as", h, "--message", "The investigation has concluded."), "in_handling"),
+        (("extend", cid, "--as", "S-MGR-001", "--reason", "Waiting for the regulator"), "in_handling"),
+        (("reapply-policy", cid, "--as", "S-MGR-001", "--reason", "Quarterly review"), "in_handling"),
+        (("propose", cid, "--as", h, "--explanation", "Apology", "--compensation", "3000"), "awaiting_approval"),
+        (("reject", cid, "--as", "S-MGR-001", "--reason", "Offer more"), "in_handling"),
+        (("propose", cid, "--as", h, "--explanation", "Apology and more", "--compensation", "8000"), "awaiting_approval"),
+        (("approve", cid, "--as", "S-MGR-001"), "awaiting_customer_answer"),
+        (("customer-answer", cid, "--as", h, "--rejected", "--comments", "Not enough"), "in_handling"),
+    ]
+    for args, status in steps:
+        result = await cli_json(service, *args)
+        assert result["status"] == status, (args[0], result)
+    result = await cli_json(service, "withdraw", cid, "--reason", "Settled in court", "--relayed-by", "call-centre")
+    assert result["status"] == "withdrawn"
+    kinds = [e["kind"] for e in (await cli_json(service, "show", cid))["timeline"]]
+    for kind in ("information_requested", "information_received", "deadline_extended", "policy_reapplied",
+                 "resolution_rejected_internally", "resolution_rejected_by_customer"):
+        assert kind in kinds
+
+
+async def test_look_back_commands_through_the_cli(service: Service) -> None:
+    cid, h, _ = await filed(service, "fees_and_interest")
+    for args in [("mark-look-back", cid, "--as", "S-MGR-001", "--reason", "Key account"),
+                 ("propose", cid, "--as", h, "--explanation", "Refund", "--fee-refund", "50"),
+                 ("approve", cid, "--as", "S-MGR-001"),
+                 ("customer-answer", cid, "--as", h, "--accepted"),
+                 ("root-cause", cid, "--as", h, "--code", "pricing_error", "--text", "Old fee table")]:
+        await cli_json(service, *args)
+    caller = (await cli_json(service, "show", cid))["complaint"]["follow_up"]["caller"]
+    code, out, err = await cli(service, "follow-up-call", cid, "--as", caller, "--not-reached", "--json")
+    assert code == 0 and "not reached (attempt 1)" in json.loads(out)["message"]
+    moved = await cli_json(service, "follow-up-call", cid, "--as", caller, "--reached", "--satisfaction", "4",
+                           "--remedy-delivered")
+    assert moved["status"] == "look_back"
+    adjusted = await cli_json(service, "adjust-look-back", cid, "--as", "S-MGR-001", "--revisits", "1",
+                              "--reason", "One check is enough")
+    assert adjusted["message"] == "look-back now 1 revisits (was 3)"
+    for _ in range(50):  # the compressed policy opens the revisit 2 s after the resolution
+        code, out, err = await cli(service, "look-back", cid, "--as", h, "--situation", "Refund visible",
+                                   "--commitments-kept", "--json")
+        if code == 0:
+            break
+        assert "opens" in err
+        await asyncio.sleep(0.3)
+    assert code == 0 and json.loads(out)["status"] == "closed"

@@ -79,6 +79,9 @@ with workflow.unsafe.imports_passed_through():
         PlanClockRequest,
         Proposal,
         ProposalRequest,
+        ReapplyPolicyRequest,
+        ReplanRequest,
+        ReplanResult,
         RosterEntry,
         RosterRequest,
         StaffRoster,
@@ -804,6 +807,36 @@ class ComplaintWorkflow:
         rules.require_role(entry, spec.approver_roles, f"approve '{spec.label}'")
         rules.require_not_implicated(snap, request.actor)
 
+    @workflow.update
+    async def reapply_policy(self, request: ReapplyPolicyRequest) -> ActionResult:
+        self._recheck(self._validate_reapply, request)
+        snap = self._snapshot
+        assert snap.tier is not None and snap.classification is not None and self._rules is not None
+        result: ReplanResult = await workflow.execute_activity(
+            "replan_clocks",
+            ReplanRequest(complaint_id=snap.complaint_id, tier=snap.tier,
+                          clocks=[c.model_dump(mode="json") for c in snap.clocks]),
+            result_type=ReplanResult,
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=RETRY,
+            summary="Re-apply the policy in force to the clocks",
+        )
+        previous = self._rules.policy_version
+        self._rules = result.rules
+        snap.clocks = [Clock.model_validate(c) for c in result.clocks]
+        snap.classification = snap.classification.model_copy(update={"policy_version": result.rules.policy_version})
+        self._clocks_changed = True
+        self._publish()
+        await self._record("policy_reapplied", actor=request.actor,
+                           detail={"from": previous, "to": result.rules.policy_version, "reason": request.reason})
+        return self._result(f"policy {result.rules.policy_version} applied (was {previous})")
+
+    @reapply_policy.validator
+    def _validate_reapply(self, request: ReapplyPolicyRequest) -> None:
+        entry = self._actor(request.actor)
+        rules.require_open(self._snapshot)
+        rules.require_role(entry, MANAGERS, "re-apply the policy")
+
     def _decision_clock(self) -> Clock | None:
         return next((c for c in reversed(self._snapshot.clocks) if c.name == "regulatory_decision"), None)
 
@@ -1192,8 +1225,8 @@ class ComplaintWorkflow:
         ]
         if snap.classification:
             updates.append(sa.TIER.value_set(snap.classification.tier.value))
-        if snap.assignee:
-            updates.append(sa.ASSIGNEE.value_set(snap.assignee))
+        if snap.holder:
+            updates.append(sa.ASSIGNEE.value_set(snap.holder))
         workflow.upsert_search_attributes(updates)
         self._describe(snap.status.value.replace("_", " ").capitalize())
 
@@ -1203,7 +1236,7 @@ class ComplaintWorkflow:
         if snap.classification:
             c = snap.classification
             lines.append(f"**Tier:** {c.tier.value} (rule `{c.rule_id}`: {c.matched}; policy {c.policy_version})")
-        held = snap.assignee or "unassigned"
+        held = snap.holder or "unassigned"
         if snap.team:
             held += f" with {', '.join(snap.team)}"
         lines.append(f"**Held by:** {held}")

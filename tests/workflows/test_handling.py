@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -12,8 +14,14 @@ from pydantic import ValidationError
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowUpdateFailedError
 
+from sqlalchemy import Engine
+from temporalio.client import Client
+
 from complaints.actions import ComplaintActions
-from complaints.intake import ActionRefused
+from complaints.intake import ActionRefused, ComplaintIntakeClient
+from complaints.policy import PolicyStore
+from models.policy import TimeLimit, TimeUnit
+from worker import build_worker
 from models.complaint import ClockState, ComplaintStatusQuery, Status
 from models.handling import (
     ApprovalDecision,
@@ -31,9 +39,10 @@ from models.handling import (
     ManagerEvaluationRequest,
     OpenInvestigationRequest,
     ProposalRequest,
+    ReapplyPolicyRequest,
 )
 from models.intake import EvidenceRef, Money
-from tests.conftest import Service
+from tests.conftest import COMPRESSED_POLICY, Service
 from tests.factories import CATEGORY_DETAILS, intake_payload
 from tests.helpers import eventually, file_assigned, outbox, projected, save_history, state_of, status_once
 from workflows.complaint import ComplaintWorkflow
@@ -302,3 +311,46 @@ async def test_a_malformed_action_from_an_untyped_client_is_refused(
     assert await accepted_updates(service, cid) == 0
     result = await actions.record_findings(cid, FindingsRequest(actor=handler, summary="still works"))
     assert result.message == "findings recorded"
+
+
+async def test_a_policy_change_moves_open_deadlines_only_when_a_manager_reapplies_it(
+    client: Client, engine: Engine
+) -> None:
+    store = PolicyStore.from_file(COMPRESSED_POLICY)  # this test's own: switching it touches no other test
+    task_queue = f"reapply-{uuid.uuid4().hex[:6]}"
+    with ThreadPoolExecutor(max_workers=4) as executor:
+        async with build_worker(client, task_queue=task_queue, engine=engine, policies=store, executor=executor):
+            intake = ComplaintIntakeClient(client, task_queue=task_queue)
+            filed = await intake.file(intake_payload("fees_and_interest"))
+            handle = intake.handle(filed.complaint_id)
+            handler = (await status_once(handle, {Status.IN_HANDLING})).snapshot.assignee
+            before = decision(await handle.query(ComplaintWorkflow.status))
+
+            pack = store.current.regulatory_pack
+            longer = pack.decision.model_copy(update={"limit": TimeLimit(amount=300, unit=TimeUnit.SECONDS)})
+            store.adopt(store.current.model_copy(update={
+                "version": "2026.11-compressed-reviewed", "regulatory_pack": pack.model_copy(update={"decision": longer})}))
+            unchanged = decision(await handle.query(ComplaintWorkflow.status))
+            assert unchanged.due_at == before.due_at, "a new policy does not move an open complaint's deadline"
+
+            actions = ComplaintActions(client)
+            with pytest.raises(ActionRefused, match="to re-apply the policy takes manager, senior_manager"):
+                await actions.reapply_policy(filed.complaint_id, ReapplyPolicyRequest(actor=handler, reason="x"))
+            result = await actions.reapply_policy(
+                filed.complaint_id, ReapplyPolicyRequest(actor=MANAGER, reason="Regulator clarified the limit"))
+
+            assert result.message == "policy 2026.11-compressed-reviewed applied (was 2026.11-compressed)"
+            state = await handle.query(ComplaintWorkflow.status)
+            after = decision(state)
+            assert (after.due_at - after.started_at).total_seconds() == 300 and after.started_at == before.started_at
+            assert state.snapshot.classification.policy_version == "2026.11-compressed-reviewed"
+            await service_withdraw(intake, filed.complaint_id)
+
+
+def decision(state: ComplaintStatusQuery) -> Any:
+    return next(c for c in state.snapshot.clocks if c.name == "regulatory_decision")
+
+
+async def service_withdraw(intake: ComplaintIntakeClient, complaint_id: str) -> None:
+    """Close the complaint before its worker stops, so nothing waits on this test's queue."""
+    await intake.withdraw(complaint_id, "test finished", "test")
