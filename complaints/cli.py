@@ -133,7 +133,11 @@ def _when(value: datetime | None, tz: ZoneInfo) -> str:
 def _print_json(data: Any) -> None:
     if isinstance(data, BaseModel):
         data = data.model_dump(mode="json")
-    out.print_json(json.dumps(data, ensure_ascii=False, default=str))
+    out.print_json(json.dumps(data, ensure_ascii=False, default=_json_value))
+
+
+def _json_value(value: Any) -> str:
+    return value.isoformat() if isinstance(value, datetime) else str(value)
 
 
 def _engine(settings: Settings):  # type: ignore[no-untyped-def]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import datetime
 import os
 import sys
 from pathlib import Path
@@ -53,6 +54,7 @@ async def test_a_simple_complaint_worked_entirely_through_the_cli(service: Servi
 
     [row] = await cli_json(service, "list", "--search", customer)
     assert (row["complaint_id"], row["status"], row["tier"], row["assignee"]) == (cid, "in_handling", "simple", handler)
+    assert datetime.fromisoformat(row["next_deadline"]).tzinfo is not None and "T" in row["next_deadline"]
     assert cid in [r["complaint_id"] for r in await cli_json(service, "mine", "--as", handler)]
 
     steps = [
