@@ -18,6 +18,7 @@ from temporalio.worker import Worker
 from activities.classification import ClassificationActivities
 from activities.notifications import NotificationActivities, Notifier, OutboxNotifier
 from activities.projection import ProjectionActivities
+from activities.regulator import HttpRegulatorGateway, OutboxDirectoryGateway, RegulatorActivities, RegulatorGateway
 from activities.staff import StaffActivities
 from complaints.config import Settings
 from complaints.logging import configure_logging
@@ -37,6 +38,7 @@ def build_worker(
     engine: Engine,
     policies: PolicyStore,
     notifier: Notifier | None = None,
+    regulator_gateway: RegulatorGateway | None = None,
     executor: ThreadPoolExecutor,
 ) -> Worker:
     """The worker with every activity wired to its dependencies (also used by the tests)."""
@@ -45,6 +47,7 @@ def build_worker(
     projection = ProjectionActivities(engine)
     staff = StaffActivities(engine)
     notifications = NotificationActivities(notifier, policies)
+    regulator = RegulatorActivities(regulator_gateway or gateway_from(Settings()))
     return Worker(
         client,
         task_queue=task_queue,
@@ -60,12 +63,19 @@ def build_worker(
             notifications.send_acknowledgement,
             notifications.notify_customer,
             notifications.notify_staff,
+            regulator.file_regulator_report,
         ],
         activity_executor=executor,
         max_concurrent_activities=executor._max_workers,
         # Ctrl-C lets running activities finish (they are idempotent, but finishing is kinder).
         graceful_shutdown_timeout=timedelta(seconds=10),
     )
+
+
+def gateway_from(settings: Settings) -> RegulatorGateway:
+    if settings.regulator_endpoint:
+        return HttpRegulatorGateway(settings.regulator_endpoint)
+    return OutboxDirectoryGateway(settings.regulator_outbox, settings.regulator_signing_key.encode())
 
 
 def prepare_database(settings: Settings) -> Engine:

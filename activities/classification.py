@@ -126,6 +126,10 @@ class ClassificationActivities:
         """A clock under the complaint's pinned policy (see PlanClockRequest for the kinds)."""
         policy = self._policies.get(request.policy_version)
         log = activity_logger(request.complaint_id)
+        if request.purpose == "regulator_report":
+            spec = ClockSpec(label=f"Report to {request.regulator}", limit=policy.regulator_reporting.due,
+                             source="regulatory duty to report (domain brief, step 2)")
+            return start_clock(f"regulator_report_{request.regulator}", spec, request.started_at, policy)
         if request.purpose == "decision":
             return start_clock("regulatory_decision", policy.regulatory_pack.decision, request.started_at, policy)
         if request.purpose in ("follow_up", "follow_up_retry"):
@@ -196,4 +200,6 @@ def handling_rules(policy: Policy) -> HandlingRules:
         look_back_revisits=policy.look_back.revisits,
         revisits_per_run=policy.look_back.revisits_per_run,
         root_causes=[c.code for c in policy.root_causes],
+        report_retry_window_fraction=policy.regulator_reporting.retry_window_fraction,
+        default_regulator=policy.regulator_reporting.default_regulator,
     )

@@ -30,6 +30,14 @@ class Settings:
         default_factory=lambda: Path(_env("COMPLAINTS_STAFF_DIRECTORY", str(PROJECT_ROOT / "db" / "staff_directory.yaml")))
     )
     log_level: str = field(default_factory=lambda: _env("COMPLAINTS_LOG_LEVEL", "INFO"))
+    # Regulator reports: an HTTP endpoint, or (default) signed files in a local outbox directory.
+    regulator_endpoint: str = field(default_factory=lambda: _env("COMPLAINTS_REGULATOR_ENDPOINT", ""))
+    regulator_outbox: Path = field(
+        default_factory=lambda: Path(_env("COMPLAINTS_REGULATOR_OUTBOX", str(DEFAULT_DATA_DIR / "regulator-outbox")))
+    )
+    regulator_signing_key: str = field(
+        default_factory=lambda: _env("COMPLAINTS_REGULATOR_SIGNING_KEY", "development-only-signing-key")
+    )
     # TLS for a real cluster: on when any of these is set (paths to PEM files).
     tls: bool = field(default_factory=lambda: _env("COMPLAINTS_TEMPORAL_TLS", "false").lower() in ("1", "true", "yes"))
     tls_ca: str = field(default_factory=lambda: _env("COMPLAINTS_TEMPORAL_TLS_CA", ""))

@@ -25,6 +25,7 @@ from models.handling import (
     HandlingRules,
 )
 from models.intake import Category, ComplaintIntake
+from models.regulator import RegulatorThread
 from models.policy import Tier
 
 
@@ -170,6 +171,7 @@ class ComplaintSnapshot(Model):
     contact_notes: list[ContactNote] = Field(default_factory=list)
     root_cause: RootCauseRecord | None = None
     closure: Closure | None = None
+    regulator_reports: list[RegulatorThread] = Field(default_factory=list)
 
     @property
     def holder(self) -> str | None:

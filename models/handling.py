@@ -62,6 +62,8 @@ class HandlingRules(BaseModel):
     look_back_revisits: int = 3
     revisits_per_run: int = 12
     root_causes: list[str] = Field(default_factory=list)
+    report_retry_window_fraction: float = 0.5
+    default_regulator: str = "NFRA"
 
 
 class HandlerChoiceRequest(BaseModel):
@@ -86,7 +88,8 @@ class PlanClockRequest(BaseModel):
     started_at: AwareDatetime
     tier: Tier | None = None
     extension_index: int | None = None
-    purpose: Literal["decision", "follow_up", "follow_up_retry", "look_back"] | None = None
+    purpose: Literal["decision", "follow_up", "follow_up_retry", "look_back", "regulator_report"] | None = None
+    regulator: str | None = None
     revisit: int | None = None
 
 

@@ -133,6 +133,14 @@ class LookBackPolicy(PolicyModel):
     )
 
 
+class RegulatorReportingPolicy(PolicyModel):
+    due: TimeLimit = Field(description="When the initial report to each regulator is due, from the start of handling.")
+    retry_window_fraction: float = Field(
+        default=0.5, gt=0, lt=1, description="Share of the time to the deadline spent retrying before compliance is alerted."
+    )
+    default_regulator: str = Field(default="NFRA", pattern=r"^[A-Z][A-Z0-9_-]+$")
+
+
 class RootCause(PolicyModel):
     code: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
     label: Annotated[str, Field(min_length=1, max_length=120)]
@@ -154,6 +162,7 @@ class Policy(PolicyModel):
     )
     follow_up: FollowUpPolicy
     look_back: LookBackPolicy
+    regulator_reporting: RegulatorReportingPolicy
     root_causes: list[RootCause] = Field(min_length=1)
 
     @model_validator(mode="after")

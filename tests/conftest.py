@@ -18,6 +18,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from activities.regulator import OutboxDirectoryGateway
 from complaints.actions import ComplaintActions
 from complaints.config import PROJECT_ROOT
 from complaints.devserver import temporal_binary
@@ -32,6 +33,7 @@ from worker import build_worker
 COMPRESSED_POLICY = PROJECT_ROOT / "policies" / "compressed.yaml"
 STAFF_DIRECTORY = PROJECT_ROOT / "db" / "staff_directory.yaml"
 HISTORIES = Path(__file__).parent / "histories"
+REPORT_SIGNING_KEY = b"test-signing-key"
 PG_ADMIN_URL = os.environ.get("COMPLAINTS_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/test")
 
 
@@ -133,10 +135,14 @@ class Service:
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def service(client: Client, engine: Engine, policies: PolicyStore) -> AsyncIterator[Service]:
+async def service(
+    client: Client, engine: Engine, policies: PolicyStore, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Service]:
     task_queue = f"complaints-test-{engine.dialect.name}-{uuid.uuid4().hex[:6]}"
+    reports = OutboxDirectoryGateway(tmp_path_factory.mktemp("regulator-outbox"), REPORT_SIGNING_KEY)
     with ThreadPoolExecutor(max_workers=16) as executor:
-        worker = build_worker(client, task_queue=task_queue, engine=engine, policies=policies, executor=executor)
+        worker = build_worker(client, task_queue=task_queue, engine=engine, policies=policies, executor=executor,
+                              regulator_gateway=reports)
         async with worker:
             yield Service(
                 client=client,

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeUpdate
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from models import search_attributes as sa
@@ -86,7 +87,8 @@ with workflow.unsafe.imports_passed_through():
         RosterRequest,
         StaffRoster,
     )
-    from models.intake import Category, Money
+    from models.intake import Category, Channel, Money
+    from models.regulator import FileReportRequest, RegulatorReceipt, RegulatorReport, RegulatorThread
     from models.complaint import CustomerNotification, StaffNotification
     from models.policy import Role, Tier
     from workflows import rules
@@ -105,6 +107,8 @@ ACTIVITY_TIMEOUT = timedelta(seconds=30)
 TIERED_HANDLING = "tiered-handling"
 # ... and those accepted before follow-up existed close at acceptance.
 FOLLOW_UP = "follow-up"
+# ... and major complaints started before regulator reporting file no reports.
+REGULATOR_REPORTS = "regulator-reports"
 
 # Which clocks an event meets.
 MET_BY_INVESTIGATION = {"major_first_response"}
@@ -147,6 +151,7 @@ class ComplaintWorkflow:
         self._clocks_changed = False
         self._continue_as_new = False
         self._revisits_this_run = 0
+        self._report_tasks: list[asyncio.Task[None]] = []
         if input.carried is not None:
             carried = input.carried
             self._snapshot, self._seq = carried.snapshot, carried.seq
@@ -224,6 +229,8 @@ class ComplaintWorkflow:
         return await self._finish_run()
 
     async def _finish_run(self) -> ComplaintSnapshot:
+        # A report owed to a regulator is never dropped, whatever happens to the complaint.
+        await workflow.wait_condition(lambda: all(t.done() for t in self._report_tasks))
         if self._continue_as_new and not self._closing():
             # Bounded history: hand the case file to a fresh run once every handler is done.
             await workflow.wait_condition(workflow.all_handlers_finished)
@@ -257,6 +264,11 @@ class ComplaintWorkflow:
         )
         self._roster = {e.staff_id: e for e in roster.entries}
         await self._route_to_tier(self._snapshot.tier)
+        if self._snapshot.tier == Tier.MAJOR and self._snapshot.intake.regulators and workflow.patched(REGULATOR_REPORTS):
+            reason = ("referred_by_regulator" if self._snapshot.intake.channel == Channel.REGULATOR_REFERRAL
+                      else "lodged_with_regulator")
+            for regulator in self._snapshot.intake.regulators:
+                await self._open_report_thread(regulator, reason)
         choice: HandlerChoice = await workflow.execute_activity(
             "choose_handler",
             HandlerChoiceRequest(
@@ -605,6 +617,12 @@ class ComplaintWorkflow:
         investigation = self._snapshot.investigation
         assert investigation is not None
         investigation.outcome, investigation.concluded_at = request, workflow.now()
+        if request.suspected_illegal and workflow.patched(REGULATOR_REPORTS):
+            assert self._rules is not None
+            reported = {t.regulator for t in self._snapshot.regulator_reports}
+            for regulator in self._snapshot.intake.regulators or [self._rules.default_regulator]:
+                if regulator not in reported:
+                    await self._open_report_thread(regulator, "suspected_illegal_conduct")
         self._publish()
         await self._record(
             "investigation_concluded", actor=request.actor,
@@ -880,6 +898,85 @@ class ComplaintWorkflow:
         await self._record("escalated", actor=request.actor,
                            detail={"from_tier": old.value, "to_tier": new.value, "reason": request.reason})
 
+    # -- regulator reports: one thread per regulator, each filed exactly once ---------
+
+    async def _open_report_thread(self, regulator: str, reason: str) -> None:
+        snap = self._snapshot
+        clock = await self._plan(f"Plan the report to {regulator}", purpose="regulator_report", regulator=regulator,
+                                 started_at=workflow.now())
+        thread = RegulatorThread(regulator=regulator, reason=reason, due_at=clock.due_at,
+                                 idempotency_key=f"{snap.complaint_id}:{regulator}:initial:1")
+        snap.regulator_reports.append(thread)
+        snap.clocks.append(clock)
+        self._clocks_changed = True
+        self._publish()
+        await self._record("regulator_report_due", detail={"regulator": regulator, "reason": reason,
+                                                            "due_at": clock.due_at.isoformat()})
+        self._report_tasks.append(asyncio.create_task(self._file_report(thread, clock)))
+
+    def _report(self, thread: RegulatorThread) -> RegulatorReport:
+        snap, intake = self._snapshot, self._snapshot.intake
+        amounts = intake.amounts
+        return RegulatorReport(
+            idempotency_key=thread.idempotency_key, sequence=1, regulator=thread.regulator,
+            complaint_id=snap.complaint_id, reason=thread.reason, received_at=intake.received_at,
+            reported_at=workflow.now(), customer_id=intake.customer.customer_id, customer_name=intake.customer.name,
+            company=intake.customer.company, category=intake.category.value,
+            tier=snap.tier.value if snap.tier else "major", summary=intake.summary,
+            contract_number=intake.contract_number,
+            amount_in_dispute=sum((m.amount for m in amounts if m.currency == amounts[0].currency), Decimal(0))
+            if amounts else None,
+            currency=amounts[0].currency if amounts else None, handling_status=snap.status.value,
+        )
+
+    async def _file_report(self, thread: RegulatorThread, clock: Clock) -> None:
+        """Retry with backoff; past the retry window alert compliance and keep trying; never twice."""
+        assert self._rules is not None
+        while True:
+            window = max(10.0, (thread.due_at - workflow.now()).total_seconds() * self._rules.report_retry_window_fraction)
+            thread.attempts += 1
+            try:
+                receipt: RegulatorReceipt = await workflow.execute_activity(
+                    "file_regulator_report",
+                    FileReportRequest(complaint_id=self._snapshot.complaint_id, report=self._report(thread)),
+                    result_type=RegulatorReceipt,
+                    start_to_close_timeout=ACTIVITY_TIMEOUT,
+                    schedule_to_close_timeout=timedelta(seconds=window),
+                    retry_policy=RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
+                                             maximum_interval=timedelta(seconds=30),
+                                             non_retryable_error_types=["RegulatorRejected"]),
+                    summary=f"File the report to {thread.regulator}",
+                )
+            except ActivityError as err:
+                cause = err.cause
+                if isinstance(cause, ApplicationError) and cause.type == "RegulatorRejected":
+                    thread.state, thread.rejection = "rejected", cause.message
+                    compliance = [e.staff_id for e in self._roster.values() if e.role == Role.COMPLIANCE]
+                    await self._notify_staff(f"regulator_report_rejected:{thread.regulator}", compliance,
+                                             f"{thread.regulator} rejected the report on {self._snapshot.complaint_id}",
+                                             cause.message)
+                    await self._record("regulator_report_rejected",
+                                       detail={"regulator": thread.regulator, "reason": cause.message})
+                    return
+                if not thread.escalated:
+                    thread.escalated = True
+                    compliance = [e.staff_id for e in self._roster.values() if e.role == Role.COMPLIANCE]
+                    await self._notify_staff(
+                        f"regulator_report_failing:{thread.regulator}", compliance,
+                        f"Report to {thread.regulator} on {self._snapshot.complaint_id} is failing",
+                        f"Due {_fmt(thread.due_at)}; still retrying with key {thread.idempotency_key}.")
+                    await self._record("regulator_report_escalated",
+                                       detail={"regulator": thread.regulator, "attempts": thread.attempts})
+                continue
+            thread.state, thread.acknowledgement_id = "acknowledged", receipt.acknowledgement_id
+            if clock.state == ClockState.RUNNING:
+                clock.state, clock.met_at, clock.met_by = ClockState.MET, workflow.now(), "report filed"
+            self._clocks_changed = True
+            self._publish()
+            await self._record("regulator_report_filed",
+                               detail={"regulator": thread.regulator, "acknowledgement_id": receipt.acknowledgement_id})
+            return
+
     # -- after the decision: follow-up, look-back, closure (steps 3 and 6) -------------
 
     async def _plan(self, summary: str, **request: Any) -> Clock:
@@ -897,6 +994,8 @@ class ComplaintWorkflow:
     def _stop_clocks(self, *, met_by: str | None = None) -> None:
         now = workflow.now()
         for clock in self._snapshot.clocks:
+            if clock.name.startswith("regulator_report_"):
+                continue  # the report thread settles its own clock
             if clock.state in (ClockState.RUNNING, ClockState.PAUSED):
                 if met_by:
                     clock.state, clock.met_at, clock.met_by = ClockState.MET, now, met_by

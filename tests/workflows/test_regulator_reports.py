@@ -1,0 +1,144 @@
+"""Regulator reports through a real HTTP server on loopback: exactly once per regulator."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+from temporalio.client import Client
+
+from activities.regulator import HttpRegulatorGateway
+from complaints.config import PROJECT_ROOT
+from complaints.intake import ComplaintIntakeClient
+from complaints.policy import PolicyStore
+from models.complaint import ComplaintStatusQuery
+from tests.conftest import COMPRESSED_POLICY
+from tests.factories import intake_payload
+from tests.helpers import eventually, outbox, projected, save_history
+from tests.regulator_server import RegulatorServer
+from worker import build_worker
+
+
+@asynccontextmanager
+async def http_worker(client: Client, engine: Engine, policies: PolicyStore, url: str) -> AsyncIterator[ComplaintIntakeClient]:
+    task_queue = f"reports-{uuid.uuid4().hex[:6]}"
+    with ThreadPoolExecutor(max_workers=8) as executor:
+        async with build_worker(client, task_queue=task_queue, engine=engine, policies=policies, executor=executor,
+                                regulator_gateway=HttpRegulatorGateway(url, timeout_seconds=5)):
+            yield ComplaintIntakeClient(client, task_queue=task_queue)
+
+
+def lodged_with(*regulators: str) -> dict[str, Any]:
+    """A major complaint: lodged with several regulators, or referred by one."""
+    channel = "regulator_referral" if len(regulators) == 1 else "email"
+    return intake_payload("contract_dispute", regulators=list(regulators), channel=channel)
+
+
+async def reports_settled(intake: ComplaintIntakeClient, cid: str, timeout: float = 60) -> ComplaintStatusQuery:
+    async def probe() -> ComplaintStatusQuery | None:
+        state = await intake.status(cid)
+        threads = state.snapshot.regulator_reports
+        return state if threads and all(t.state != "pending" for t in threads) else None
+
+    return await eventually(probe, timeout=timeout, what="every regulator report to settle")
+
+
+async def test_one_report_per_regulator_despite_failures(
+    client: Client, engine: Engine, policies: PolicyStore, request: pytest.FixtureRequest
+) -> None:
+    with RegulatorServer() as server:
+        server.fail_first = 2
+        async with http_worker(client, engine, policies, server.url) as intake:
+            filed = await intake.file(lodged_with("NFRA", "PBOC"))
+
+            state = await reports_settled(intake, filed.complaint_id)
+
+            assert {t.regulator: t.state for t in state.snapshot.regulator_reports} == {
+                "NFRA": "acknowledged", "PBOC": "acknowledged"}
+            reports = server.filed_for(filed.complaint_id)
+            assert sorted(r["regulator"] for r in reports.values()) == ["NFRA", "PBOC"]
+            assert all(server.posts[k] == 3 for k in reports), "two failures, then filed"
+            await projected(engine, filed.complaint_id, "regulator_report_filed")
+            await intake.withdraw(filed.complaint_id, "test done", "test")
+            await intake.handle(filed.complaint_id).result()
+            if engine.dialect.name == "sqlite":
+                await save_history(request, intake.handle(filed.complaint_id), "regulator_reports_withdrawn")
+
+
+async def test_a_long_outage_alerts_compliance_and_loses_nothing(
+    client: Client, engine: Engine, policies: PolicyStore
+) -> None:
+    with RegulatorServer() as server:
+        server.down.set()
+        async with http_worker(client, engine, policies, server.url) as intake:
+            filed = await intake.file(lodged_with("NFRA"))
+            cid = filed.complaint_id
+            # The compressed policy gives 20 s; retrying stops counting at half of it.
+            await projected(engine, cid, "regulator_report_escalated", timeout=40)
+            assert {m.recipient for m in outbox(engine, cid, "regulator_report_failing")} == {"S-CMP-001"}
+            assert server.filed_for(cid) == {}
+
+            server.down.clear()
+            state = await reports_settled(intake, cid, timeout=90)
+
+            [thread] = state.snapshot.regulator_reports
+            assert thread.state == "acknowledged" and thread.escalated
+            assert list(server.filed_for(cid)) == [f"{cid}:NFRA:initial:1"]
+            await intake.withdraw(cid, "test done", "test")
+
+
+async def test_an_invalid_report_is_not_resent_blindly(client: Client, engine: Engine, policies: PolicyStore) -> None:
+    with RegulatorServer() as server:
+        server.reject = True
+        async with http_worker(client, engine, policies, server.url) as intake:
+            filed = await intake.file(lodged_with("CSRC"))
+            state = await reports_settled(intake, filed.complaint_id)
+            [thread] = state.snapshot.regulator_reports
+            assert thread.state == "rejected" and "contract_annex" in thread.rejection
+            await asyncio.sleep(2)
+            assert server.posts[f"{filed.complaint_id}:CSRC:initial:1"] == 1
+            await projected(engine, filed.complaint_id, "regulator_report_rejected")
+            await intake.withdraw(filed.complaint_id, "test done", "test")
+
+
+@pytest.mark.timeout(180)
+async def test_a_worker_killed_mid_submission_files_once(client: Client, engine: Engine, database_url: str) -> None:
+    """SIGKILL the real worker while the regulator holds its request; the next worker retries the same key."""
+    with RegulatorServer() as server:
+        server.hold.set()
+        task_queue = f"kill-{uuid.uuid4().hex[:6]}"
+        env = {**os.environ, "COMPLAINTS_TEMPORAL_ADDRESS": client.service_client.config.target_host,
+               "COMPLAINTS_TASK_QUEUE": task_queue, "COMPLAINTS_DATABASE_URL": database_url,
+               "COMPLAINTS_POLICY": str(COMPRESSED_POLICY), "COMPLAINTS_REGULATOR_ENDPOINT": server.url,
+               "COMPLAINTS_LOG_LEVEL": "WARNING"}
+        start = lambda: subprocess.Popen([sys.executable, str(PROJECT_ROOT / "worker.py")], env=env)  # noqa: E731
+        worker = start()
+        try:
+            intake = ComplaintIntakeClient(client, task_queue=task_queue)
+            filed = await intake.file(lodged_with("NFRA"))
+            await asyncio.get_running_loop().run_in_executor(None, server.held.wait, 60)
+            worker.send_signal(signal.SIGKILL)  # the report reached the regulator; the answer never came back
+            worker.wait(timeout=10)
+            server.hold.clear()
+            worker = start()
+
+            state = await reports_settled(intake, filed.complaint_id, timeout=90)
+
+            assert state.snapshot.regulator_reports[0].state == "acknowledged"
+            key = f"{filed.complaint_id}:NFRA:initial:1"
+            assert list(server.filed_for(filed.complaint_id)) == [key], "filed exactly once"
+            assert server.posts[key] >= 2, "the new worker retried with the same key"
+            await intake.withdraw(filed.complaint_id, "test done", "test")
+        finally:
+            worker.terminate()
+            worker.wait(timeout=30)
