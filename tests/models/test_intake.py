@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from complaints.intake import IntakeRejected, validate_intake
 from models.intake import MAX_DESCRIPTION_CHARS, Category, Channel, ComplaintIntake, complaint_id_for
-from tests.factories import CATEGORY_DETAILS, intake_payload
+from tests.factories import intake_payload
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
 
