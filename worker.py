@@ -16,7 +16,14 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.classification import ClassificationActivities
-from activities.notifications import NotificationActivities, Notifier, OutboxNotifier
+from activities.notifications import (
+    ChannelNotifier,
+    NotificationActivities,
+    Notifier,
+    OutboxNotifier,
+    SmsGateway,
+    SmtpSender,
+)
 from activities.projection import ProjectionActivities
 from activities.regulator import HttpRegulatorGateway, OutboxDirectoryGateway, RegulatorActivities, RegulatorGateway
 from activities.staff import StaffActivities
@@ -42,7 +49,7 @@ def build_worker(
     executor: ThreadPoolExecutor,
 ) -> Worker:
     """The worker with every activity wired to its dependencies (also used by the tests)."""
-    notifier = notifier or OutboxNotifier(engine)
+    notifier = notifier or notifier_from(Settings(), engine)
     classification = ClassificationActivities(policies)
     projection = ProjectionActivities(engine)
     staff = StaffActivities(engine)
@@ -69,6 +76,16 @@ def build_worker(
         max_concurrent_activities=executor._max_workers,
         # Ctrl-C lets running activities finish (they are idempotent, but finishing is kinder).
         graceful_shutdown_timeout=timedelta(seconds=10),
+    )
+
+
+def notifier_from(settings: Settings, engine: Engine) -> Notifier:
+    if not (settings.smtp_host or settings.sms_endpoint):
+        return OutboxNotifier(engine)
+    return ChannelNotifier(
+        engine,
+        email=SmtpSender(settings.smtp_host, settings.smtp_port, settings.smtp_sender) if settings.smtp_host else None,
+        sms=SmsGateway(settings.sms_endpoint) if settings.sms_endpoint else None,
     )
 
 

@@ -6,12 +6,16 @@ activity retry or a worker crash can never send a message twice.
 
 from __future__ import annotations
 
+import hashlib
+import smtplib
 from dataclasses import dataclass
+from email.message import EmailMessage
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
+import httpx
 import structlog
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from sqlalchemy import Engine
@@ -89,6 +93,77 @@ class OutboxNotifier:
             recipient=message.recipient,
             subject=message.subject,
         )
+        return True
+
+
+def message_id(idempotency_key: str) -> str:
+    """A Message-ID fixed by the idempotency key, so a resend is recognisably the same message."""
+    return f"<{hashlib.sha256(idempotency_key.encode()).hexdigest()[:32]}@complaints.local>"
+
+
+class SmtpSender:
+    def __init__(self, host: str, port: int, sender: str, timeout: float = 10) -> None:
+        self._host, self._port, self._sender, self._timeout = host, port, sender, timeout
+
+    def deliver(self, message: OutgoingMessage) -> None:
+        mail = EmailMessage()
+        mail["From"], mail["To"], mail["Subject"] = self._sender, message.recipient, message.subject
+        mail["Message-ID"] = message_id(message.idempotency_key)
+        mail["Content-Language"] = message.language
+        mail.set_content(message.body)
+        with smtplib.SMTP(self._host, self._port, timeout=self._timeout) as smtp:
+            smtp.send_message(mail)
+
+
+class SmsGateway:
+    """An SMS provider's HTTP API; the Idempotency-Key header lets it drop a resend."""
+
+    def __init__(self, endpoint: str, timeout: float = 10) -> None:
+        self._endpoint = endpoint
+        self._client = httpx.Client(timeout=timeout)
+
+    def deliver(self, message: OutgoingMessage) -> None:
+        response = self._client.post(
+            self._endpoint, json={"to": message.recipient, "text": f"{message.subject}\n{message.body}"},
+            headers={"Idempotency-Key": message.idempotency_key},
+        )
+        response.raise_for_status()
+
+
+class ChannelNotifier:
+    """E-mail over SMTP and SMS over HTTP; letters and staff notices stay in the outbox.
+
+    The outbox row is written as ``pending`` before anything leaves and marked ``sent`` after,
+    so a message is never lost; a retry after a crash between the two resends with the same
+    Message-ID / Idempotency-Key, which the receiving side uses to drop the duplicate.
+    """
+
+    def __init__(self, engine: Engine, email: SmtpSender | None = None, sms: SmsGateway | None = None) -> None:
+        self._engine = engine
+        self._adapters = {"email": email, "sms": sms}
+        self._log = structlog.get_logger()
+
+    def send(self, message: OutgoingMessage) -> bool:
+        with Session(self._engine) as session:
+            row = session.exec(select(OutboxMessage).where(OutboxMessage.idempotency_key == message.idempotency_key)).first()
+            if row is not None and row.status == "sent":
+                return False
+            if row is None:
+                session.add(OutboxMessage(**message.__dict__, status="pending", created_at=utc_now()))
+                try:
+                    session.commit()
+                except IntegrityError:
+                    session.rollback()
+        adapter = self._adapters.get(message.channel)
+        if adapter is not None:
+            adapter.deliver(message)  # an exception leaves the row pending; the activity retries
+        with Session(self._engine) as session:
+            row = session.exec(select(OutboxMessage).where(OutboxMessage.idempotency_key == message.idempotency_key)).one()
+            row.status, row.sent_at = "sent", utc_now()
+            session.add(row)
+            session.commit()
+        self._log.info("notification sent", complaint_id=message.complaint_id, key=message.idempotency_key,
+                       channel=message.channel, via="smtp" if message.channel == "email" and adapter else "outbox")
         return True
 
 

@@ -30,6 +30,11 @@ class Settings:
         default_factory=lambda: Path(_env("COMPLAINTS_STAFF_DIRECTORY", str(PROJECT_ROOT / "db" / "staff_directory.yaml")))
     )
     log_level: str = field(default_factory=lambda: _env("COMPLAINTS_LOG_LEVEL", "INFO"))
+    # Notifications: with an SMTP host e-mail really leaves (else everything stays in the outbox).
+    smtp_host: str = field(default_factory=lambda: _env("COMPLAINTS_SMTP_HOST", ""))
+    smtp_port: int = field(default_factory=lambda: int(_env("COMPLAINTS_SMTP_PORT", "25")))
+    smtp_sender: str = field(default_factory=lambda: _env("COMPLAINTS_SMTP_SENDER", "complaints@lender.example"))
+    sms_endpoint: str = field(default_factory=lambda: _env("COMPLAINTS_SMS_ENDPOINT", ""))
     # Regulator reports: an HTTP endpoint, or (default) signed files in a local outbox directory.
     regulator_endpoint: str = field(default_factory=lambda: _env("COMPLAINTS_REGULATOR_ENDPOINT", ""))
     regulator_outbox: Path = field(
