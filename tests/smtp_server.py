@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
+import threading
 from email.message import Message
 from typing import Any
 
@@ -15,8 +17,13 @@ class Mailbox:
     def __init__(self) -> None:
         self.messages: list[Message] = []
         self.refuse_next = 0  # answer "451 try again" to this many messages first
+        self.hold = threading.Event()  # while set, a message's answer waits (the sender hangs)
+        self.held = threading.Event()  # set once a message is being held
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's name
+        while self.hold.is_set():
+            self.held.set()
+            await asyncio.sleep(0.05)
         if self.refuse_next:
             self.refuse_next -= 1
             return "451 4.3.0 try again later"
@@ -41,4 +48,5 @@ class SmtpServer:
         return self
 
     def __exit__(self, *exc: Any) -> None:
+        self.mailbox.hold.clear()
         self._controller.stop()

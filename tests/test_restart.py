@@ -25,7 +25,9 @@ from complaints.policy import PolicyStore
 from models.complaint import ClockState, Status
 from tests.conftest import free_port
 from tests.factories import intake_payload
-from tests.helpers import event_kinds, eventually, projected, status_once
+from activities.notifications import message_id
+from tests.helpers import event_kinds, eventually, outbox, projected, status_once
+from tests.smtp_server import SmtpServer
 from worker import build_worker
 from workflows.complaint import ComplaintWorkflow
 
@@ -135,3 +137,38 @@ async def test_a_killed_worker_loses_no_clock(client: Client, database_url: str,
         worker.terminate()
         worker.wait(timeout=30)
 
+
+
+@pytest.mark.timeout(180)
+async def test_a_worker_killed_mid_email_sends_one_email(client: Client, database_url: str, engine: Engine) -> None:
+    """SIGKILL the real worker while the mail server holds its message; the next worker resends
+    the same Message-ID, so the customer's mailbox holds one distinct e-mail."""
+    with SmtpServer() as smtp:
+        smtp.mailbox.hold.set()
+        task_queue = f"mail-kill-{uuid.uuid4().hex[:6]}"
+        env = {**os.environ, "COMPLAINTS_TEMPORAL_ADDRESS": client.service_client.config.target_host,
+               "COMPLAINTS_TASK_QUEUE": task_queue, "COMPLAINTS_DATABASE_URL": database_url,
+               "COMPLAINTS_POLICY": str(PROJECT_ROOT / "policies" / "compressed.yaml"),
+               "COMPLAINTS_SMTP_HOST": "127.0.0.1", "COMPLAINTS_SMTP_PORT": str(smtp.port),
+               "COMPLAINTS_LOG_LEVEL": "WARNING"}
+        start = lambda: subprocess.Popen([sys.executable, str(PROJECT_ROOT / "worker.py")], env=env)  # noqa: E731
+        worker = start()
+        try:
+            intake = ComplaintIntakeClient(client, task_queue=task_queue)
+            address = f"{uuid.uuid4().hex[:8]}@customer.example"
+            filed = await intake.file(intake_payload("fees_and_interest", customer={
+                "customer_id": "C-KILL", "name": "Kill Test", "language": "en", "email": address}))
+            await asyncio.get_running_loop().run_in_executor(None, smtp.mailbox.held.wait, 60)
+            worker.send_signal(signal.SIGKILL)
+            worker.wait(timeout=10)
+            smtp.mailbox.hold.clear()
+            worker = start()
+
+            await status_once(intake.handle(filed.complaint_id), {Status.IN_HANDLING}, timeout=90)
+
+            assert smtp.mailbox.distinct_ids(address) == {message_id(f"{filed.complaint_id}:acknowledgement")}
+            assert [m.status for m in outbox(engine, filed.complaint_id, "acknowledgement")] == ["sent"]
+            await intake.withdraw(filed.complaint_id, "test done", "test")
+        finally:
+            worker.terminate()
+            worker.wait(timeout=30)
