@@ -63,39 +63,6 @@ class Notifier(Protocol):
         ...
 
 
-class OutboxNotifier:
-    """The default notifier: the outbox table is the delivery (and the log says so)."""
-
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-        self._log = structlog.get_logger()
-
-    def send(self, message: OutgoingMessage) -> bool:
-        with Session(self._engine) as session:
-            if session.exec(
-                select(OutboxMessage.id).where(OutboxMessage.idempotency_key == message.idempotency_key)
-            ).first():
-                return False
-            now = utc_now()
-            session.add(
-                OutboxMessage(**message.__dict__, status="sent", created_at=now, sent_at=now)
-            )
-            try:
-                session.commit()
-            except IntegrityError:
-                session.rollback()
-                return False
-        self._log.info(
-            "notification sent",
-            complaint_id=message.complaint_id,
-            key=message.idempotency_key,
-            channel=message.channel,
-            recipient=message.recipient,
-            subject=message.subject,
-        )
-        return True
-
-
 def message_id(idempotency_key: str) -> str:
     """A Message-ID fixed by the idempotency key, so a resend is recognisably the same message."""
     return f"<{hashlib.sha256(idempotency_key.encode()).hexdigest()[:32]}@complaints.local>"
@@ -163,8 +130,16 @@ class ChannelNotifier:
             session.add(row)
             session.commit()
         self._log.info("notification sent", complaint_id=message.complaint_id, key=message.idempotency_key,
-                       channel=message.channel, via="smtp" if message.channel == "email" and adapter else "outbox")
+                       channel=message.channel, recipient=message.recipient, subject=message.subject,
+                       via=message.channel if adapter else "outbox")
         return True
+
+
+class OutboxNotifier(ChannelNotifier):
+    """The default: no channel adapters, so the outbox table (and the log) is the delivery."""
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(engine)
 
 
 def contact_channel(customer: Customer) -> tuple[str, str]:
