@@ -17,7 +17,8 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import structlog
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
+from jinja2.runtime import Context
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
@@ -156,23 +157,26 @@ class Templates:
         self._env = Environment(
             loader=FileSystemLoader(directory), undefined=StrictUndefined, keep_trailing_newline=True
         )
+        self._env.filters["local"] = _local
 
     def render(self, name: str, language: str, tz: str, **context: object) -> tuple[str, str]:
         """(subject, body): the first rendered line is the subject."""
-        zone = ZoneInfo(tz)
-
-        def local(value: object) -> object:
-            if isinstance(value, str):
-                try:
-                    value = datetime.fromisoformat(value)
-                except ValueError:
-                    return value
-            return value.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z") if isinstance(value, datetime) else value
-
-        self._env.filters["local"] = local
-        text = self._env.get_template(f"{name}.{language}.j2").render(**context)
+        text = self._env.get_template(f"{name}.{language}.j2").render(_timezone=tz, **context)
         subject, _, body = text.partition("\n")
         return subject.strip(), body.lstrip("\n")
+
+
+@pass_context
+def _local(context: Context, value: object) -> object:
+    """Format a moment in the render's own time zone (the environment is shared by threads)."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    if not isinstance(value, datetime):
+        return value
+    return value.astimezone(ZoneInfo(context["_timezone"])).strftime("%Y-%m-%d %H:%M %Z")
 
 
 class NotificationActivities:
@@ -184,43 +188,27 @@ class NotificationActivities:
     @activity.defn
     def send_acknowledgement(self, request: AcknowledgementRequest) -> NotificationReceipt:
         """Tell the customer we have the complaint and which deadlines now apply."""
-        intake, language = request.intake, request.intake.customer.language
-        policy = self._policies.get(request.classification.policy_version)
-        channel, recipient = contact_channel(intake.customer)
-        subject, body = self._templates.render(
-            "acknowledgement",
-            language,
-            policy.timezone,
+        language = request.intake.customer.language
+        return self._to_customer(CustomerNotification(
+            idempotency_key=f"{request.complaint_id}:acknowledgement",
             complaint_id=request.complaint_id,
-            customer=intake.customer,
-            summary=intake.summary,
-            received_at=intake.received_at,
-            tier_label=TIER_LABELS[language][request.classification.tier.value],
-            clocks=[
-                {**c.model_dump(), "label_zh": CLOCK_LABELS_ZH.get(c.name, c.label)} for c in request.clocks
-            ],
-        )
-        key = f"{request.complaint_id}:acknowledgement"
-        sent = self._notifier.send(
-            OutgoingMessage(
-                idempotency_key=key,
-                complaint_id=request.complaint_id,
-                kind="acknowledgement",
-                channel=channel,
-                recipient=recipient,
-                language=language,
-                subject=subject,
-                body=body,
-            )
-        )
-        activity_logger(request.complaint_id).info("acknowledgement", sent_now=sent, channel=channel)
-        return NotificationReceipt(
-            idempotency_key=key, channel=channel, recipient=recipient, subject=subject, already_sent=not sent
-        )
+            kind="acknowledgement",
+            intake=request.intake,
+            policy_version=request.classification.policy_version,
+            context={
+                "tier_label": TIER_LABELS[language][request.classification.tier.value],
+                "clocks": [
+                    {**c.model_dump(), "label_zh": CLOCK_LABELS_ZH.get(c.name, c.label)} for c in request.clocks
+                ],
+            },
+        ))
 
     @activity.defn
     def notify_customer(self, request: CustomerNotification) -> NotificationReceipt:
         """A templated message to the customer (feedback, proposal, extension, final response, ...)."""
+        return self._to_customer(request)
+
+    def _to_customer(self, request: CustomerNotification) -> NotificationReceipt:
         intake, language = request.intake, request.intake.customer.language
         policy = self._policies.get(request.policy_version)
         channel, recipient = contact_channel(intake.customer)
@@ -246,7 +234,8 @@ class NotificationActivities:
                 body=body,
             )
         )
-        activity_logger(request.complaint_id).info("customer notified", kind=request.kind, sent_now=sent)
+        activity_logger(request.complaint_id).info("customer notified", kind=request.kind, sent_now=sent,
+                                                   channel=channel)
         return NotificationReceipt(
             idempotency_key=request.idempotency_key, channel=channel, recipient=recipient, subject=subject,
             already_sent=not sent,

@@ -8,6 +8,7 @@ Exit codes: 0 done, 1 refused by the complaint (reason printed), 2 bad arguments
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import sys
 from collections.abc import Awaitable, Callable
@@ -21,6 +22,7 @@ import typer
 from pydantic import BaseModel, ValidationError
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, or_, select
 from temporalio.client import Client
@@ -140,8 +142,14 @@ def _json_value(value: Any) -> str:
     return value.isoformat() if isinstance(value, datetime) else str(value)
 
 
-def _engine(settings: Settings):  # type: ignore[no-untyped-def]
-    return make_engine(settings.database_url)
+@functools.cache
+def _engine_for(url: str) -> Engine:
+    return make_engine(url)
+
+
+def _engine(settings: Settings) -> Engine:
+    """One engine per command run, however many reads it makes."""
+    return _engine_for(settings.database_url)
 
 
 async def _client(settings: Settings) -> Client:

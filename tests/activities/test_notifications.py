@@ -82,3 +82,24 @@ def test_a_crash_between_sending_and_recording_resends_the_same_message(engine: 
 
         assert smtp.mailbox.distinct_ids(address) == {message_id(key)}
         assert [r.status for r in outbox(engine, "CMP-UNIT") if r.idempotency_key == key] == ["sent"]
+
+
+def test_templates_render_each_message_in_its_own_time_zone() -> None:
+    """Activity threads share one Jinja environment; one render's zone must not leak into another."""
+    from concurrent.futures import ThreadPoolExecutor as Pool
+    from datetime import datetime, timezone
+
+    from activities.notifications import Templates
+
+    templates = Templates()
+    moment = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc).isoformat()
+
+    def render(zone: str) -> str:
+        _, body = templates.render("extension", "en", zone, complaint_id="CMP-TZ",
+                                   customer={"name": "T"}, reason="r", label="l", new_due=moment)
+        return body
+
+    with Pool(max_workers=8) as pool:
+        bodies = list(pool.map(render, ["Asia/Shanghai", "Europe/London"] * 50))
+    assert all("2026-11-28 20:00 CST" in b for b in bodies[0::2])
+    assert all("2026-11-28 12:00 GMT" in b for b in bodies[1::2])
