@@ -130,6 +130,10 @@ class ClassificationActivities:
             spec = ClockSpec(label=f"Report to {request.regulator}", limit=policy.regulator_reporting.due,
                              source="regulatory duty to report (domain brief, step 2)")
             return start_clock(f"regulator_report_{request.regulator}", spec, request.started_at, policy)
+        if request.purpose == "investigation":
+            spec = ClockSpec(label="Internal investigation", limit=policy.investigation.due,
+                             source="company procedure step 2 (internal investigation of major complaints)")
+            return start_clock("investigation", spec, request.started_at, policy)
         if request.purpose == "decision":
             return start_clock("regulatory_decision", policy.regulatory_pack.decision, request.started_at, policy)
         if request.purpose in ("follow_up", "follow_up_retry"):
@@ -202,4 +206,6 @@ def handling_rules(policy: Policy) -> HandlingRules:
         root_causes=[c.code for c in policy.root_causes],
         report_retry_window_fraction=policy.regulator_reporting.retry_window_fraction,
         default_regulator=policy.regulator_reporting.default_regulator,
+        accountability_deciders={k: list(v) for k, v in policy.investigation.accountability_deciders.items()},
+        investigation_evidence_required=policy.investigation.evidence_required,
     )

@@ -125,10 +125,48 @@ class StaffServiceEvent(SQLModel, table=True):
     """A staff member's service history: commendations, complaints, training, reviews."""
 
     __tablename__ = "staff_service_history"
-    __table_args__ = (UniqueConstraint("staff_id", "occurred_on", "kind", name="uq_staff_service_event"),)
+    __table_args__ = (UniqueConstraint("source_key", name="uq_staff_service_source_key"),)
 
     id: int | None = Field(default=None, primary_key=True)
     staff_id: str = Field(max_length=64, index=True)
     occurred_on: date
     kind: str = Field(max_length=32)
     note: str = Field(max_length=500)
+    # What wrote the row (an investigation's accountability decision), so a retry adds nothing.
+    source_key: str | None = Field(default=None, max_length=160)
+
+
+class InvestigationRow(SQLModel, table=True):
+    """The current state of each internal investigation (one per major complaint)."""
+
+    __tablename__ = "investigations"
+
+    investigation_id: str = Field(primary_key=True, max_length=64)
+    complaint_id: str = Field(max_length=32, index=True)
+    stage: str = Field(max_length=32, index=True)
+    lead: str | None = Field(default=None, max_length=64, index=True)
+    opened_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    due_at: datetime | None = _ts()
+    breached: bool = Field(default=False)
+    concluded_at: datetime | None = _ts()
+    accountability: str | None = Field(default=None, max_length=16)
+    suspected_illegal: bool = Field(default=False)
+    last_seq: int = 0
+    file: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class InvestigationEventRow(SQLModel, table=True):
+    """The investigation's append-only audit log; (investigation_id, seq) is unique."""
+
+    __tablename__ = "investigation_events"
+    __table_args__ = (UniqueConstraint("investigation_id", "seq", name="uq_investigation_event_seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    investigation_id: str = Field(max_length=64, index=True)
+    seq: int
+    kind: str = Field(max_length=48)
+    actor: str = Field(max_length=64)
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    recorded_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

@@ -23,6 +23,7 @@ from models.handling import (
     LossCalculation,
     Proposal,
     HandlingRules,
+    ReviewFlag,
 )
 from models.intake import Category, ComplaintIntake
 from models.regulator import RegulatorThread
@@ -172,6 +173,11 @@ class ComplaintSnapshot(Model):
     root_cause: RootCauseRecord | None = None
     closure: Closure | None = None
     regulator_reports: list[RegulatorThread] = Field(default_factory=list)
+    review_flags: list[ReviewFlag] = Field(default_factory=list)
+
+    @property
+    def under_review(self) -> bool:
+        return any(f.reviewed_at is None for f in self.review_flags)
 
     @property
     def holder(self) -> str | None:
@@ -195,7 +201,9 @@ class ComplaintSnapshot(Model):
 
     @property
     def sla_breached(self) -> bool:
-        return any(c.state == ClockState.BREACHED for c in self.clocks)
+        """A breached clock of the complaint's own, or its investigation's."""
+        breached_investigation = bool(self.investigation and self.investigation.breached)
+        return breached_investigation or any(c.state == ClockState.BREACHED for c in self.clocks)
 
 
 class ComplaintEvent(Model):

@@ -64,6 +64,9 @@ class HandlingRules(BaseModel):
     root_causes: list[str] = Field(default_factory=list)
     report_retry_window_fraction: float = 0.5
     default_regulator: str = "NFRA"
+    # The investigation (absent from histories recorded before it ran as its own workflow).
+    accountability_deciders: dict[str, list[Role]] = Field(default_factory=dict)
+    investigation_evidence_required: bool = True
 
 
 class HandlerChoiceRequest(BaseModel):
@@ -88,7 +91,7 @@ class PlanClockRequest(BaseModel):
     started_at: AwareDatetime
     tier: Tier | None = None
     extension_index: int | None = None
-    purpose: Literal["decision", "follow_up", "follow_up_retry", "look_back", "regulator_report"] | None = None
+    purpose: Literal["decision", "follow_up", "follow_up_retry", "look_back", "regulator_report", "investigation"] | None = None
     regulator: str | None = None
     revisit: int | None = None
 
@@ -270,6 +273,26 @@ class Investigation(BaseModel):
     scope: str
     outcome: InvestigationOutcomeRequest | None = None
     concluded_at: AwareDatetime | None = None
+    # Set when the investigation runs as its own workflow (a child of the complaint).
+    workflow_id: str | None = None
+    lead: str | None = None
+    implicated: list[str] = Field(default_factory=list)
+    evidence: int = 0
+    breached: bool = False
+
+
+class ReviewFlag(BaseModel):
+    """Someone working on this complaint is implicated in another complaint's investigation."""
+
+    investigation_id: str
+    staff_id: str
+    relation: str
+    flagged_by: str
+    flagged_at: AwareDatetime
+    reason: str
+    reviewed_by: str | None = None
+    reviewed_at: AwareDatetime | None = None
+    review_note: str | None = None
 
 
 class Proposal(BaseModel):

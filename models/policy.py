@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import time
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -141,6 +141,23 @@ class RegulatorReportingPolicy(PolicyModel):
     default_regulator: str = Field(default="NFRA", pattern=r"^[A-Z][A-Z0-9_-]+$")
 
 
+class InvestigationPolicy(PolicyModel):
+    """The internal investigation of a major complaint: its clock and who decides accountability."""
+
+    due: TimeLimit = Field(description="Time to conclude, from the moment the complaint becomes major.")
+    accountability_deciders: dict[Literal["none", "training", "warning", "disciplinary"], list[Role]] = Field(
+        description="Roles that may decide each accountability outcome."
+    )
+    evidence_required: bool = Field(default=True, description="At least one evidence reference before concluding.")
+
+    @model_validator(mode="after")
+    def _every_decision(self) -> InvestigationPolicy:
+        missing = [d for d in ("none", "training", "warning", "disciplinary") if not self.accountability_deciders.get(d)]
+        if missing:
+            raise ValueError(f"investigation.accountability_deciders: no roles for {', '.join(missing)}")
+        return self
+
+
 class RootCause(PolicyModel):
     code: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
     label: Annotated[str, Field(min_length=1, max_length=120)]
@@ -163,6 +180,7 @@ class Policy(PolicyModel):
     follow_up: FollowUpPolicy
     look_back: LookBackPolicy
     regulator_reporting: RegulatorReportingPolicy
+    investigation: InvestigationPolicy
     root_causes: list[RootCause] = Field(min_length=1)
 
     @model_validator(mode="after")

@@ -15,8 +15,11 @@ CUSTOMER_ID = SearchAttributeKey.for_keyword("ComplaintCustomerId")
 CONTRACT_NUMBER = SearchAttributeKey.for_keyword("ComplaintContractNumber")
 NEXT_DEADLINE = SearchAttributeKey.for_datetime("ComplaintNextDeadline")
 SLA_BREACHED = SearchAttributeKey.for_bool("ComplaintSlaBreached")
+# An open complaint whose handler or team is implicated in another complaint's investigation.
+UNDER_REVIEW = SearchAttributeKey.for_bool("ComplaintUnderReview")
 
-ALL = [STATUS, TIER, CATEGORY, CHANNEL, ASSIGNEE, CUSTOMER_ID, CONTRACT_NUMBER, NEXT_DEADLINE, SLA_BREACHED]
+ALL = [STATUS, TIER, CATEGORY, CHANNEL, ASSIGNEE, CUSTOMER_ID, CONTRACT_NUMBER, NEXT_DEADLINE, SLA_BREACHED,
+       UNDER_REVIEW]
 
 _CLI_TYPE = {"KEYWORD": "Keyword", "DATETIME": "Datetime", "BOOL": "Bool"}
 

@@ -24,6 +24,7 @@ def test_compressed_policy_keeps_the_standard_rules() -> None:
     standard, compressed = load_policy(POLICIES / "standard.yaml"), load_policy(POLICIES / "compressed.yaml")
     assert compressed.classification_rules == standard.classification_rules
     assert {t: c.label for t, c in compressed.tier_clocks.items()} == {t: c.label for t, c in standard.tier_clocks.items()}
+    assert compressed.investigation.accountability_deciders == standard.investigation.accountability_deciders
 
 
 def _write(tmp_path: Path, change: dict) -> Path:
@@ -48,6 +49,13 @@ def _write(tmp_path: Path, change: dict) -> Path:
         ({"approval_matrix": [{"up_to": 100, "approver_roles": ["janitor"]}, {"approver_roles": ["manager"]}]},
          "approval_matrix.0.approver_roles.0"),
         ({"warning_fraction": 1.5}, "warning_fraction"),
+        ({"investigation": {"due": {"amount": 10, "unit": "business_days"},
+                            "accountability_deciders": {"none": ["compliance"]}}},
+         "investigation.accountability_deciders: no roles for training, warning, disciplinary"),
+        ({"investigation": {"due": {"amount": 10, "unit": "business_days"},
+                            "accountability_deciders": {"none": ["compliance"], "training": ["janitor"],
+                                                        "warning": ["senior_manager"], "disciplinary": ["senior_manager"]}}},
+         "investigation.accountability_deciders.training.0"),
     ],
 )
 def test_invalid_policy_names_the_problem(tmp_path: Path, change: dict, message: str) -> None:

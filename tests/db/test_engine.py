@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from sqlalchemy import inspect
 
 from db.engine import make_engine, migrate
@@ -37,3 +38,33 @@ def test_upgrading_a_database_that_holds_complaints(tmp_path: Path) -> None:
     migrate(url)
     with engine.connect() as conn:
         assert conn.execute(text("SELECT reopened_count, root_cause FROM complaints")).one() == (0, None)
+
+
+def test_upgrading_keeps_the_service_history_and_keys_new_entries(tmp_path: Path) -> None:
+    """0003 swaps the (staff, day, kind) uniqueness for the writer's key, keeping every row."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import text
+    from sqlalchemy.exc import IntegrityError
+
+    from db.engine import MIGRATIONS
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", url)
+    command.upgrade(cfg, "0002")
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO staff_service_history (staff_id, occurred_on, kind, note) "
+                          "VALUES ('S-RM-007', '2026-03-14', 'complaint', 'curt replies')"))
+    migrate(url)
+    insert = text("INSERT INTO staff_service_history (staff_id, occurred_on, kind, note, source_key) "
+                  "VALUES ('S-RM-007', '2026-11-28', 'warning', :note, :key)")
+    with engine.begin() as conn:
+        assert conn.execute(text("SELECT note, source_key FROM staff_service_history")).one() == ("curt replies", None)
+        # Two investigations may warn the same person on the same day.
+        conn.execute(insert, {"note": "first", "key": "investigation-CMP-1:S-RM-007:accountability"})
+        conn.execute(insert, {"note": "second", "key": "investigation-CMP-2:S-RM-007:accountability"})
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        conn.execute(insert, {"note": "again", "key": "investigation-CMP-1:S-RM-007:accountability"})
