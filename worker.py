@@ -24,6 +24,7 @@ from activities.notifications import (
     SmsGateway,
     SmtpSender,
 )
+from activities.investigation import InvestigationActivities
 from activities.projection import ProjectionActivities
 from activities.regulator import HttpRegulatorGateway, OutboxDirectoryGateway, RegulatorActivities, RegulatorGateway
 from activities.staff import StaffActivities
@@ -33,9 +34,9 @@ from complaints.policy import PolicyStore
 from complaints.temporal import connect, exit_process
 from db.engine import make_engine, migrate
 from db.seed import seed_staff_directory
-from workflows import ComplaintWorkflow
+from workflows import ComplaintWorkflow, InvestigationWorkflow
 
-WORKFLOWS = [ComplaintWorkflow]
+WORKFLOWS = [ComplaintWorkflow, InvestigationWorkflow]
 
 
 def build_worker(
@@ -55,6 +56,7 @@ def build_worker(
     staff = StaffActivities(engine)
     notifications = NotificationActivities(notifier, policies)
     regulator = RegulatorActivities(regulator_gateway or gateway_from(Settings()))
+    investigation = InvestigationActivities(engine, policies)
     return Worker(
         client,
         task_queue=task_queue,
@@ -71,6 +73,9 @@ def build_worker(
             notifications.notify_customer,
             notifications.notify_staff,
             regulator.file_regulator_report,
+            investigation.record_investigation_event,
+            investigation.find_open_complaints,
+            investigation.record_accountability,
         ],
         activity_executor=executor,
         max_concurrent_activities=executor._max_workers,

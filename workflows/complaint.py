@@ -15,8 +15,9 @@ from decimal import Decimal
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeUpdate
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.common import RetryPolicy, SearchAttributePair, SearchAttributeUpdate, TypedSearchAttributes
+from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
+from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from models import search_attributes as sa
@@ -72,6 +73,7 @@ with workflow.unsafe.imports_passed_through():
         InformationRequestRecord,
         Investigation,
         InvestigationOutcomeRequest,
+        ReviewFlag,
         LegalEvaluationRequest,
         LossCalculation,
         LossCalculationRequest,
@@ -88,20 +90,23 @@ with workflow.unsafe.imports_passed_through():
         StaffRoster,
     )
     from models.intake import Category, Channel, Money
+    from models.investigation import (
+        CompleteReviewRequest,
+        InvestigationInput,
+        InvestigationProgressSignal,
+        InvestigationResult,
+        InvestigationRules,
+        ReviewFlagSignal,
+        investigation_workflow_id,
+    )
     from models.regulator import FileReportRequest, RegulatorReceipt, RegulatorReport, RegulatorThread
     from models.complaint import CustomerNotification, StaffNotification
     from models.policy import Role, Tier
     from workflows import rules
+    from workflows.investigation import InvestigationWorkflow
+    from workflows.options import ACTIVITY_TIMEOUT, RETRY
     from workflows.rules import HANDLING, MANAGERS, Refused
 
-# Bad data or a missing policy version will not heal by retrying; a database outage will.
-RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(minutes=1),
-    non_retryable_error_types=["PolicyError", "ValidationError", "TemplateError", "UndefinedError"],
-)
-ACTIVITY_TIMEOUT = timedelta(seconds=30)
 
 # Complaints started before tiered handling existed keep their old path on replay.
 TIERED_HANDLING = "tiered-handling"
@@ -109,6 +114,9 @@ TIERED_HANDLING = "tiered-handling"
 FOLLOW_UP = "follow-up"
 # ... and major complaints started before regulator reporting file no reports.
 REGULATOR_REPORTS = "regulator-reports"
+# ... and those that became major before the investigation ran as its own (child) workflow
+# take compliance's two updates on the complaint instead.
+INVESTIGATION_WORKFLOW = "investigation-workflow"
 
 # Which clocks an event meets.
 MET_BY_INVESTIGATION = {"major_first_response"}
@@ -152,6 +160,8 @@ class ComplaintWorkflow:
         self._continue_as_new = False
         self._revisits_this_run = 0
         self._report_tasks: list[asyncio.Task[None]] = []
+        self._investigation_task: asyncio.Task[None] | None = None
+        self._investigation_started = False
         if input.carried is not None:
             carried = input.carried
             self._snapshot, self._seq = carried.snapshot, carried.seq
@@ -232,6 +242,7 @@ class ComplaintWorkflow:
         # A report owed to a regulator is never dropped, whatever happens to the complaint.
         await workflow.wait_condition(lambda: all(t.done() for t in self._report_tasks))
         if self._continue_as_new and not self._closing():
+            await workflow.wait_condition(self._investigation_done)
             # Bounded history: hand the case file to a fresh run once every handler is done.
             await workflow.wait_condition(workflow.all_handlers_finished)
             assert self._rules is not None
@@ -248,8 +259,15 @@ class ComplaintWorkflow:
         if withdrawal is not None and self._snapshot.status not in CLOSED_STATUSES:
             self._close(Status.WITHDRAWN, withdrawal.reason)
             await self._record("withdrawn", actor=withdrawal.relayed_by, detail={"reason": withdrawal.reason})
+        # Nor is an investigation: a withdrawn complaint still waits for its outcome (and any
+        # report the outcome makes due).
+        await workflow.wait_condition(self._investigation_done)
+        await workflow.wait_condition(lambda: all(t.done() for t in self._report_tasks))
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._snapshot
+
+    def _investigation_done(self) -> bool:
+        return self._investigation_task is None or self._investigation_task.done()
 
     # -- step 2: tiered handling ------------------------------------------------------
 
@@ -263,7 +281,8 @@ class ComplaintWorkflow:
             summary="Load the staff directory",
         )
         self._roster = {e.staff_id: e for e in roster.entries}
-        await self._route_to_tier(self._snapshot.tier)
+        cls = self._snapshot.classification
+        await self._route_to_tier(self._snapshot.tier, f"rule {cls.rule_id}: {cls.matched}" if cls else "classified major")
         if self._snapshot.tier == Tier.MAJOR and self._snapshot.intake.regulators and workflow.patched(REGULATOR_REPORTS):
             reason = ("referred_by_regulator" if self._snapshot.intake.channel == Channel.REGULATOR_REFERRAL
                       else "lodged_with_regulator")
@@ -366,10 +385,12 @@ class ComplaintWorkflow:
                     "escalation_level": snap.escalation_level},
         )
 
-    async def _route_to_tier(self, tier: Tier | None) -> None:
+    async def _route_to_tier(self, tier: Tier | None, reason: str) -> None:
         """Complex: legal and management evaluate; major: compliance investigates, management knows."""
         snap = self._snapshot
-        if tier == Tier.MAJOR:
+        if tier == Tier.MAJOR and workflow.patched(INVESTIGATION_WORKFLOW):
+            await self._start_investigation(reason)
+        elif tier == Tier.MAJOR:
             who = [e.staff_id for e in self._roster.values() if e.role in (Role.COMPLIANCE, Role.SENIOR_MANAGER)]
             await self._notify_staff(
                 "major_complaint", who, f"MAJOR complaint {snap.complaint_id}: open the internal investigation",
@@ -599,10 +620,17 @@ class ComplaintWorkflow:
         await self._record("investigation_opened", actor=request.actor, detail={"scope": request.scope})
         return self._result("internal investigation opened")
 
+    def _refuse_if_child_investigation(self) -> None:
+        inv = self._snapshot.investigation
+        if inv is not None and inv.workflow_id:
+            raise Refused(f"the investigation runs as its own workflow ({inv.workflow_id}); "
+                          f"act on it with `complaints investigation ...`")
+
     @open_investigation.validator
     def _validate_open_investigation(self, request: OpenInvestigationRequest) -> None:
         snap, entry = self._snapshot, self._actor(request.actor)
         rules.require_open(snap)
+        self._refuse_if_child_investigation()
         rules.require_role(entry, (Role.COMPLIANCE,), "open an internal investigation")
         rules.require_not_implicated(snap, request.actor)
         if snap.tier != Tier.MAJOR:
@@ -618,11 +646,7 @@ class ComplaintWorkflow:
         assert investigation is not None
         investigation.outcome, investigation.concluded_at = request, workflow.now()
         if request.suspected_illegal and workflow.patched(REGULATOR_REPORTS):
-            assert self._rules is not None
-            reported = {t.regulator for t in self._snapshot.regulator_reports}
-            for regulator in self._snapshot.intake.regulators or [self._rules.default_regulator]:
-                if regulator not in reported:
-                    await self._open_report_thread(regulator, "suspected_illegal_conduct")
+            await self._report_suspected_illegal_conduct()
         self._publish()
         await self._record(
             "investigation_concluded", actor=request.actor,
@@ -635,6 +659,7 @@ class ComplaintWorkflow:
     def _validate_investigation_outcome(self, request: InvestigationOutcomeRequest) -> None:
         snap, entry = self._snapshot, self._actor(request.actor)
         rules.require_open(snap)
+        self._refuse_if_child_investigation()
         rules.require_role(entry, (Role.COMPLIANCE,), "record an investigation outcome")
         if snap.investigation is None:
             raise Refused("no internal investigation has been opened")
@@ -894,9 +919,190 @@ class ComplaintWorkflow:
         snap.clocks.append(clock)
         self._clocks_changed = True
         self._publish()
-        await self._route_to_tier(new)
+        await self._route_to_tier(new, f"escalated by {request.actor}: {request.reason}")
         await self._record("escalated", actor=request.actor,
                            detail={"from_tier": old.value, "to_tier": new.value, "reason": request.reason})
+
+    # -- the internal investigation: a child workflow owned by compliance ---------------
+
+    async def _start_investigation(self, reason: str) -> None:
+        snap = self._snapshot
+        assert self._rules is not None
+        if snap.investigation is not None:
+            return
+        # On file before the child starts, so no validator sees a major complaint without it.
+        snap.investigation = Investigation(
+            opened_by="system", opened_at=workflow.now(), scope=snap.intake.summary[:500],
+            workflow_id=investigation_workflow_id(snap.complaint_id), implicated=sorted(rules.implicated_staff(snap)),
+        )
+        self._settle(MET_BY_INVESTIGATION, "investigation opened")
+        self._publish()
+        self._investigation_task = asyncio.create_task(self._investigate(reason))
+        await workflow.wait_condition(lambda: self._investigation_started or self._investigation_done())
+
+    def _investigation_input(self, reason: str) -> InvestigationInput:
+        snap, intake = self._snapshot, self._snapshot.intake
+        assert self._rules is not None and snap.investigation is not None
+        return InvestigationInput(
+            complaint_id=snap.complaint_id, complaint_workflow_id=snap.workflow_id, summary=intake.summary,
+            scope=snap.investigation.scope, reason=reason, implicated=snap.investigation.implicated,
+            customer_id=intake.customer.customer_id, contract_number=intake.contract_number,
+            roster=list(self._roster.values()),
+            rules=InvestigationRules(
+                policy_version=self._rules.policy_version, warning_fraction=self._rules.warning_fraction,
+                accountability_deciders=self._rules.accountability_deciders,
+                evidence_required=self._rules.investigation_evidence_required,
+            ),
+        )
+
+    async def _investigate(self, reason: str) -> None:
+        """Start the investigation, wait for its outcome; if an operator ends it early, start it again."""
+        snap = self._snapshot
+        inv = snap.investigation
+        assert inv is not None and inv.workflow_id is not None
+        attempt = 0
+        while True:
+            attempt += 1
+            handle = await workflow.start_child_workflow(
+                InvestigationWorkflow.run,
+                self._investigation_input(reason),
+                id=inv.workflow_id,
+                parent_close_policy=ParentClosePolicy.ABANDON,  # nobody can drop it by ending the complaint
+                static_summary=f"Investigation of {snap.complaint_id}: {snap.intake.summary[:120]}",
+                static_details=f"Major complaint {snap.complaint_id}, customer {snap.intake.customer.name}.\n\n"
+                               f"Why major: {reason}",
+                search_attributes=TypedSearchAttributes([
+                    SearchAttributePair(sa.TIER, Tier.MAJOR.value),
+                    SearchAttributePair(sa.CATEGORY, snap.intake.category.value),
+                    SearchAttributePair(sa.CUSTOMER_ID, snap.intake.customer.customer_id),
+                    *([SearchAttributePair(sa.CONTRACT_NUMBER, snap.intake.contract_number)]
+                      if snap.intake.contract_number else []),
+                ]),
+            )
+            self._investigation_started = True
+            await self._record("investigation_opened", detail={"workflow_id": inv.workflow_id, "reason": reason,
+                                                                "attempt": attempt})
+            try:
+                result: InvestigationResult = await handle
+                break
+            except ChildWorkflowError as err:
+                compliance = [e.staff_id for e in self._roster.values()
+                              if e.role in (Role.COMPLIANCE, Role.SENIOR_MANAGER)]
+                await self._notify_staff(f"investigation_interrupted:{attempt}", compliance,
+                                         f"Investigation of {snap.complaint_id} was ended without an outcome",
+                                         f"{err.cause or err}. It has been started again.")
+                await self._record("investigation_interrupted", detail={"cause": str(err.cause or err)})
+        await self._apply_investigation_result(result)
+
+    async def _apply_investigation_result(self, result: InvestigationResult) -> None:
+        snap = self._snapshot
+        inv = snap.investigation
+        assert inv is not None
+        inv.outcome, inv.concluded_at, inv.lead = result.outcome, result.concluded_at, result.lead
+        inv.evidence, inv.breached = result.evidence, result.breached
+        inv.implicated = sorted(set(inv.implicated) | set(result.outcome.responsible))
+        if result.outcome.suspected_illegal:
+            await self._report_suspected_illegal_conduct()
+        self._publish()
+        await self._record("investigation_concluded", actor=result.concluded_by, detail={
+            "accountability": result.outcome.accountability, "responsible": result.outcome.responsible,
+            "suspected_illegal": result.outcome.suspected_illegal, "workflow_id": result.investigation_id})
+        if not self._closing():
+            await self._notify_staff(
+                "investigation_concluded", [r for r in [snap.assignee] if r],
+                f"Investigation of {snap.complaint_id} concluded",
+                f"Accountability: {result.outcome.accountability}. {result.outcome.findings}")
+
+    async def _report_suspected_illegal_conduct(self) -> None:
+        assert self._rules is not None
+        reported = {t.regulator for t in self._snapshot.regulator_reports}
+        for regulator in self._snapshot.intake.regulators or [self._rules.default_regulator]:
+            if regulator not in reported:
+                await self._open_report_thread(regulator, "suspected_illegal_conduct")
+
+    @workflow.signal
+    async def investigation_progress(self, request: InvestigationProgressSignal) -> None:
+        """From the investigation: its lead, and who it implicates; implicated staff stop handling."""
+        await workflow.wait_condition(lambda: self._handling or self._closing())
+        snap = self._snapshot
+        inv = snap.investigation
+        if inv is None or inv.workflow_id != request.investigation_id:
+            return
+        inv.lead = request.lead
+        newly = sorted(set(request.implicated) - set(inv.implicated))
+        inv.implicated = sorted(set(inv.implicated) | set(request.implicated))
+        newly_breached = request.breached and not inv.breached
+        inv.breached = inv.breached or request.breached
+        self._publish()
+        if newly_breached:
+            await self._record("investigation_breached", actor=request.investigation_id)
+        if not newly:
+            return
+        await self._record("implicated_by_investigation", actor=request.investigation_id, detail={"staff_ids": newly})
+        if self._closing():
+            return
+        recused = [s for s in newly if s == snap.assignee or s in snap.team]
+        if not recused:
+            return
+        team = [m for m in snap.team if m not in inv.implicated]
+        handler = snap.assignee if snap.assignee not in inv.implicated else None
+        if handler is None:
+            choice: HandlerChoice = await workflow.execute_activity(
+                "choose_handler",
+                HandlerChoiceRequest(complaint_id=snap.complaint_id, category=snap.intake.category.value,
+                                     language=snap.intake.customer.language, exclude=sorted(rules.implicated_staff(snap))),
+                result_type=HandlerChoice, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY,
+                summary="Choose a handler who is not implicated",
+            )
+            handler = choice.staff_id
+        if handler:
+            await self._assign(handler, team, actor="system", reason=f"recusal: {', '.join(recused)} implicated "
+                                                                     f"by {request.investigation_id}")
+        else:
+            managers = [e.staff_id for e in self._roster.values() if e.role in MANAGERS]
+            await self._notify_staff(f"recusal:{self._seq + 1}", managers, f"{snap.complaint_id} needs a new handler",
+                                     f"{', '.join(recused)} must recuse themselves; nobody else is free.")
+
+    @workflow.signal
+    async def flag_for_review(self, request: ReviewFlagSignal) -> None:
+        """From another complaint's investigation: someone working on this one is implicated there."""
+        await workflow.wait_condition(lambda: self._handling or self._closing())
+        snap = self._snapshot
+        if any(f.investigation_id == request.investigation_id and f.staff_id == request.staff_id
+               for f in snap.review_flags):
+            return
+        snap.review_flags.append(ReviewFlag(
+            investigation_id=request.investigation_id, staff_id=request.staff_id, relation=request.relation,
+            flagged_by=request.flagged_by, flagged_at=workflow.now(), reason=request.reason))
+        self._publish()
+        manager = rules.escalation_target(snap, self._roster, 1)
+        reviewers = [manager] if manager else [e.staff_id for e in self._roster.values() if e.role in MANAGERS]
+        await self._notify_staff(
+            f"review_flag:{request.investigation_id}:{request.staff_id}", reviewers,
+            f"Review {snap.complaint_id}: {request.staff_id} is implicated in {request.investigation_id}",
+            f"{request.staff_id} ({request.relation}) on this complaint. {request.reason}")
+        await self._record("flagged_for_review", actor=request.flagged_by, detail={
+            "investigation_id": request.investigation_id, "staff_id": request.staff_id, "relation": request.relation})
+
+    @workflow.update
+    async def complete_review(self, request: CompleteReviewRequest) -> ActionResult:
+        self._recheck(self._validate_complete_review, request)
+        now = workflow.now()
+        for flag in self._snapshot.review_flags:
+            if flag.staff_id == request.staff_id and flag.reviewed_at is None:
+                flag.reviewed_by, flag.reviewed_at, flag.review_note = request.actor, now, request.note
+        self._publish()
+        await self._record("review_completed", actor=request.actor,
+                           detail={"staff_id": request.staff_id, "note": request.note})
+        return self._result(f"review of {request.staff_id}'s part completed")
+
+    @complete_review.validator
+    def _validate_complete_review(self, request: CompleteReviewRequest) -> None:
+        entry = self._actor(request.actor)
+        rules.require_role(entry, MANAGERS, "complete a review")
+        rules.require_not_implicated(self._snapshot, request.actor)
+        if not any(f.staff_id == request.staff_id and f.reviewed_at is None for f in self._snapshot.review_flags):
+            raise Refused(f"staff_id: no open review flag for {request.staff_id} on {self._snapshot.complaint_id}")
 
     # -- regulator reports: one thread per regulator, each filed exactly once ---------
 
@@ -1326,6 +1532,8 @@ class ComplaintWorkflow:
             updates.append(sa.TIER.value_set(snap.classification.tier.value))
         if snap.holder:
             updates.append(sa.ASSIGNEE.value_set(snap.holder))
+        if snap.review_flags:  # only then: older histories never upserted it
+            updates.append(sa.UNDER_REVIEW.value_set(snap.under_review))
         workflow.upsert_search_attributes(updates)
         self._describe(snap.status.value.replace("_", " ").capitalize())
 
@@ -1345,6 +1553,15 @@ class ComplaintWorkflow:
             missing = rules.missing_before_customer(snap)
             if missing:
                 lines.append(f"**Waiting for:** {', '.join(missing)}")
+        inv = snap.investigation
+        if inv is not None and inv.workflow_id:
+            state = (f"concluded, accountability {inv.outcome.accountability}" if inv.outcome
+                     else f"open, led by {inv.lead or 'nobody yet'}")
+            lines.append(f"**Investigation:** `{inv.workflow_id}` {state}"
+                         + (f"; recused: {', '.join(inv.implicated)}" if inv.implicated else ""))
+        for flag in snap.review_flags:
+            if flag.reviewed_at is None:
+                lines.append(f"**Under review:** {flag.staff_id} ({flag.relation}) is implicated in `{flag.investigation_id}`")
         if snap.follow_up and snap.status == Status.FOLLOW_UP:
             lines.append(f"**Follow-up call:** by {snap.follow_up.caller}, attempt {len(snap.follow_up.calls) + 1}")
         if snap.look_back and snap.status == Status.LOOK_BACK:

@@ -54,8 +54,10 @@ def require_role(entry: RosterEntry, roles: Iterable[Role], action: str) -> None
 def implicated_staff(snap: ComplaintSnapshot) -> set[str]:
     """Staff the complaint is about: they never handle, evaluate or approve it (回避)."""
     named = {getattr(snap.intake.details, "staff_id", None)}
-    if snap.investigation and snap.investigation.outcome:
-        named |= set(snap.investigation.outcome.responsible)
+    if snap.investigation:
+        named |= set(snap.investigation.implicated)
+        if snap.investigation.outcome:
+            named |= set(snap.investigation.outcome.responsible)
     return {n for n in named if n}
 
 
@@ -65,6 +67,7 @@ def require_not_implicated(snap: ComplaintSnapshot, staff_id: str) -> None:
 
 
 def require_holder(snap: ComplaintSnapshot, entry: RosterEntry, action: str) -> None:
+    require_not_implicated(snap, entry.staff_id)
     if entry.staff_id != snap.assignee and entry.staff_id not in snap.team:
         holder = snap.assignee or "nobody yet"
         raise Refused(f"only the handler ({holder}) or the complaint's team may {action}")

@@ -1,0 +1,446 @@
+"""InvestigationWorkflow: the internal investigation of one major complaint (step 2).
+
+Started by the complaint, at once, when it becomes major; owned by compliance. Findings,
+evidence, the people responsible and the accountability decision are validated updates by
+the roles the policy names; staff the investigation implicates take no part in it (回避).
+Its own clock warns the lead and escalates a breach to senior management. It cannot be
+dropped: there is no cancel action, and the complaint cannot be resolved without its outcome,
+which is this workflow's result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import SearchAttributeUpdate
+from temporalio.exceptions import ApplicationError, FailureError
+
+with workflow.unsafe.imports_passed_through():
+    from models import search_attributes as sa
+    from models.complaint import Clock, ClockState, StaffNotification
+    from models.handling import InvestigationOutcomeRequest, PlanClockRequest, RosterEntry
+    from models.investigation import (
+        DEFAULT_ACCOUNTABILITY_DECIDERS,
+        AccountabilityDecision,
+        AccountabilityRecordRequest,
+        AccountabilityRequest,
+        AssignInvestigatorRequest,
+        ConcludeInvestigationRequest,
+        EvidenceItem,
+        EvidenceRequest,
+        FlaggedComplaint,
+        FlagOpenComplaintsRequest,
+        InvestigationActionResult,
+        InvestigationEvent,
+        InvestigationFile,
+        InvestigationFinding,
+        InvestigationFindingRequest,
+        InvestigationInput,
+        InvestigationProgressSignal,
+        InvestigationResult,
+        InvestigationStage,
+        InvestigationStatusQuery,
+        OpenComplaints,
+        OpenComplaintsRequest,
+        ResponsibleNamed,
+        ResponsibleRequest,
+        ReviewFlagSignal,
+    )
+    from models.policy import Role
+    from workflows import rules
+    from workflows.options import ACTIVITY_TIMEOUT, RETRY
+    from workflows.rules import MANAGERS, Refused
+
+
+def _fmt(moment: Any) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "—"
+
+
+@workflow.defn
+class InvestigationWorkflow:
+    @workflow.init
+    def __init__(self, input: InvestigationInput) -> None:
+        self._input = input
+        self._roster: dict[str, RosterEntry] = {e.staff_id: e for e in input.roster}
+        self._file = InvestigationFile(
+            investigation_id=workflow.info().workflow_id, complaint_id=input.complaint_id, scope=input.scope,
+            reason=input.reason, opened_at=workflow.now(), implicated=sorted(set(input.implicated)),
+        )
+        self._deciders = input.rules.accountability_deciders or DEFAULT_ACCOUNTABILITY_DECIDERS
+        self._seq = 0
+        self._ready = False
+        self._changed = False
+
+    @workflow.run
+    async def run(self, input: InvestigationInput) -> InvestigationResult:
+        file = self._file
+        file.clock = await workflow.execute_activity(
+            "plan_clock",
+            PlanClockRequest(complaint_id=input.complaint_id, policy_version=input.rules.policy_version,
+                             started_at=file.opened_at, purpose="investigation"),
+            result_type=Clock, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY,
+            summary="Start the investigation clock",
+        )
+        file.lead = self._available_investigator()
+        self._ready = True
+        self._publish()
+        await self._record("investigation_opened", detail={
+            "lead": file.lead, "due_at": file.clock.due_at.isoformat(), "implicated": file.implicated,
+            "reason": file.reason})
+        compliance = self._with_role(Role.COMPLIANCE, Role.SENIOR_MANAGER)
+        await self._notify("opened", compliance, f"Investigation of {file.complaint_id} opened",
+                           f"{input.summary}\nLead: {file.lead or 'nobody available: assign one'}; "
+                           f"due {_fmt(file.clock.due_at)}. Recused: {', '.join(file.implicated) or 'nobody'}.")
+        await self._tell_complaint()
+        await self._run_clock()
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        decision = file.decision
+        assert decision is not None and file.concluded_by and file.concluded_at and file.conclusion
+        return InvestigationResult(
+            investigation_id=file.investigation_id, lead=file.lead, concluded_by=file.concluded_by,
+            concluded_at=file.concluded_at, evidence=len(file.evidence), breached=file.breached,
+            outcome=InvestigationOutcomeRequest(
+                actor=file.concluded_by, findings=file.conclusion, responsible=file.people_responsible,
+                accountability=decision.decision, suspected_illegal=file.suspected_illegal,
+            ),
+        )
+
+    # -- the clock ----------------------------------------------------------------------
+
+    async def _run_clock(self) -> None:
+        file, fraction = self._file, self._input.rules.warning_fraction
+        done = lambda: file.stage == InvestigationStage.CONCLUDED or self._changed  # noqa: E731
+        while file.stage == InvestigationStage.OPEN:
+            self._changed = False
+            clock = file.clock
+            assert clock is not None
+            if clock.state != ClockState.RUNNING:
+                await workflow.wait_condition(done)
+                continue
+            warn = clock.warned_at is None and workflow.now() < clock.due_at
+            at = rules.warning_at(clock, fraction) if warn else clock.due_at
+            remaining = (at - workflow.now()).total_seconds()
+            if remaining > 0:
+                try:
+                    await workflow.wait_condition(
+                        done, timeout=remaining, timeout_summary=f"Investigation {'warning' if warn else 'due'} {_fmt(at)}")
+                    continue
+                except asyncio.TimeoutError:
+                    pass
+            if file.stage != InvestigationStage.OPEN:
+                break
+            if warn:
+                clock.warned_at = workflow.now()
+                await self._notify("warning", [r for r in [file.lead, self._manager_of(file.lead)] if r],
+                                   f"Investigation of {file.complaint_id} due {_fmt(clock.due_at)}",
+                                   f"{len(file.findings)} finding(s), {len(file.evidence)} evidence reference(s) so far.")
+                self._publish()
+                await self._record("investigation_warning", detail={"due_at": clock.due_at.isoformat()})
+            else:
+                clock.state, clock.breached_at = ClockState.BREACHED, workflow.now()
+                self._publish()
+                seniors = self._with_role(Role.SENIOR_MANAGER)
+                await self._notify("breached", [r for r in dict.fromkeys([file.lead, *seniors]) if r],
+                                   f"BREACHED: investigation of {file.complaint_id}",
+                                   f"Was due {_fmt(clock.due_at)}; lead {file.lead or 'none'}. It stays open until concluded.")
+                await self._record("investigation_breached", detail={"due_at": clock.due_at.isoformat()})
+                await self._tell_complaint()
+
+    # -- staff actions (updates with validators) ------------------------------------------
+
+    def _actor(self, actor: str, roles: tuple[Role, ...], action: str) -> RosterEntry:
+        if not self._ready:
+            raise Refused(f"investigation {self._file.investigation_id} is starting; try again shortly")
+        if self._file.stage != InvestigationStage.OPEN:
+            raise Refused(f"investigation {self._file.investigation_id} has concluded")
+        entry = rules.actor_entry(self._roster, actor)
+        if actor in self._file.implicated:
+            raise Refused(f"{actor} is implicated in investigation {self._file.investigation_id} "
+                          "and takes no part in it (recusal)")
+        rules.require_role(entry, roles, action)
+        return entry
+
+    def _recheck(self, validator: Any, request: Any) -> None:
+        """Updates accepted together may both pass their validators; the handler checks again."""
+        try:
+            validator(request)
+        except Refused as err:
+            raise ApplicationError(str(err), type="Refused", non_retryable=True) from err
+
+    def _result(self, message: str, flagged: list[FlaggedComplaint] | None = None) -> InvestigationActionResult:
+        return InvestigationActionResult(
+            investigation_id=self._file.investigation_id, complaint_id=self._file.complaint_id,
+            stage=self._file.stage.value, message=message, flagged=flagged or [])
+
+    @workflow.update
+    async def assign_investigator(self, request: AssignInvestigatorRequest) -> InvestigationActionResult:
+        self._recheck(self._validate_assign, request)
+        previous, self._file.lead = self._file.lead, request.lead
+        self._publish()
+        await self._notify(f"lead:{self._seq + 1}", [request.lead], f"You lead the investigation of {self._file.complaint_id}",
+                           f"{self._file.scope}\nDue {_fmt(self._file.next_deadline)}. {request.reason}")
+        await self._record("investigator_assigned", actor=request.actor,
+                           detail={"lead": request.lead, "previous": previous, "reason": request.reason})
+        await self._tell_complaint()
+        return self._result(f"{request.lead} leads the investigation")
+
+    @assign_investigator.validator
+    def _validate_assign(self, request: AssignInvestigatorRequest) -> None:
+        self._actor(request.actor, (Role.COMPLIANCE, Role.SENIOR_MANAGER), "assign an investigator")
+        lead = rules.actor_entry(self._roster, request.lead)
+        rules.require_role(lead, (Role.COMPLIANCE,), "lead an investigation")
+        if request.lead in self._file.implicated:
+            raise Refused(f"{request.lead} is implicated in this investigation and cannot lead it (recusal)")
+        if request.lead == self._file.lead:
+            raise Refused(f"{request.lead} already leads the investigation")
+
+    @workflow.update
+    async def record_finding(self, request: InvestigationFindingRequest) -> InvestigationActionResult:
+        self._recheck(self._validate_finding, request)
+        self._file.findings.append(InvestigationFinding(by=request.actor, at=workflow.now(), summary=request.summary))
+        self._publish()
+        await self._record("finding_recorded", actor=request.actor, detail={"summary": request.summary})
+        return self._result(f"finding {len(self._file.findings)} recorded")
+
+    @record_finding.validator
+    def _validate_finding(self, request: InvestigationFindingRequest) -> None:
+        self._actor(request.actor, (Role.COMPLIANCE,), "record investigation findings")
+
+    @workflow.update
+    async def add_evidence(self, request: EvidenceRequest) -> InvestigationActionResult:
+        self._recheck(self._validate_evidence, request)
+        self._file.evidence.append(EvidenceItem(by=request.actor, at=workflow.now(), evidence=request.evidence))
+        self._publish()
+        await self._record("evidence_added", actor=request.actor,
+                           detail={"uri": request.evidence.uri, "sha256": request.evidence.sha256})
+        return self._result(f"evidence {len(self._file.evidence)} on file")
+
+    @add_evidence.validator
+    def _validate_evidence(self, request: EvidenceRequest) -> None:
+        self._actor(request.actor, (Role.COMPLIANCE,), "add evidence")
+        for item in self._file.evidence:
+            if item.evidence.sha256 == request.evidence.sha256:
+                raise Refused(f"evidence.sha256: that document is already on file as {item.evidence.uri}")
+
+    @workflow.update
+    async def name_responsible(self, request: ResponsibleRequest) -> InvestigationActionResult:
+        self._recheck(self._validate_responsible, request)
+        file = self._file
+        file.responsible.append(ResponsibleNamed(by=request.actor, at=workflow.now(), staff_ids=list(request.staff_ids),
+                                                 reason=request.reason))
+        file.implicated = sorted(set(file.implicated) | set(request.staff_ids))
+        message = f"named responsible: {', '.join(request.staff_ids)} (now recused)"
+        if file.lead in request.staff_ids:
+            file.lead = self._available_investigator()
+            message += f"; the lead passes to {file.lead or 'nobody: assign one'}"
+        self._publish()
+        await self._record("responsible_named", actor=request.actor,
+                           detail={"staff_ids": request.staff_ids, "reason": request.reason, "lead": file.lead})
+        await self._tell_complaint()
+        return self._result(message)
+
+    @name_responsible.validator
+    def _validate_responsible(self, request: ResponsibleRequest) -> None:
+        self._actor(request.actor, (Role.COMPLIANCE,), "name the people responsible")
+        named = set(self._file.people_responsible)
+        for staff_id in request.staff_ids:
+            rules.actor_entry(self._roster, staff_id)
+            if staff_id in named:
+                raise Refused(f"staff_ids: {staff_id} is already named responsible")
+            if staff_id == request.actor:
+                raise Refused("staff_ids: you cannot name yourself; another compliance officer must")
+
+    @workflow.update
+    async def decide_accountability(self, request: AccountabilityRequest) -> InvestigationActionResult:
+        self._recheck(self._validate_accountability, request)
+        previous = self._file.decision
+        self._file.accountability.append(
+            AccountabilityDecision(by=request.actor, at=workflow.now(), decision=request.decision, reason=request.reason))
+        self._publish()
+        await self._record("accountability_decided", actor=request.actor, detail={
+            "decision": request.decision, "reason": request.reason,
+            "replaces": previous.decision if previous else None})
+        return self._result(f"accountability: {request.decision}" + (f" (was {previous.decision})" if previous else ""))
+
+    @decide_accountability.validator
+    def _validate_accountability(self, request: AccountabilityRequest) -> None:
+        roles = tuple(self._deciders.get(request.decision, []))
+        self._actor(request.actor, roles, f"decide '{request.decision}'")
+        if not self._file.findings:
+            raise Refused("record at least one finding before deciding accountability")
+        if request.decision != "none" and not self._file.people_responsible:
+            raise Refused(f"decision: '{request.decision}' needs the people responsible named first")
+
+    @workflow.update
+    async def conclude(self, request: ConcludeInvestigationRequest) -> InvestigationActionResult:
+        self._recheck(self._validate_conclude, request)
+        file, now = self._file, workflow.now()
+        decision = file.decision
+        assert decision is not None and file.clock is not None
+        file.stage, file.concluded_by, file.concluded_at = InvestigationStage.CONCLUDED, request.actor, now
+        file.conclusion, file.suspected_illegal = request.summary, request.suspected_illegal
+        if file.clock.state == ClockState.RUNNING:
+            file.clock.state, file.clock.met_at, file.clock.met_by = ClockState.MET, now, "concluded"
+        self._publish()
+        await self._record("investigation_concluded", actor=request.actor, detail={
+            "accountability": decision.decision, "responsible": file.people_responsible,
+            "suspected_illegal": request.suspected_illegal})
+        if decision.decision != "none" and file.people_responsible:
+            await workflow.execute_activity(
+                "record_accountability",
+                AccountabilityRecordRequest(
+                    investigation_id=file.investigation_id, complaint_id=file.complaint_id,
+                    policy_version=self._input.rules.policy_version, staff_ids=file.people_responsible,
+                    decision=decision.decision, decided_on=decision.at, reason=decision.reason),
+                result_type=int, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY,
+                summary=f"Service history: {decision.decision} for {', '.join(file.people_responsible)}",
+            )
+        flagged: list[FlaggedComplaint] = []
+        if decision.decision in ("warning", "disciplinary") and file.people_responsible:
+            # Someone held to account may be handling other customers now: their managers should look.
+            flagged = await self._flag(file.people_responsible, "system",
+                                       f"{decision.decision} decided in investigation {file.investigation_id}")
+        return self._result(f"investigation concluded: accountability {decision.decision}"
+                            + (f"; {len(flagged)} other open complaint(s) flagged for review" if flagged else ""),
+                            flagged)
+
+    @conclude.validator
+    def _validate_conclude(self, request: ConcludeInvestigationRequest) -> None:
+        self._actor(request.actor, (Role.COMPLIANCE,), "conclude an investigation")
+        file = self._file
+        missing = []
+        if not file.findings:
+            missing.append("a finding")
+        if self._input.rules.evidence_required and not file.evidence:
+            missing.append("an evidence reference")
+        if file.decision is None:
+            missing.append("an accountability decision")
+        if missing:
+            raise Refused(f"cannot conclude without {', '.join(missing)}")
+
+    @workflow.update
+    async def flag_open_complaints(self, request: FlagOpenComplaintsRequest) -> InvestigationActionResult:
+        self._recheck(self._validate_flag, request)
+        staff = list(request.staff_ids) or list(self._file.implicated)
+        flagged = await self._flag(staff, request.actor, request.reason or f"implicated in {self._file.investigation_id}")
+        return self._result(f"{len(flagged)} open complaint(s) flagged for review", flagged)
+
+    @flag_open_complaints.validator
+    def _validate_flag(self, request: FlagOpenComplaintsRequest) -> None:
+        self._actor(request.actor, (Role.COMPLIANCE, *MANAGERS), "flag complaints for review")
+        if not request.staff_ids and not self._file.implicated:
+            raise Refused("nobody is implicated yet: name the people responsible first")
+        for staff_id in request.staff_ids:
+            if staff_id not in self._file.implicated:
+                raise Refused(f"staff_ids: {staff_id} is not implicated in this investigation")
+
+    @workflow.query
+    def status(self) -> InvestigationStatusQuery:
+        return InvestigationStatusQuery(file=self._file, events_recorded=self._seq)
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    async def _flag(self, staff_ids: list[str], actor: str, reason: str) -> list[FlaggedComplaint]:
+        """Tell each other open complaint of these staff that it needs a manager's review."""
+        file = self._file
+        found: OpenComplaints = await workflow.execute_activity(
+            "find_open_complaints",
+            OpenComplaintsRequest(investigation_id=file.investigation_id, staff_ids=sorted(set(staff_ids)),
+                                  exclude_complaint_id=file.complaint_id),
+            result_type=OpenComplaints, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY,
+            summary=f"Find other open complaints of {', '.join(sorted(set(staff_ids)))}",
+        )
+        done = {(f.complaint_id, f.staff_id) for f in file.flagged if f.delivered}
+        flagged: list[FlaggedComplaint] = []
+        for ref in found.complaints:
+            if (ref.complaint_id, ref.staff_id) in done:
+                continue
+            try:
+                await workflow.get_external_workflow_handle(ref.workflow_id).signal(
+                    "flag_for_review",
+                    ReviewFlagSignal(investigation_id=file.investigation_id, staff_id=ref.staff_id,
+                                     relation=ref.relation, flagged_by=actor, reason=reason),
+                )
+                delivered = True
+            except FailureError:
+                delivered = False  # it closed since the database last heard from it
+            item = FlaggedComplaint(complaint_id=ref.complaint_id, staff_id=ref.staff_id, relation=ref.relation,
+                                    delivered=delivered)
+            file.flagged.append(item)
+            flagged.append(item)
+        await self._record("complaints_flagged", actor=actor, detail={
+            "staff_ids": sorted(set(staff_ids)), "complaints": [f.complaint_id for f in flagged if f.delivered]})
+        return flagged
+
+    async def _tell_complaint(self) -> None:
+        """The complaint applies recusal at once (implicated staff stop handling it) and shows a breach."""
+        try:
+            await workflow.get_external_workflow_handle(self._input.complaint_workflow_id).signal(
+                "investigation_progress",
+                InvestigationProgressSignal(investigation_id=self._file.investigation_id, lead=self._file.lead,
+                                            implicated=self._file.implicated, breached=self._file.breached),
+            )
+        except FailureError:
+            workflow.logger.warning("complaint %s no longer takes signals", self._input.complaint_workflow_id)
+
+    def _available_investigator(self) -> str | None:
+        free = [s for s in self._with_role(Role.COMPLIANCE) if s not in self._file.implicated]
+        return free[0] if free else None
+
+    def _with_role(self, *roles: Role) -> list[str]:
+        return sorted(e.staff_id for e in self._roster.values() if e.role in roles)
+
+    def _manager_of(self, staff_id: str | None) -> str | None:
+        entry = self._roster.get(staff_id) if staff_id else None
+        return entry.manager_id if entry else None
+
+    def _publish(self) -> None:
+        file = self._file
+        updates: list[SearchAttributeUpdate[Any]] = [
+            sa.STATUS.value_set(file.stage.value),
+            sa.SLA_BREACHED.value_set(file.breached),
+            sa.NEXT_DEADLINE.value_set(file.next_deadline) if file.next_deadline else sa.NEXT_DEADLINE.value_unset(),
+            sa.ASSIGNEE.value_set(file.lead) if file.lead else sa.ASSIGNEE.value_unset(),
+        ]
+        workflow.upsert_search_attributes(updates)
+        lines = [f"**Stage:** {file.stage.value.replace('_', ' ')}", f"**Complaint:** {file.complaint_id} ({file.reason})",
+                 f"**Lead:** {file.lead or 'nobody: compliance must assign one'}",
+                 f"**Recused:** {', '.join(file.implicated) or 'nobody'}"]
+        if file.clock:
+            lines.append(f"**Clock:** {file.clock.label} ({file.clock.limit}): {file.clock.state.value}, "
+                         f"due {_fmt(file.clock.due_at)}")
+        lines.append(f"**On file:** {len(file.findings)} finding(s), {len(file.evidence)} evidence reference(s), "
+                     f"responsible: {', '.join(file.people_responsible) or 'none named'}")
+        if file.decision:
+            lines.append(f"**Accountability:** {file.decision.decision} (by {file.decision.by})")
+        if file.flagged:
+            lines.append(f"**Flagged for review:** {', '.join(sorted({f.complaint_id for f in file.flagged if f.delivered}))}")
+        if file.concluded_at:
+            lines.append(f"**Concluded:** {_fmt(file.concluded_at)} by {file.concluded_by}"
+                         + ("; suspected illegal conduct: reported to the regulator" if file.suspected_illegal else ""))
+        workflow.set_current_details("\n\n".join(lines))
+
+    async def _notify(self, key: str, recipients: list[str], subject: str, body: str) -> None:
+        if not recipients:
+            return
+        file = self._file
+        await workflow.execute_activity(
+            "notify_staff",
+            StaffNotification(idempotency_key=f"{file.complaint_id}:investigation:{key}", complaint_id=file.complaint_id,
+                              kind=f"investigation_{key.split(':')[0]}", recipients=recipients, subject=subject, body=body),
+            result_type=int, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY,
+            summary=f"Notify {', '.join(recipients)}",
+        )
+
+    async def _record(self, kind: str, *, actor: str = "system", detail: dict[str, Any] | None = None) -> None:
+        self._seq += 1
+        await workflow.execute_activity(
+            "record_investigation_event",
+            InvestigationEvent(investigation_id=self._file.investigation_id, complaint_id=self._file.complaint_id,
+                               seq=self._seq, kind=kind, at=workflow.now(), actor=actor, detail=detail or {},
+                               file=self._file.model_copy(deep=True)),
+            result_type=bool, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY,
+            summary=f"Record '{kind}' in the investigation file",
+        )
