@@ -39,7 +39,21 @@ from models.handling import (
     ProposalRequest,
     ReapplyPolicyRequest,
 )
+from models.investigation import (
+    AccountabilityRequest,
+    AssignInvestigatorRequest,
+    CompleteReviewRequest,
+    ConcludeInvestigationRequest,
+    EvidenceRequest,
+    FlagOpenComplaintsRequest,
+    InvestigationActionResult,
+    InvestigationFindingRequest,
+    InvestigationStatusQuery,
+    ResponsibleRequest,
+    investigation_workflow_id,
+)
 from workflows.complaint import ComplaintWorkflow
+from workflows.investigation import InvestigationWorkflow
 
 
 class ComplaintActions:
@@ -112,6 +126,9 @@ class ComplaintActions:
     async def reapply_policy(self, complaint_id: str, request: ReapplyPolicyRequest) -> ActionResult:
         return await self._run(complaint_id, ComplaintWorkflow.reapply_policy, request, "policy re-application")
 
+    async def complete_review(self, complaint_id: str, request: CompleteReviewRequest) -> ActionResult:
+        return await self._run(complaint_id, ComplaintWorkflow.complete_review, request, "review")
+
     async def note_customer_contact(self, complaint_id: str, request: ContactNoteSignal) -> None:
         """Fire and forget, like escalate."""
         await self._handle(complaint_id).signal(ComplaintWorkflow.note_customer_contact, request)
@@ -119,3 +136,40 @@ class ComplaintActions:
     async def escalate(self, complaint_id: str, request: EscalateSignal) -> None:
         """Fire and forget: the workflow records a refused escalation in the audit log."""
         await self._handle(complaint_id).signal(ComplaintWorkflow.escalate, request)
+
+
+class InvestigationActions:
+    """Compliance's actions on a major complaint's investigation (its own workflow)."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def handle(self, complaint_id: str) -> WorkflowHandle[InvestigationWorkflow, Any]:
+        return self._client.get_workflow_handle_for(InvestigationWorkflow.run, investigation_workflow_id(complaint_id))
+
+    async def _run(self, complaint_id: str, update: Any, request: Any, what: str) -> InvestigationActionResult:
+        return await execute_action(self.handle(complaint_id), update, request, what=what)
+
+    async def status(self, complaint_id: str) -> InvestigationStatusQuery:
+        return await self.handle(complaint_id).query(InvestigationWorkflow.status)
+
+    async def assign_investigator(self, complaint_id: str, request: AssignInvestigatorRequest) -> InvestigationActionResult:
+        return await self._run(complaint_id, InvestigationWorkflow.assign_investigator, request, "investigator assignment")
+
+    async def record_finding(self, complaint_id: str, request: InvestigationFindingRequest) -> InvestigationActionResult:
+        return await self._run(complaint_id, InvestigationWorkflow.record_finding, request, "finding")
+
+    async def add_evidence(self, complaint_id: str, request: EvidenceRequest) -> InvestigationActionResult:
+        return await self._run(complaint_id, InvestigationWorkflow.add_evidence, request, "evidence")
+
+    async def name_responsible(self, complaint_id: str, request: ResponsibleRequest) -> InvestigationActionResult:
+        return await self._run(complaint_id, InvestigationWorkflow.name_responsible, request, "naming the responsible")
+
+    async def decide_accountability(self, complaint_id: str, request: AccountabilityRequest) -> InvestigationActionResult:
+        return await self._run(complaint_id, InvestigationWorkflow.decide_accountability, request, "accountability decision")
+
+    async def conclude(self, complaint_id: str, request: ConcludeInvestigationRequest) -> InvestigationActionResult:
+        return await self._run(complaint_id, InvestigationWorkflow.conclude, request, "conclusion")
+
+    async def flag_open_complaints(self, complaint_id: str, request: FlagOpenComplaintsRequest) -> InvestigationActionResult:
+        return await self._run(complaint_id, InvestigationWorkflow.flag_open_complaints, request, "flagging")

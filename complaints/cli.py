@@ -28,7 +28,7 @@ from sqlmodel import Session, col, or_, select
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from complaints.actions import ComplaintActions
+from complaints.actions import ComplaintActions, InvestigationActions
 from complaints.config import Settings
 from complaints.intake import ActionRefused, ComplaintIntakeClient, ComplaintNotFound, describe_validation_error
 from complaints.policy import PolicyError, load_policy
@@ -62,6 +62,16 @@ from models.handling import (
     ReapplyPolicyRequest,
 )
 from models.intake import Category, EvidenceRef, Money, workflow_id_for
+from models.investigation import (
+    AccountabilityRequest,
+    AssignInvestigatorRequest,
+    CompleteReviewRequest,
+    ConcludeInvestigationRequest,
+    EvidenceRequest,
+    FlagOpenComplaintsRequest,
+    InvestigationFindingRequest,
+    ResponsibleRequest,
+)
 from models.policy import Tier
 
 EXIT_REFUSED, EXIT_USAGE, EXIT_NOT_FOUND, EXIT_UNREACHABLE = 1, 2, 3, 4
@@ -410,6 +420,13 @@ def _print_case(case: dict[str, Any], tz: ZoneInfo) -> None:
                    f"{'; responsible ' + ', '.join(inv.outcome.responsible) if inv.outcome.responsible else ''}"
                    if inv.outcome else "in progress")
         out.print(f"Investigation: opened by {inv.opened_by} {_when(inv.opened_at, tz)} ({inv.scope}); {outcome}")
+        if inv.workflow_id:
+            out.print(f"               {inv.workflow_id}, lead {inv.lead or '—'}; recused: {', '.join(inv.implicated) or 'nobody'}"
+                      f" (details: complaints investigation show {snap.complaint_id})")
+    for flag in snap.review_flags:
+        state = (f"reviewed by {flag.reviewed_by} {_when(flag.reviewed_at, tz)}: {flag.review_note}" if flag.reviewed_at
+                 else "OPEN: a manager reviews, then `complaints review-done`")
+        out.print(f"Review flag  {flag.staff_id} ({flag.relation}) implicated in {flag.investigation_id}; {state}")
     if snap.follow_up:
         fu = snap.follow_up
         calls = "; ".join(
@@ -584,7 +601,8 @@ def open_investigation(
     complaint_id: ComplaintId, as_: As, scope: Annotated[str, typer.Option(help="What the investigation covers.")],
     as_json: Json = False,
 ) -> None:
-    """Open the internal investigation of a major complaint (compliance)."""
+    """Open the investigation of a complaint that became major before investigations ran as their
+    own workflow (compliance). Newer complaints: `complaints investigation ...`."""
     _act(complaint_id, "open_investigation", lambda: OpenInvestigationRequest(actor=as_, scope=scope), as_json)
 
 
@@ -604,7 +622,8 @@ def investigation_outcome(
     suspected_illegal: Annotated[bool, typer.Option("--suspected-illegal", help="Conduct may be illegal.")] = False,
     as_json: Json = False,
 ) -> None:
-    """Record the internal investigation's outcome (compliance)."""
+    """Record the investigation outcome of a complaint that became major before investigations ran
+    as their own workflow (compliance). Newer complaints: `complaints investigation conclude`."""
     _act(complaint_id, "record_investigation_outcome", lambda: InvestigationOutcomeRequest(
         actor=as_, findings=findings_, accountability=accountability.value, responsible=responsible or [],
         suspected_illegal=suspected_illegal), as_json)
@@ -805,3 +824,176 @@ def withdraw(
             out.print(f"{complaint_id}: withdrawn (status {result.status.value})")
 
     _run(body)
+
+
+@app.command("review-done")
+def review_done(
+    complaint_id: ComplaintId, as_: As,
+    staff_id: Annotated[str, typer.Option("--staff", help="The implicated staff member whose part you reviewed.")],
+    note: Annotated[str, typer.Option(help="What the review found.")],
+    as_json: Json = False,
+) -> None:
+    """Complete the review of a complaint flagged by another complaint's investigation (manager)."""
+    _act(complaint_id, "complete_review", lambda: CompleteReviewRequest(actor=as_, staff_id=staff_id, note=note), as_json)
+
+
+# -- the investigation of a major complaint (its own workflow, owned by compliance) ----------
+
+investigation_app = typer.Typer(
+    help="The internal investigation of a major complaint: findings, evidence, people responsible, "
+    "accountability, conclusion (compliance; accountability by the role the policy names).",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(investigation_app, name="investigation")
+
+
+def _investigate(complaint_id: str, method: str, build: Callable[[], BaseModel], as_json: bool) -> None:
+    async def body(settings: Settings) -> None:
+        request = build()  # a ValidationError here names the bad argument
+        result = await getattr(InvestigationActions(await _client(settings)), method)(complaint_id, request)
+        if as_json:
+            _print_json(result)
+        else:
+            out.print(f"{result.investigation_id}: {result.message} (stage {result.stage})")
+            for f in result.flagged:
+                out.print(f"  flagged {f.complaint_id}: {f.staff_id} ({f.relation})"
+                          + ("" if f.delivered else " — it has closed since; not flagged"))
+
+    _run(body)
+
+
+@investigation_app.command("show")
+def investigation_show(complaint_id: ComplaintId, as_json: Json = False) -> None:
+    """The investigation file: lead, clock, findings, evidence, people responsible, decision."""
+
+    async def body(settings: Settings) -> None:
+        investigations = InvestigationActions(await _client(settings))
+        try:
+            answer = await investigations.status(complaint_id)
+        except RPCError as e:
+            if e.status == RPCStatusCode.NOT_FOUND:
+                raise ComplaintNotFound(f"no investigation of {complaint_id} (is it a major complaint?)") from e
+            raise
+        file = answer.file
+        if as_json:
+            _print_json(answer)
+            return
+        tz = _tz(settings)
+        out.print(f"{file.investigation_id}  {file.stage.value}  complaint {file.complaint_id}")
+        out.print(f"Why          {file.reason}")
+        out.print(f"Lead         {file.lead or '— (compliance must assign one)'}")
+        out.print(f"Recused      {', '.join(file.implicated) or 'nobody'}")
+        if file.clock:
+            c = file.clock
+            out.print(f"Clock        {c.label} ({c.limit}): {c.state.value.upper() if c.state.value == 'breached' else c.state.value}, "
+                      f"due {_when(c.due_at, tz)}")
+        for f in file.findings:
+            out.print(f"Finding      {f.summary} — {f.by}, {_when(f.at, tz)}")
+        for e in file.evidence:
+            out.print(f"Evidence     {e.evidence.uri} sha256 {e.evidence.sha256[:12]}… — {e.by}")
+        for r in file.responsible:
+            out.print(f"Responsible  {', '.join(r.staff_ids)}: {r.reason} — {r.by}")
+        for d in file.accountability:
+            out.print(f"Decision     {d.decision}: {d.reason} — {d.by}, {_when(d.at, tz)}")
+        for f in file.flagged:
+            out.print(f"Flagged      {f.complaint_id} ({f.staff_id}, {f.relation})")
+        if file.concluded_at:
+            out.print(f"Concluded    {_when(file.concluded_at, tz)} by {file.concluded_by}: {file.conclusion}"
+                      + ("; suspected illegal conduct" if file.suspected_illegal else ""))
+
+    _run(body)
+
+
+@investigation_app.command("assign")
+def investigation_assign(
+    complaint_id: ComplaintId, as_: As, lead: Annotated[str, typer.Option(help="Compliance officer to lead it.")],
+    reason: Annotated[str, typer.Option(help="Why.")] = "", as_json: Json = False,
+) -> None:
+    """Give the investigation a (new) lead (compliance or senior manager)."""
+    _investigate(complaint_id, "assign_investigator",
+                 lambda: AssignInvestigatorRequest(actor=as_, lead=lead, reason=reason), as_json)
+
+
+@investigation_app.command("finding")
+def investigation_finding(
+    complaint_id: ComplaintId, as_: As, summary: Annotated[str, typer.Option(help="What was established.")],
+    as_json: Json = False,
+) -> None:
+    """Record a finding (compliance)."""
+    _investigate(complaint_id, "record_finding", lambda: InvestigationFindingRequest(actor=as_, summary=summary), as_json)
+
+
+@investigation_app.command("evidence")
+def investigation_evidence(
+    complaint_id: ComplaintId, as_: As,
+    ref: Annotated[str | None, typer.Option("--ref", help="URI#sha256=<64 hex digits> of a document held elsewhere.")] = None,
+    file: Annotated[str | None, typer.Option("--file", help="A local document: its path and SHA-256 are recorded.")] = None,
+    description: Annotated[str | None, typer.Option(help="What it is.")] = None,
+    as_json: Json = False,
+) -> None:
+    """Add an evidence reference (compliance). Give --ref or --file."""
+
+    def build() -> EvidenceRequest:
+        if (ref is None) == (file is None):
+            raise CliError("give exactly one of --ref and --file", EXIT_USAGE)
+        if file is not None:
+            import hashlib
+            from pathlib import Path
+
+            path = Path(file).resolve()
+            if not path.is_file():
+                raise CliError(f"--file {file}: no such file", EXIT_USAGE)
+            evidence = EvidenceRef(uri=path.as_uri(), sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+                                   description=description)
+        else:
+            [evidence] = _evidence([ref or ""])
+            evidence = evidence.model_copy(update={"description": description})
+        return EvidenceRequest(actor=as_, evidence=evidence)
+
+    _investigate(complaint_id, "add_evidence", build, as_json)
+
+
+@investigation_app.command("responsible")
+def investigation_responsible(
+    complaint_id: ComplaintId, as_: As,
+    staff: Annotated[list[str], typer.Option("--staff", help="Staff id held responsible (repeat for more).")],
+    reason: Annotated[str, typer.Option(help="Why.")], as_json: Json = False,
+) -> None:
+    """Name the people responsible (compliance); they are recused from this complaint at once."""
+    _investigate(complaint_id, "name_responsible", lambda: ResponsibleRequest(actor=as_, staff_ids=staff, reason=reason),
+                 as_json)
+
+
+@investigation_app.command("accountability")
+def investigation_accountability(
+    complaint_id: ComplaintId, as_: As,
+    decision: Annotated[Accountability, typer.Option(help="none, training, warning or disciplinary.")],
+    reason: Annotated[str, typer.Option(help="Why.")], as_json: Json = False,
+) -> None:
+    """Decide accountability (the role the policy names for that decision)."""
+    _investigate(complaint_id, "decide_accountability",
+                 lambda: AccountabilityRequest(actor=as_, decision=decision.value, reason=reason), as_json)
+
+
+@investigation_app.command("conclude")
+def investigation_conclude(
+    complaint_id: ComplaintId, as_: As, summary: Annotated[str, typer.Option(help="The conclusion.")],
+    suspected_illegal: Annotated[bool, typer.Option("--suspected-illegal", help="Report to the regulator.")] = False,
+    as_json: Json = False,
+) -> None:
+    """Conclude the investigation (compliance); the outcome flows back into the complaint."""
+    _investigate(complaint_id, "conclude",
+                 lambda: ConcludeInvestigationRequest(actor=as_, summary=summary, suspected_illegal=suspected_illegal),
+                 as_json)
+
+
+@investigation_app.command("flag")
+def investigation_flag(
+    complaint_id: ComplaintId, as_: As,
+    staff: Annotated[list[str] | None, typer.Option("--staff", help="Implicated staff id (default: all of them).")] = None,
+    reason: Annotated[str, typer.Option(help="Why.")] = "", as_json: Json = False,
+) -> None:
+    """Flag the other open complaints of implicated staff for their managers to review."""
+    _investigate(complaint_id, "flag_open_complaints",
+                 lambda: FlagOpenComplaintsRequest(actor=as_, staff_ids=staff or [], reason=reason), as_json)

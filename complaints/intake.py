@@ -166,15 +166,19 @@ def complaint_handle(client: Client, complaint_id: str) -> WorkflowHandle[Compla
 
 async def execute_action(handle: WorkflowHandle[Any, Any], update: Any, request: BaseModel, *, what: str) -> Any:
     """Run a staff or customer action (an update); refusals become ActionRefused with the reason."""
-    complaint_id = handle.id.removeprefix("complaint-")
+    investigation = handle.id.startswith("investigation-")
+    complaint_id = handle.id.removeprefix("investigation-").removeprefix("complaint-")
+    subject = f"the investigation of {complaint_id}" if investigation else complaint_id
     try:
         return await handle.execute_update(update, request)
     except WorkflowUpdateFailedError as err:
         cause = getattr(err.cause, "message", None) or str(err.cause)
-        raise ActionRefused(f"{what} of {complaint_id} refused: {cause}") from err
+        raise ActionRefused(f"{what} of {subject} refused: {cause}") from err
     except RPCError as err:
         if "completed" in err.message:
-            raise ActionRefused(f"{what} of {complaint_id} refused: the complaint is closed") from err
+            closed = "the investigation has concluded" if investigation else "the complaint is closed"
+            raise ActionRefused(f"{what} of {subject} refused: {closed}") from err
         if err.status == RPCStatusCode.NOT_FOUND:
-            raise ComplaintNotFound(f"no complaint {complaint_id}") from err
+            raise ComplaintNotFound(f"no investigation of {complaint_id} (is it a major complaint?)" if investigation
+                                    else f"no complaint {complaint_id}") from err
         raise
