@@ -93,3 +93,62 @@ async def file_assigned(service: Any, category: str, **overrides: Any) -> tuple[
 
 async def state_of(service: Any, complaint_id: str) -> ComplaintStatusQuery:
     return await service.intake.handle(complaint_id).query(ComplaintWorkflow.status)
+
+
+async def investigation_file(client: Any, complaint_id: str, timeout: float = 30) -> Any:
+    """The investigation's file once it has a lead and a clock (it starts with the complaint)."""
+    from complaints.actions import InvestigationActions
+
+    investigations = InvestigationActions(client)
+
+    async def probe() -> Any:
+        try:
+            answer = await investigations.status(complaint_id)
+        except Exception:  # noqa: BLE001 - not started yet
+            return None
+        return answer.file if answer.file.clock else None
+
+    return await eventually(probe, timeout=timeout, what=f"the investigation of {complaint_id}")
+
+
+async def conclude_investigation(
+    client: Any, complaint_id: str, *, accountability: str = "none", responsible: list[str] | None = None,
+    suspected_illegal: bool = False, lead: str = "S-CMP-001",
+) -> Any:
+    """Walk a major complaint's investigation to its conclusion with the fewest valid actions."""
+    import hashlib
+
+    from complaints.actions import InvestigationActions
+    from models.intake import EvidenceRef
+    from models.investigation import (
+        AccountabilityRequest,
+        ConcludeInvestigationRequest,
+        EvidenceRequest,
+        InvestigationFindingRequest,
+        ResponsibleRequest,
+    )
+
+    investigations = InvestigationActions(client)
+    await investigation_file(client, complaint_id)
+    await investigations.record_finding(complaint_id, InvestigationFindingRequest(actor=lead, summary="What happened"))
+    digest = hashlib.sha256(complaint_id.encode()).hexdigest()
+    await investigations.add_evidence(complaint_id, EvidenceRequest(
+        actor=lead, evidence=EvidenceRef(uri=f"dms://investigations/{complaint_id}/call-log.pdf", sha256=digest)))
+    if responsible:
+        await investigations.name_responsible(complaint_id, ResponsibleRequest(
+            actor=lead, staff_ids=responsible, reason="The file shows it"))
+    decider = "S-SM-001" if accountability in ("warning", "disciplinary") else lead
+    await investigations.decide_accountability(complaint_id, AccountabilityRequest(
+        actor=decider, decision=accountability, reason="Proportionate to the findings"))
+    return await investigations.conclude(complaint_id, ConcludeInvestigationRequest(
+        actor=lead, summary="Established what happened", suspected_illegal=suspected_illegal))
+
+
+async def outcome_on_complaint(service: Any, complaint_id: str, timeout: float = 30) -> Any:
+    """Wait until the investigation's outcome has flowed back into the complaint."""
+
+    async def probe() -> Any:
+        inv = (await state_of(service, complaint_id)).snapshot.investigation
+        return inv if inv is not None and inv.outcome is not None else None
+
+    return await eventually(probe, timeout=timeout, what=f"the investigation outcome on {complaint_id}")

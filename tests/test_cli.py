@@ -16,7 +16,7 @@ from complaints.config import PROJECT_ROOT
 from models.complaint import Status
 from tests.conftest import COMPRESSED_POLICY, Service
 from tests.factories import intake_payload
-from tests.helpers import projected, status_once
+from tests.helpers import outcome_on_complaint, projected, status_once
 
 CLI = str(Path(sys.executable).parent / "complaints")
 
@@ -164,11 +164,11 @@ async def test_follow_up_and_closure_through_the_cli(service: Service) -> None:
     assert await cli_json(service, "list", "--search", customer) == [], "closed complaints are not listed by default"
 
 
-async def test_every_handling_command_through_the_cli(service: Service) -> None:
+async def test_every_handling_command_through_the_cli(service: Service, tmp_path: Path) -> None:
+    named_cid, _, _ = await filed(service, "service_attitude")  # names S-RM-007, who the investigation will name
     cid, _, _ = await filed(service, "privacy", staff_misconduct_alleged=True)
     h = "S-HND-003"
-    steps = [
-        (("open-investigation", cid, "--as", "S-CMP-001", "--scope", "Who forwarded the file"), "in_handling"),
+    before_outcome = [
         (("assign", cid, "--as", "S-MGR-001", "--handler", h, "--team", "S-LEG-001", "--reason", "privacy skills"),
          "in_handling"),
         (("request-info", cid, "--as", h, "--what", "The competitor's letter"), "awaiting_customer_info"),
@@ -176,8 +176,48 @@ async def test_every_handling_command_through_the_cli(service: Service) -> None:
         (("legal-evaluation", cid, "--as", "S-LEG-001", "--opinion", "Likely PIPL breach"), "in_handling"),
         (("manager-evaluation", cid, "--as", "S-MGR-001", "--opinion", "Apologise and compensate"), "in_handling"),
         (("loss", cid, "--as", "S-FIN-001", "--amount", "0", "--method", "No direct financial loss"), "in_handling"),
-        (("investigation-outcome", cid, "--as", "S-CMP-001", "--findings", "RM forwarded the KYC file",
-          "--accountability", "disciplinary", "--responsible", "S-RM-007"), "in_handling"),
+    ]
+    for args, status in before_outcome:
+        result = await cli_json(service, *args)
+        assert result["status"] == status, (args[0], result)
+
+    call_log = tmp_path / "call-log.txt"
+    call_log.write_text("14:02 RM forwards KYC file to competitor", encoding="utf-8")
+    code, _, err = await cli(service, "open-investigation", cid, "--as", "S-CMP-001", "--scope", "x")
+    assert code == 1 and "runs as its own workflow" in err
+    code, _, err = await cli(service, "investigation", "accountability", cid, "--as", "S-CMP-001",
+                             "--decision", "warning", "--reason", "x")
+    assert code == 1 and "S-CMP-001 is compliance; to decide 'warning' takes senior_manager" in err
+    code, _, err = await cli(service, "investigation", "accountability", cid, "--as", "S-SM-001",
+                             "--decision", "warning", "--reason", "x")
+    assert code == 1 and "record at least one finding" in err
+    investigation = [
+        ("finding", cid, "--as", "S-CMP-001", "--summary", "RM forwarded the KYC file"),
+        ("evidence", cid, "--as", "S-CMP-001", "--file", str(call_log), "--description", "Call log"),
+        ("evidence", cid, "--as", "S-CMP-002", "--ref", "dms://mail/7781#sha256=" + "ab" * 32),
+        ("responsible", cid, "--as", "S-CMP-001", "--staff", "S-RM-007", "--reason", "Sent the file"),
+        ("accountability", cid, "--as", "S-SM-001", "--decision", "disciplinary", "--reason", "Deliberate"),
+    ]
+    for args in investigation:
+        result = await cli_json(service, "investigation", *args)
+        assert result["stage"] == "investigating", (args[0], result)
+    flagged = await cli_json(service, "investigation", "flag", cid, "--as", "S-CMP-001", "--staff", "S-RM-007")
+    assert named_cid in {f["complaint_id"] for f in flagged["flagged"]}
+    concluded = await cli_json(service, "investigation", "conclude", cid, "--as", "S-CMP-001",
+                               "--summary", "The RM forwarded the file; disciplinary action")
+    assert concluded["stage"] == "investigation_concluded"
+    code, text, _ = await cli(service, "investigation", "show", cid)
+    assert code == 0 and "Decision     disciplinary: Deliberate" in text and "call-log.txt" in text
+    await outcome_on_complaint(service, cid)
+    code, _, err = await cli(service, "investigation", "show", named_cid)
+    assert code == 3 and "is it a major complaint?" in err
+    code, text, _ = await cli(service, "show", named_cid)
+    assert code == 0 and "Review flag  S-RM-007 (named) implicated in investigation-" in text
+    reviewed = await cli_json(service, "review-done", named_cid, "--as", "S-MGR-001", "--staff", "S-RM-007",
+                              "--note", "Other cases checked")
+    assert "review of S-RM-007's part completed" in reviewed["message"]
+
+    after_outcome = [
         (("feedback", cid, "--as", h, "--message", "The investigation has concluded."), "in_handling"),
         (("extend", cid, "--as", "S-MGR-001", "--reason", "Waiting for the regulator"), "in_handling"),
         (("reapply-policy", cid, "--as", "S-MGR-001", "--reason", "Quarterly review"), "in_handling"),
@@ -187,14 +227,14 @@ async def test_every_handling_command_through_the_cli(service: Service) -> None:
         (("approve", cid, "--as", "S-MGR-001"), "awaiting_customer_answer"),
         (("customer-answer", cid, "--as", h, "--rejected", "--comments", "Not enough"), "in_handling"),
     ]
-    for args, status in steps:
+    for args, status in after_outcome:
         result = await cli_json(service, *args)
         assert result["status"] == status, (args[0], result)
     result = await cli_json(service, "withdraw", cid, "--reason", "Settled in court", "--relayed-by", "call-centre")
     assert result["status"] == "withdrawn"
     kinds = [e["kind"] for e in (await cli_json(service, "show", cid))["timeline"]]
-    for kind in ("information_requested", "information_received", "deadline_extended", "policy_reapplied",
-                 "resolution_rejected_internally", "resolution_rejected_by_customer"):
+    for kind in ("information_requested", "information_received", "investigation_concluded", "deadline_extended",
+                 "policy_reapplied", "resolution_rejected_internally", "resolution_rejected_by_customer"):
         assert kind in kinds
 
 

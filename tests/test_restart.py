@@ -20,13 +20,14 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 
 from complaints.config import PROJECT_ROOT
 from complaints.devserver import dev_server_command
+from complaints.actions import InvestigationActions
 from complaints.intake import ComplaintIntakeClient, FilingOutcome
 from complaints.policy import PolicyStore
 from models.complaint import ClockState, Status
 from tests.conftest import free_port
 from tests.factories import intake_payload
 from activities.notifications import message_id
-from tests.helpers import event_kinds, eventually, outbox, projected, status_once
+from tests.helpers import conclude_investigation, event_kinds, eventually, outbox, projected, status_once
 from tests.smtp_server import SmtpServer
 from worker import build_worker
 from workflows.complaint import ComplaintWorkflow
@@ -62,7 +63,7 @@ async def test_open_complaints_carry_on_after_a_server_restart(
     tmp_path: Path, engine: Engine, policies: PolicyStore
 ) -> None:
     db_file, port, task_queue = tmp_path / "temporal.db", free_port(), f"restart-{uuid.uuid4().hex[:6]}"
-    major = intake_payload("privacy", staff_misconduct_alleged=True)  # 10 s clock in the compressed policy
+    major = intake_payload("privacy", staff_misconduct_alleged=True)  # 15 s investigation clock (compressed)
     waiting = intake_payload("fees_and_interest")  # filed while no worker runs
 
     async with dev_server(db_file, port) as client:
@@ -72,7 +73,7 @@ async def test_open_complaints_carry_on_after_a_server_restart(
             state = await status_once(intake.handle(filed.complaint_id), {Status.IN_HANDLING})
             assert not state.sla_breached
         pending = await intake.file(waiting)
-    # Server and worker are down now; the major clock falls due while nobody is there.
+    # Server and worker are down now; the investigation clock falls due while nobody is there.
     await asyncio.sleep(3)
 
     async with dev_server(db_file, port) as client:
@@ -82,19 +83,21 @@ async def test_open_complaints_carry_on_after_a_server_restart(
         async with running_worker(client, task_queue, engine, policies):
             handle = intake.handle(filed.complaint_id)
 
-            async def breached():
-                answer = await handle.query(ComplaintWorkflow.status)
-                return answer if answer.sla_breached else None
+            investigations = InvestigationActions(client)
 
-            state = await eventually(breached, timeout=60, what="the clock to fire after the restart")
-            assert {c.name: c.state for c in state.snapshot.clocks}["major_first_response"] == ClockState.BREACHED
-            await projected(engine, filed.complaint_id, "sla_breached")
+            async def breached():
+                answer = await investigations.status(filed.complaint_id)
+                return answer.file if answer.file.breached else None
+
+            file = await eventually(breached, timeout=60, what="the investigation clock to fire after the restart")
+            assert file.clock.state == ClockState.BREACHED and file.lead == "S-CMP-001"
 
             resumed = await status_once(intake.handle(pending.complaint_id), {Status.IN_HANDLING})
             assert resumed.snapshot.acknowledged_at is not None
             await projected(engine, pending.complaint_id, "acknowledged")
 
             await intake.withdraw(filed.complaint_id, "Resolved by phone", "call-centre")
+            await conclude_investigation(client, filed.complaint_id)
             assert (await handle.result()).status == Status.WITHDRAWN
 
 
@@ -117,12 +120,12 @@ async def test_a_killed_worker_loses_no_clock(client: Client, database_url: str,
     intake = ComplaintIntakeClient(client, task_queue=task_queue)
     worker = start_worker()
     try:
-        filed = await intake.file(intake_payload("privacy", staff_misconduct_alleged=True))  # 10 s clock
+        filed = await intake.file(intake_payload("fees_and_interest"))  # 20 s clock
         handle = intake.handle(filed.complaint_id)
         await status_once(handle, {Status.IN_HANDLING}, timeout=60)
         worker.send_signal(signal.SIGKILL)
         worker.wait(timeout=10)
-        await asyncio.sleep(12)  # the clock falls due while no worker runs
+        await asyncio.sleep(21)  # the clock falls due while no worker runs
         assert "sla_breached" not in event_kinds(engine, filed.complaint_id), "nothing fires without a worker"
         worker = start_worker()
 

@@ -74,9 +74,19 @@ async def test_manager_finds_a_complaint_in_the_web_ui(service: Service, web_ui_
         await page.screenshot(path=ARTIFACTS / "web_ui_complaint.png", full_page=True)
         await page.get_by_role("link", name="User Metadata").or_(page.get_by_text("User Metadata")).first.click()
         summary = f"{result.complaint_id} · contract dispute · Web UI Test Co: Prepayment fee clause 7.3 is ambiguous"
-        for text in (summary, "Stage:", "Held by:", "Waiting for:", "Investigation opened (major) (10 seconds)"):
+        for text in (summary, "Stage:", "Held by:", "Waiting for:", "Investigation opened (major) (10 seconds)",
+                     f"investigation-{result.complaint_id}"):
             await expect_in_some_frame(page, text)
         await page.screenshot(path=ARTIFACTS / "web_ui_case_file.png", full_page=True)
+
+        # The investigation is a workflow of its own, listed beside the complaint, with its own case file.
+        await page.goto(f"{base}/workflows/investigation-{result.complaint_id}")
+        await expect(page.get_by_text("InvestigationWorkflow").first).to_be_visible(timeout=30_000)
+        await page.get_by_role("link", name="User Metadata").or_(page.get_by_text("User Metadata")).first.click()
+        for text in (f"Investigation of {result.complaint_id}", "Lead:", "S-CMP-001", "Recused:",
+                     "Internal investigation (15 seconds)"):
+            await expect_in_some_frame(page, text)
+        await page.screenshot(path=ARTIFACTS / "web_ui_investigation.png", full_page=True)
 
         other = f'ComplaintTier="simple" AND ComplaintCustomerId="{customer}"'
         await page.goto(f"{base}/workflows?query={quote(other)}")

@@ -32,6 +32,8 @@ from tests.helpers import (
     outbox,
     projected,
     save_history,
+    conclude_investigation,
+    outcome_on_complaint,
     state_of,
     status_once,
 )
@@ -153,8 +155,8 @@ async def test_case_study_three_monthly_revisits(
 ) -> None:
     # A major complaint: after the follow-up, three "monthly" revisits (2 s apart here).
     cid, handler = await file_assigned(service, "contract_dispute", regulators=["NFRA", "PBOC"])
-    await actions.open_investigation(cid, _open())
-    await actions.record_investigation_outcome(cid, _outcome())
+    await conclude_investigation(service.client, cid, accountability="training", responsible=["S-RM-007"])
+    await outcome_on_complaint(service, cid)
     await actions.record_legal_evaluation(cid, _legal())
     await actions.record_manager_evaluation(cid, _manager())
     await actions.propose_resolution(cid, ProposalRequest(
@@ -259,16 +261,6 @@ async def test_a_long_look_back_continues_as_new_and_loses_no_signal(
                            "look_back_continued_as_new_last_run")
 
 
-def _open() -> Any:
-    from models.handling import OpenInvestigationRequest
-
-    return OpenInvestigationRequest(actor="S-CMP-001", scope="Clause 7.3")
-
-
-def _outcome() -> Any:
-    from models.handling import InvestigationOutcomeRequest
-
-    return InvestigationOutcomeRequest(actor="S-CMP-001", findings="Drafting defect", accountability="training")
 
 
 def _legal() -> Any:

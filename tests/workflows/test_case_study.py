@@ -17,23 +17,29 @@ import pytest
 
 from complaints.actions import ComplaintActions
 from complaints.config import PROJECT_ROOT
-from models.complaint import Status
+from models.complaint import ClockState, Status
 from models.handling import (
     ApprovalDecision,
     AssignRequest,
     CustomerAnswer,
     FeedbackRequest,
     FindingsRequest,
-    InvestigationOutcomeRequest,
     LegalEvaluationRequest,
     LossCalculationRequest,
     ManagerEvaluationRequest,
-    OpenInvestigationRequest,
     ProposalRequest,
 )
 from models.intake import Money
 from tests.conftest import Service
-from tests.helpers import outbox, projected, save_history, status_once
+from tests.helpers import (
+    conclude_investigation,
+    investigation_file,
+    outbox,
+    outcome_on_complaint,
+    projected,
+    save_history,
+    status_once,
+)
 
 
 async def test_contract_dispute_lodged_with_several_regulators(service: Service, request: pytest.FixtureRequest) -> None:
@@ -52,7 +58,9 @@ async def test_contract_dispute_lodged_with_several_regulators(service: Service,
     # The special team, formed at once by the project-finance manager.
     await actions.assign(cid, AssignRequest(actor="S-MGR-002", handler_id="S-HND-001",
                                             team=["S-LEG-001", "S-FIN-001", "S-SM-001"], reason="special team"))
-    await actions.open_investigation(cid, OpenInvestigationRequest(actor="S-CMP-001", scope="Clause 7.3 drafting and sale"))
+    # Compliance investigates in its own workflow, started when the complaint was classified major.
+    investigation = await investigation_file(service.client, cid)
+    assert investigation.lead == "S-CMP-001" and investigation.clock.state == ClockState.RUNNING
     await actions.record_findings(cid, FindingsRequest(
         actor="S-HND-001", summary="Clause 7.3 allows two readings; the higher fee was charged",
         amounts=[Money(amount=Decimal("1850000.00"))]))
@@ -61,8 +69,8 @@ async def test_contract_dispute_lodged_with_several_regulators(service: Service,
         recommends_contract_revision=True, clause_revision="7.3: prepayment fee is 1% of the amount prepaid"))
     await actions.record_loss_calculation(cid, LossCalculationRequest(
         actor="S-FIN-001", actual_loss=Decimal("186000.00"), method="Fee charged minus fee at 1%, plus funding cost"))
-    await actions.record_investigation_outcome(cid, InvestigationOutcomeRequest(
-        actor="S-CMP-001", findings="Drafting defect, no misconduct", accountability="training"))
+    await conclude_investigation(service.client, cid, accountability="none")  # drafting defect, no misconduct
+    await outcome_on_complaint(service, cid)
     await actions.record_manager_evaluation(cid, ManagerEvaluationRequest(
         actor="S-SM-001", opinion="Meet the customer; revise the clause and compensate the actual loss."))
     await actions.send_feedback(cid, FeedbackRequest(
