@@ -158,6 +158,16 @@ async def main() -> None:
             server.wait(timeout=30)
 
 
+async def until_outcome_on_file(intake: ComplaintIntakeClient, cid: str) -> None:
+    """The investigation's outcome reaches the complaint a moment after it concludes."""
+    for _ in range(100):
+        inv = (await intake.status(cid)).snapshot.investigation
+        if inv is not None and inv.outcome is not None:
+            return
+        await asyncio.sleep(0.2)
+    raise SystemExit(f"the investigation outcome never reached {cid}")
+
+
 async def run_demo(client: Any, worker: subprocess.Popen[bytes]) -> None:
     intake = ComplaintIntakeClient(client, task_queue=TASK_QUEUE)
     say("Intake systems file a mix of complaints (compressed policy: seconds instead of days)")
@@ -191,12 +201,18 @@ async def run_demo(client: Any, worker: subprocess.Popen[bytes]) -> None:
     c = ids["case_study"]
     cli("assign", c, "--as", "S-MGR-002", "--handler", "S-HND-001", "--team", "S-LEG-001", "--team", "S-FIN-001",
         "--team", "S-SM-001", "--reason", "special team")
-    cli("open-investigation", c, "--as", "S-CMP-001", "--scope", "Clause 7.3 drafting and sale")
+    cli("investigation", "show", c)  # started by itself when the complaint was classified major
     cli("legal-evaluation", c, "--as", "S-LEG-001", "--opinion", "Clause 7.3 is ambiguous; read it in the customer's favour",
         "--clause-revision", "7.3: prepayment fee is 1% of the amount prepaid")
     cli("loss", c, "--as", "S-FIN-001", "--amount", "186000", "--method", "Fee charged minus fee at 1%, plus funding cost")
-    cli("investigation-outcome", c, "--as", "S-CMP-001", "--findings", "Drafting defect, no misconduct",
-        "--accountability", "training")
+    cli("investigation", "finding", c, "--as", "S-CMP-001", "--summary", "Clause 7.3 was drafted with two readings; "
+        "sales staff explained the lower fee in good faith")
+    cli("investigation", "evidence", c, "--as", "S-CMP-001",
+        "--ref", "dms://contracts/PF-2025-0417/signed.pdf#sha256=" + "c" * 64, "--description", "Signed contract")
+    cli("investigation", "accountability", c, "--as", "S-CMP-001", "--decision", "none",
+        "--reason", "A drafting defect, not misconduct; the template is being fixed")
+    cli("investigation", "conclude", c, "--as", "S-CMP-001", "--summary", "Drafting defect, no misconduct")
+    await until_outcome_on_file(intake, c)
     cli("manager-evaluation", c, "--as", "S-SM-001", "--opinion", "Meet the customer; revise and compensate")
     cli("propose", c, "--as", "S-HND-001", "--explanation", "第7.3条将修订，并赔偿贵司实际损失。",
         "--compensation", "186000", "--contract-revision", "7.3: prepayment fee is 1% of the amount prepaid")
@@ -213,10 +229,16 @@ async def run_demo(client: Any, worker: subprocess.Popen[bytes]) -> None:
     cli("propose", c, "--as", h, "--explanation", "We waive the balloon payment penalty.", "--fee-refund", "12000")
     cli("approve", c, "--as", "S-MGR-001")
 
-    say("Collection threats (major): compliance opens the investigation; the handler asks for call recordings")
+    say("Collection threats (major): the investigation runs on its own; the handler asks for call recordings")
     c, h = ids["collector_threats"], handlers["collector_threats"]
-    cli("open-investigation", c, "--as", "S-CMP-001", "--scope", "Collection agency conduct, October calls")
+    cli("investigation", "finding", c, "--as", "S-CMP-002", "--summary", "The agency called 14 times in October")
     cli("request-info", c, "--as", h, "--what", "Dates and times of the calls, and any recordings")
+
+    say("Leaked ID numbers (major): compliance names the relationship manager; his other open complaint is flagged")
+    c = ids["leaked_ids"]
+    cli("investigation", "finding", c, "--as", "S-CMP-001", "--summary", "The RM e-mailed the shareholder register out")
+    cli("investigation", "responsible", c, "--as", "S-CMP-001", "--staff", "S-RM-007", "--reason", "Sent the register")
+    cli("investigation", "flag", c, "--as", "S-CMP-001", "--reason", "Named responsible for a data leak")
 
     say("A product-design complaint is escalated; the decision deadline is extended with approval")
     c, h = ids["schedule_defect"], handlers["schedule_defect"]
@@ -243,16 +265,19 @@ async def run_demo(client: Any, worker: subprocess.Popen[bytes]) -> None:
         cli("look-back", c, "--as", "S-HND-001", "--situation", f"Month {month}: {situation}", "--commitments-kept")
     cli("show", c)
 
-    say("Nobody acts on the leaked-ID and queue complaints: their clocks warn, breach, and escalate (about 25 s)")
+    say("Nobody concludes the leaked-ID investigation or works the queue complaint: clocks warn, breach, escalate (about 25 s)")
     await asyncio.sleep(25)
     cli("list", "--breached")
-    cli("show", ids["leaked_ids"])
+    cli("investigation", "show", ids["leaked_ids"])
+    cli("show", ids["rude_rm"])
 
     say("Where to look")
     queries = {
         "every open complaint": 'WorkflowType="ComplaintWorkflow" AND ExecutionStatus="Running"',
         "major ones": 'ComplaintTier="major"',
         "breached ones": "ComplaintSlaBreached=true",
+        "investigations": 'WorkflowType="InvestigationWorkflow"',
+        "under review": "ComplaintUnderReview=true",
         "due within a day": f'ComplaintNextDeadline < "{datetime.fromtimestamp(time.time() + 86400, timezone.utc).isoformat()}"',
         "held by S-HND-001": 'ComplaintAssignee="S-HND-001"',
         "resolved": 'ComplaintStatus="resolved"',
