@@ -31,7 +31,7 @@ from activities.staff import StaffActivities
 from complaints.config import Settings
 from complaints.logging import configure_logging
 from complaints.policy import PolicyStore
-from complaints.temporal import connect, exit_process
+from complaints.temporal import connect, ensure_search_attributes, exit_process
 from db.engine import make_engine, migrate
 from db.seed import seed_staff_directory
 from workflows import ComplaintWorkflow, InvestigationWorkflow
@@ -114,6 +114,9 @@ async def main() -> None:
     policies = PolicyStore.from_file(settings.policy_file)
     engine = prepare_database(settings)
     client = await connect(settings, wait_seconds=120)
+    added = await ensure_search_attributes(client)
+    if added:
+        log.warning("registered search attributes the server lacked", added=added)
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)

@@ -8,11 +8,13 @@ import sys
 
 from pathlib import Path
 
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
 from temporalio.client import Client
-from temporalio.service import TLSConfig
+from temporalio.service import RPCError, TLSConfig
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from complaints.config import Settings
+from models import search_attributes as sa
 
 
 class TemporalUnreachable(RuntimeError):
@@ -50,6 +52,34 @@ async def connect(settings: Settings | None = None, *, wait_seconds: float = 0) 
                     f"(namespace {settings.namespace}): {err}"
                 ) from err
             await asyncio.sleep(0.5)
+
+
+class SearchAttributesMissing(RuntimeError):
+    pass
+
+
+async def ensure_search_attributes(client: Client) -> list[str]:
+    """Register the custom search attributes the namespace lacks; return the names added.
+
+    `temporal server start-dev --search-attribute` registers them only when it creates its
+    database, so a dev server whose state predates an attribute lacks it, and a workflow that
+    sets an unregistered attribute fails its task until someone registers it.
+    """
+    listed = await client.operator_service.list_search_attributes(
+        ListSearchAttributesRequest(namespace=client.namespace))
+    missing = {k.name: int(k.indexed_value_type) for k in sa.ALL if k.name not in listed.custom_attributes}
+    if not missing:
+        return []
+    try:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(namespace=client.namespace, search_attributes=missing))
+    except RPCError as err:
+        flags = " ".join(f for f in sa.dev_server_flags() if any(name in f for name in missing))
+        raise SearchAttributesMissing(
+            f"namespace {client.namespace} lacks the search attributes {', '.join(sorted(missing))} and they "
+            f"cannot be registered from here ({err.message}); register them ({flags}) and start the worker again"
+        ) from err
+    return sorted(missing)
 
 
 def exit_process(code: int) -> None:
