@@ -181,7 +181,8 @@ async def _list_rows(client: Client, query: str, settings: Settings) -> list[dic
         attrs = wf.typed_search_attributes
         rows.append(
             {
-                "complaint_id": wf.id.removeprefix("complaint-"),
+                "complaint_id": wf.id.removeprefix("complaint-").removeprefix("investigation-"),
+                "kind": "investigation" if wf.workflow_type == "InvestigationWorkflow" else "complaint",
                 "status": attrs.get(sa.STATUS),
                 "tier": attrs.get(sa.TIER),
                 "category": attrs.get(sa.CATEGORY),
@@ -299,14 +300,15 @@ def _search_database(settings: Settings, text: str) -> list[str]:
 
 @app.command()
 def mine(as_: As, as_json: Json = False) -> None:
-    """What is on your desk: complaints you hold, soonest deadline first."""
+    """What is on your desk: complaints you hold and investigations you lead, soonest deadline first."""
 
     async def body(settings: Settings) -> None:
         with Session(_engine(settings)) as session:
             if session.get(Staff, as_) is None:
                 raise CliError(f"no staff member {as_} in the staff directory", EXIT_NOT_FOUND)
         client = await _client(settings)
-        query = f'WorkflowType="ComplaintWorkflow" AND ExecutionStatus="Running" AND {sa.ASSIGNEE.name}={_quote(as_, "--as")}'
+        query = ('WorkflowType IN ("ComplaintWorkflow", "InvestigationWorkflow") AND ExecutionStatus="Running" '
+                 f'AND {sa.ASSIGNEE.name}={_quote(as_, "--as")}')
         rows = await _list_rows(client, query, settings)
         if as_json:
             _print_json(rows)

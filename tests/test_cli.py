@@ -201,6 +201,8 @@ async def test_every_handling_command_through_the_cli(service: Service, tmp_path
     for args in investigation:
         result = await cli_json(service, "investigation", *args)
         assert result["stage"] == "investigating", (args[0], result)
+    desk = await cli_json(service, "mine", "--as", "S-CMP-001")
+    assert {(r["complaint_id"], r["kind"], r["status"]) for r in desk} >= {(cid, "investigation", "investigating")}
     flagged = await cli_json(service, "investigation", "flag", cid, "--as", "S-CMP-001", "--staff", "S-RM-007")
     assert named_cid in {f["complaint_id"] for f in flagged["flagged"]}
     concluded = await cli_json(service, "investigation", "conclude", cid, "--as", "S-CMP-001",
