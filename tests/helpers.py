@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 from temporalio.client import WorkflowHandle
+from temporalio.service import RPCError
 
 from db.tables import Complaint, ComplaintEventRow, OutboxMessage
 from models.complaint import ComplaintStatusQuery, Status
@@ -35,7 +36,10 @@ async def eventually(probe: Callable[[], Awaitable[T | None]], *, timeout: float
 
 async def status_once(handle: WorkflowHandle, statuses: set[Status], timeout: float = 30) -> ComplaintStatusQuery:
     async def probe() -> ComplaintStatusQuery | None:
-        answer = await handle.query(ComplaintWorkflow.status)
+        try:
+            answer = await handle.query(ComplaintWorkflow.status)
+        except RPCError:
+            return None  # a query needs a worker; one that was just killed or is starting answers later
         return answer if answer.snapshot.status in statuses else None
 
     return await eventually(probe, timeout=timeout, what=f"status in {sorted(statuses)}")
