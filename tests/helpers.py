@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
-from temporalio.client import WorkflowHandle
+from temporalio.client import Client, WorkflowHandle
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 
 from db.tables import Complaint, ComplaintEventRow, OutboxMessage
@@ -156,3 +159,22 @@ async def outcome_on_complaint(service: Any, complaint_id: str, timeout: float =
         return inv if inv is not None and inv.outcome is not None else None
 
     return await eventually(probe, timeout=timeout, what=f"the investigation outcome on {complaint_id}")
+
+
+@asynccontextmanager
+async def dev_server_process(command: list[str], port: int) -> AsyncIterator[Client]:
+    """A dev server of our own (for tests that stop it or start it on a given state)."""
+    proc = subprocess.Popen(command)
+    try:
+        client = None
+        for _ in range(150):
+            try:
+                client = await Client.connect(f"127.0.0.1:{port}", data_converter=pydantic_data_converter)
+                break
+            except RuntimeError:
+                await asyncio.sleep(0.2)
+        assert client is not None, "dev server did not start"
+        yield client
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=30) is not None

@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 
 from complaints.config import PROJECT_ROOT
 from complaints.devserver import dev_server_command
@@ -27,7 +26,15 @@ from models.complaint import ClockState, Status
 from tests.conftest import free_port
 from tests.factories import intake_payload
 from activities.notifications import message_id
-from tests.helpers import conclude_investigation, event_kinds, eventually, outbox, projected, status_once
+from tests.helpers import (
+    conclude_investigation,
+    dev_server_process,
+    event_kinds,
+    eventually,
+    outbox,
+    projected,
+    status_once,
+)
 from tests.smtp_server import SmtpServer
 from worker import build_worker
 from workflows.complaint import ComplaintWorkflow
@@ -35,20 +42,8 @@ from workflows.complaint import ComplaintWorkflow
 
 @asynccontextmanager
 async def dev_server(db_file: Path, port: int) -> AsyncIterator[Client]:
-    proc = subprocess.Popen(dev_server_command(db_file, port=port, headless=True, log_level="error"))
-    try:
-        client = None
-        for _ in range(150):
-            try:
-                client = await Client.connect(f"127.0.0.1:{port}", data_converter=pydantic_data_converter)
-                break
-            except RuntimeError:
-                await asyncio.sleep(0.2)
-        assert client is not None, "dev server did not start"
-        yield client
-    finally:
-        proc.terminate()
-        assert proc.wait(timeout=30) is not None
+    async with dev_server_process(dev_server_command(db_file, port=port, headless=True, log_level="error"), port) as c:
+        yield c
 
 
 @asynccontextmanager
