@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, String, cast, or_
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from temporalio import activity
 
 from complaints.policy import PolicyStore
@@ -75,10 +75,14 @@ class InvestigationActivities:
         log = activity_logger(request.exclude_complaint_id)
         wanted = set(request.staff_ids)
         found: list[OpenComplaintRef] = []
+        # Handler and named staff are columns; team membership is only in the case file, so the
+        # database narrows to rows whose case file mentions them and Python checks the team.
+        mentions = [cast(Complaint.snapshot, String).contains(f'"{staff_id}"') for staff_id in sorted(wanted)]
         with Session(self._engine) as session:
             rows = session.exec(
                 select(Complaint)
                 .where(Complaint.closed_at.is_(None), Complaint.complaint_id != request.exclude_complaint_id)
+                .where(or_(col(Complaint.assignee).in_(wanted), col(Complaint.staff_named).in_(wanted), *mentions))
                 .order_by(Complaint.received_at)
             ).all()
         for row in rows:

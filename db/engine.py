@@ -53,10 +53,10 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
 
 
-def migrate(url: str) -> None:
-    """Bring the schema to the newest migration (``alembic upgrade head``)."""
+def migrate(url: str, revision: str = "head") -> None:
+    """Bring the schema to the newest migration (``alembic upgrade head``), or to ``revision``."""
     _ensure_sqlite_directory(normalise_url(url))
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("sqlalchemy.url", normalise_url(url).replace("%", "%%"))
-    command.upgrade(cfg, "head")
+    command.upgrade(cfg, revision)

@@ -105,7 +105,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import rules
     from workflows.investigation import InvestigationWorkflow
     from workflows.options import ACTIVITY_TIMEOUT, RETRY
-    from workflows.rules import HANDLING, MANAGERS, Refused
+    from workflows.rules import HANDLING, MANAGERS, Refused, fmt_utc
 
 
 # Complaints started before tiered handling existed keep their old path on replay.
@@ -122,10 +122,6 @@ INVESTIGATION_WORKFLOW = "investigation-workflow"
 MET_BY_INVESTIGATION = {"major_first_response"}
 MET_BY_FEEDBACK = {"complex_first_response"}
 MET_BY_RESOLUTION = {"simple_first_response", "complex_first_response", "regulatory_decision"}
-
-
-def _fmt(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "—"
 
 
 def _money(value: Money | None) -> dict[str, str] | None:
@@ -288,19 +284,7 @@ class ComplaintWorkflow:
                       else "lodged_with_regulator")
             for regulator in self._snapshot.intake.regulators:
                 await self._open_report_thread(regulator, reason)
-        choice: HandlerChoice = await workflow.execute_activity(
-            "choose_handler",
-            HandlerChoiceRequest(
-                complaint_id=self._snapshot.complaint_id,
-                category=self._snapshot.intake.category.value,
-                language=self._snapshot.intake.customer.language,
-                exclude=sorted(rules.implicated_staff(self._snapshot)),
-            ),
-            result_type=HandlerChoice,
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=RETRY,
-            summary="Choose a handler by skills and workload",
-        )
+        choice = await self._choose_handler("Choose a handler by skills and workload")
         self._handling = True
         if choice.staff_id and not self._closing():
             await self._assign(choice.staff_id, [], actor="system", reason=choice.reason)
@@ -309,6 +293,20 @@ class ComplaintWorkflow:
             await self._notify_staff("assignment_needed", managers, "Complaint needs a handler", choice.reason)
             await self._record("assignment_needed", detail={"reason": choice.reason})
         await self._run_clocks()
+
+    async def _choose_handler(self, summary: str, *, also_exclude: str | None = None) -> HandlerChoice:
+        """A handler by skills, language and workload; never anyone the complaint implicates."""
+        snap = self._snapshot
+        exclude = rules.implicated_staff(snap) | ({also_exclude} if also_exclude is not None else set())
+        return await workflow.execute_activity(
+            "choose_handler",
+            HandlerChoiceRequest(complaint_id=snap.complaint_id, category=snap.intake.category.value,
+                                 language=snap.intake.customer.language, exclude=sorted(exclude)),
+            result_type=HandlerChoice,
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=RETRY,
+            summary=summary,
+        )
 
     def _closing(self) -> bool:
         return self._withdrawal is not None or self._snapshot.status in CLOSED_STATUSES
@@ -327,7 +325,7 @@ class ComplaintWorkflow:
             if remaining > 0:
                 try:
                     await workflow.wait_condition(
-                        changed, timeout=remaining, timeout_summary=f"{clock.label} {kind} {_fmt(at)}"
+                        changed, timeout=remaining, timeout_summary=f"{clock.label} {kind} {fmt_utc(at)}"
                     )
                     continue
                 except asyncio.TimeoutError:
@@ -358,8 +356,8 @@ class ComplaintWorkflow:
         await self._notify_staff(
             f"sla_warning:{clock.name}:{clock.extensions_used}",
             recipients,
-            f"{clock.label} due {_fmt(clock.due_at)}",
-            f"{self._snapshot.complaint_id}: {clock.label} falls due at {_fmt(clock.due_at)}.",
+            f"{clock.label} due {fmt_utc(clock.due_at)}",
+            f"{self._snapshot.complaint_id}: {clock.label} falls due at {fmt_utc(clock.due_at)}.",
         )
         self._publish()
         await self._record("sla_warning", detail={"clock": clock.name, "due_at": clock.due_at.isoformat()})
@@ -376,7 +374,7 @@ class ComplaintWorkflow:
             f"sla_breached:{clock.name}:{clock.extensions_used}",
             recipients,
             f"BREACHED: {clock.label} ({snap.complaint_id})",
-            f"{clock.label} was due {_fmt(clock.due_at)}. Escalated to {snap.escalated_to or 'management'} "
+            f"{clock.label} was due {fmt_utc(clock.due_at)}. Escalated to {snap.escalated_to or 'management'} "
             f"(level {snap.escalation_level}).",
         )
         await self._record(
@@ -412,7 +410,7 @@ class ComplaintWorkflow:
         self._publish()
         await self._notify_staff(
             f"assigned:{self._seq + 1}", [handler, *team], f"Complaint {snap.complaint_id} is yours",
-            f"{snap.intake.summary}\nNext deadline: {_fmt(snap.next_deadline)}",
+            f"{snap.intake.summary}\nNext deadline: {fmt_utc(snap.next_deadline)}",
         )
         await self._record(
             "reassigned" if previous else "assigned",
@@ -458,19 +456,12 @@ class ComplaintWorkflow:
             raise Refused(f"complaint {self._snapshot.complaint_id} is still in intake; try again shortly")
         return rules.actor_entry(self._roster, actor)
 
-    def _recheck(self, validator: Any, request: Any) -> None:
-        """Updates accepted together may both pass their validators; the handler checks again."""
-        try:
-            validator(request)
-        except Refused as err:
-            raise ApplicationError(str(err), type="Refused", non_retryable=True) from err
-
     def _result(self, message: str) -> ActionResult:
         return ActionResult(complaint_id=self._snapshot.complaint_id, status=self._snapshot.status.value, message=message)
 
     @workflow.update
     async def assign(self, request: AssignRequest) -> ActionResult:
-        self._recheck(self._validate_assign, request)
+        rules.recheck(self._validate_assign, request)
         await self._assign(request.handler_id, list(request.team), actor=request.actor, reason=request.reason)
         return self._result(f"assigned to {request.handler_id}")
 
@@ -487,7 +478,7 @@ class ComplaintWorkflow:
 
     @workflow.update
     async def record_findings(self, request: FindingsRequest) -> ActionResult:
-        self._recheck(self._validate_findings, request)
+        rules.recheck(self._validate_findings, request)
         self._snapshot.findings.append(
             Finding(recorded_by=request.actor, recorded_at=workflow.now(), summary=request.summary,
                     occurred_at=request.occurred_at, place=request.place, amounts=list(request.amounts),
@@ -505,7 +496,7 @@ class ComplaintWorkflow:
 
     @workflow.update
     async def record_legal_evaluation(self, request: LegalEvaluationRequest) -> ActionResult:
-        self._recheck(self._validate_legal, request)
+        rules.recheck(self._validate_legal, request)
         self._snapshot.legal_evaluation = Evaluation(
             by=request.actor, at=workflow.now(), opinion=request.opinion,
             recommends_contract_revision=request.recommends_contract_revision, clause_revision=request.clause_revision,
@@ -523,7 +514,7 @@ class ComplaintWorkflow:
 
     @workflow.update
     async def record_manager_evaluation(self, request: ManagerEvaluationRequest) -> ActionResult:
-        self._recheck(self._validate_manager_evaluation, request)
+        rules.recheck(self._validate_manager_evaluation, request)
         self._snapshot.manager_evaluation = Evaluation(by=request.actor, at=workflow.now(), opinion=request.opinion)
         await self._record("manager_evaluation", actor=request.actor)
         return self._result("manager evaluation recorded")
@@ -537,7 +528,7 @@ class ComplaintWorkflow:
 
     @workflow.update
     async def record_loss_calculation(self, request: LossCalculationRequest) -> ActionResult:
-        self._recheck(self._validate_loss, request)
+        rules.recheck(self._validate_loss, request)
         loss = Money(amount=request.actual_loss, currency=request.currency) if request.actual_loss > 0 else None
         self._snapshot.loss_calculation = LossCalculation(
             by=request.actor, at=workflow.now(), actual_loss=loss, method=request.method
@@ -554,7 +545,7 @@ class ComplaintWorkflow:
 
     @workflow.update
     async def request_customer_information(self, request: InformationRequest) -> ActionResult:
-        self._recheck(self._validate_information_request, request)
+        rules.recheck(self._validate_information_request, request)
         snap = self._snapshot
         assert self._rules is not None
         now = workflow.now()
@@ -585,7 +576,7 @@ class ComplaintWorkflow:
 
     @workflow.update
     async def record_customer_information(self, request: InformationReceived) -> ActionResult:
-        self._recheck(self._validate_information_received, request)
+        rules.recheck(self._validate_information_received, request)
         snap, now = self._snapshot, workflow.now()
         snap.status = Status.IN_HANDLING
         open_request = snap.information_requests[-1]
@@ -611,7 +602,7 @@ class ComplaintWorkflow:
 
     @workflow.update
     async def open_investigation(self, request: OpenInvestigationRequest) -> ActionResult:
-        self._recheck(self._validate_open_investigation, request)
+        rules.recheck(self._validate_open_investigation, request)
         self._snapshot.investigation = Investigation(
             opened_by=request.actor, opened_at=workflow.now(), scope=request.scope
         )
@@ -641,7 +632,7 @@ class ComplaintWorkflow:
 
     @workflow.update
     async def record_investigation_outcome(self, request: InvestigationOutcomeRequest) -> ActionResult:
-        self._recheck(self._validate_investigation_outcome, request)
+        rules.recheck(self._validate_investigation_outcome, request)
         investigation = self._snapshot.investigation
         assert investigation is not None
         investigation.outcome, investigation.concluded_at = request, workflow.now()
@@ -670,7 +661,7 @@ class ComplaintWorkflow:
 
     @workflow.update
     async def send_feedback(self, request: FeedbackRequest) -> ActionResult:
-        self._recheck(self._validate_feedback, request)
+        rules.recheck(self._validate_feedback, request)
         await self._notify_customer(f"feedback:{self._seq + 1}", "feedback", {"message": request.message})
         self._settle(MET_BY_FEEDBACK, "feedback")
         self._publish()
@@ -686,7 +677,7 @@ class ComplaintWorkflow:
 
     @workflow.update
     async def propose_resolution(self, request: ProposalRequest) -> ActionResult:
-        self._recheck(self._validate_proposal, request)
+        rules.recheck(self._validate_proposal, request)
         snap = self._snapshot
         assert self._rules is not None
         proposal = Proposal(
@@ -725,7 +716,7 @@ class ComplaintWorkflow:
 
     @workflow.update
     async def decide_resolution(self, request: ApprovalDecision) -> ActionResult:
-        self._recheck(self._validate_decision, request)
+        rules.recheck(self._validate_decision, request)
         snap = self._snapshot
         proposal = snap.current_proposal
         assert proposal is not None
@@ -763,7 +754,7 @@ class ComplaintWorkflow:
 
     @workflow.update
     async def record_customer_answer(self, request: CustomerAnswer) -> ActionResult:
-        self._recheck(self._validate_customer_answer, request)
+        rules.recheck(self._validate_customer_answer, request)
         snap = self._snapshot
         proposal = snap.current_proposal
         assert proposal is not None
@@ -809,7 +800,7 @@ class ComplaintWorkflow:
 
     @workflow.update
     async def extend_deadline(self, request: ExtensionRequest) -> ActionResult:
-        self._recheck(self._validate_extension, request)
+        rules.recheck(self._validate_extension, request)
         snap = self._snapshot
         clock = self._decision_clock()
         assert clock is not None and self._rules is not None
@@ -834,7 +825,7 @@ class ComplaintWorkflow:
         )
         await self._record("deadline_extended", actor=request.actor,
                            detail={"extension": planned.label, "due_at": clock.due_at.isoformat(), "reason": request.reason})
-        return self._result(f"{planned.label}: decision now due {_fmt(clock.due_at)}")
+        return self._result(f"{planned.label}: decision now due {fmt_utc(clock.due_at)}")
 
     @extend_deadline.validator
     def _validate_extension(self, request: ExtensionRequest) -> None:
@@ -852,7 +843,7 @@ class ComplaintWorkflow:
 
     @workflow.update
     async def reapply_policy(self, request: ReapplyPolicyRequest) -> ActionResult:
-        self._recheck(self._validate_reapply, request)
+        rules.recheck(self._validate_reapply, request)
         snap = self._snapshot
         assert snap.tier is not None and snap.classification is not None and self._rules is not None
         result: ReplanResult = await workflow.execute_activity(
@@ -1047,14 +1038,7 @@ class ComplaintWorkflow:
         team = [m for m in snap.team if m not in inv.implicated]
         handler = snap.assignee if snap.assignee not in inv.implicated else None
         if handler is None:
-            choice: HandlerChoice = await workflow.execute_activity(
-                "choose_handler",
-                HandlerChoiceRequest(complaint_id=snap.complaint_id, category=snap.intake.category.value,
-                                     language=snap.intake.customer.language, exclude=sorted(rules.implicated_staff(snap))),
-                result_type=HandlerChoice, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY,
-                summary="Choose a handler who is not implicated",
-            )
-            handler = choice.staff_id
+            handler = (await self._choose_handler("Choose a handler who is not implicated")).staff_id
         if handler:
             await self._assign(handler, team, actor="system", reason=f"recusal: {', '.join(recused)} implicated "
                                                                      f"by {request.investigation_id}")
@@ -1086,7 +1070,7 @@ class ComplaintWorkflow:
 
     @workflow.update
     async def complete_review(self, request: CompleteReviewRequest) -> ActionResult:
-        self._recheck(self._validate_complete_review, request)
+        rules.recheck(self._validate_complete_review, request)
         now = workflow.now()
         for flag in self._snapshot.review_flags:
             if flag.staff_id == request.staff_id and flag.reviewed_at is None:
@@ -1170,7 +1154,7 @@ class ComplaintWorkflow:
                     await self._notify_staff(
                         f"regulator_report_failing:{thread.regulator}", compliance,
                         f"Report to {thread.regulator} on {self._snapshot.complaint_id} is failing",
-                        f"Due {_fmt(thread.due_at)}; still retrying with key {thread.idempotency_key}.")
+                        f"Due {fmt_utc(thread.due_at)}; still retrying with key {thread.idempotency_key}.")
                     await self._record("regulator_report_escalated",
                                        detail={"regulator": thread.regulator, "attempts": thread.attempts})
                 continue
@@ -1215,18 +1199,7 @@ class ComplaintWorkflow:
         self._stop_clocks()
         caller = snap.assignee
         if self._rules.follow_up_different_caller:
-            choice: HandlerChoice = await workflow.execute_activity(
-                "choose_handler",
-                HandlerChoiceRequest(
-                    complaint_id=snap.complaint_id, category=snap.intake.category.value,
-                    language=snap.intake.customer.language,
-                    exclude=sorted(rules.implicated_staff(snap) | {snap.assignee or ""}),
-                ),
-                result_type=HandlerChoice,
-                start_to_close_timeout=ACTIVITY_TIMEOUT,
-                retry_policy=RETRY,
-                summary="Choose who makes the follow-up call",
-            )
+            choice = await self._choose_handler("Choose who makes the follow-up call", also_exclude=snap.assignee or "")
             caller = choice.staff_id or snap.assignee
         clock = await self._plan("Plan the follow-up call", purpose="follow_up", tier=snap.tier,
                                  started_at=workflow.now())
@@ -1236,7 +1209,7 @@ class ComplaintWorkflow:
         self._clocks_changed = True
         self._publish()
         await self._notify_staff(f"follow_up:{snap.reopened_count}", [c for c in [caller] if c],
-                                 f"Follow-up call for {snap.complaint_id}", f"Call the customer by {_fmt(clock.due_at)}.")
+                                 f"Follow-up call for {snap.complaint_id}", f"Call the customer by {fmt_utc(clock.due_at)}.")
         await self._record("follow_up_scheduled", detail={"caller": caller, "due_at": clock.due_at.isoformat()})
 
     def _holder_or_manager(self, entry: RosterEntry, action: str) -> None:
@@ -1247,7 +1220,7 @@ class ComplaintWorkflow:
 
     @workflow.update
     async def record_follow_up_call(self, request: FollowUpCallRequest) -> ActionResult:
-        self._recheck(self._validate_follow_up_call, request)
+        rules.recheck(self._validate_follow_up_call, request)
         snap, now = self._snapshot, workflow.now()
         assert snap.follow_up is not None and self._rules is not None
         snap.follow_up.calls.append(FollowUpCall(
@@ -1262,7 +1235,7 @@ class ComplaintWorkflow:
                 self._publish()
                 await self._record("follow_up_not_reached", actor=request.actor,
                                    detail={"attempt": attempt, "next_due": retry.due_at.isoformat()})
-                return self._result(f"customer not reached (attempt {attempt}); next try due {_fmt(retry.due_at)}")
+                return self._result(f"customer not reached (attempt {attempt}); next try due {fmt_utc(retry.due_at)}")
             await self._notify_customer(f"follow_up_letter:{snap.reopened_count}", "follow_up_letter", {})
             snap.follow_up.outcome = "letter"
             self._stop_clocks(met_by="follow-up letter")
@@ -1312,7 +1285,7 @@ class ComplaintWorkflow:
         self._publish()
         await self._notify_staff(f"look_back:{snap.reopened_count}:{number}", [h for h in [snap.assignee] if h],
                                  f"Look-back revisit {number} of {snap.complaint_id}",
-                                 f"Revisit the customer between {_fmt(clock.started_at)} and {_fmt(clock.due_at)}.")
+                                 f"Revisit the customer between {fmt_utc(clock.started_at)} and {fmt_utc(clock.due_at)}.")
         await self._record("look_back_scheduled", detail={"revisit": number, "opens": clock.started_at.isoformat(),
                                                            "due_at": clock.due_at.isoformat()})
 
@@ -1323,7 +1296,7 @@ class ComplaintWorkflow:
 
     @workflow.update
     async def record_look_back(self, request: LookBackRequest) -> ActionResult:
-        self._recheck(self._validate_look_back, request)
+        rules.recheck(self._validate_look_back, request)
         snap = self._snapshot
         assert snap.look_back is not None and self._rules is not None
         clock = self._open_revisit()
@@ -1360,11 +1333,11 @@ class ComplaintWorkflow:
         if clock is None:
             raise Refused("no look-back revisit is open")
         if workflow.now() < clock.started_at:
-            raise Refused(f"the next revisit opens {_fmt(clock.started_at)}")
+            raise Refused(f"the next revisit opens {fmt_utc(clock.started_at)}")
 
     @workflow.update
     async def adjust_look_back(self, request: AdjustLookBackRequest) -> ActionResult:
-        self._recheck(self._validate_adjust_look_back, request)
+        rules.recheck(self._validate_adjust_look_back, request)
         snap = self._snapshot
         assert snap.look_back is not None
         done = len(snap.look_back.revisits)
@@ -1391,7 +1364,7 @@ class ComplaintWorkflow:
 
     @workflow.update
     async def mark_for_look_back(self, request: MarkLookBackRequest) -> ActionResult:
-        self._recheck(self._validate_mark_look_back, request)
+        rules.recheck(self._validate_mark_look_back, request)
         self._snapshot.look_back_marked = True
         await self._record("marked_for_look_back", actor=request.actor, detail={"reason": request.reason})
         return self._result("marked for look-back after the follow-up call")
@@ -1406,7 +1379,7 @@ class ComplaintWorkflow:
 
     @workflow.update
     async def record_root_cause(self, request: RootCauseRequest) -> ActionResult:
-        self._recheck(self._validate_root_cause, request)
+        rules.recheck(self._validate_root_cause, request)
         snap = self._snapshot
         snap.root_cause = RootCauseRecord(code=request.code, text=request.text, by=request.actor, at=workflow.now())
         await self._record("root_cause_recorded", actor=request.actor, detail={"code": request.code, "text": request.text})
@@ -1490,7 +1463,7 @@ class ComplaintWorkflow:
             if remaining > 0:
                 try:
                     await workflow.wait_condition(
-                        closing, timeout=remaining, timeout_summary=f"{clock.label} due {_fmt(clock.due_at)}"
+                        closing, timeout=remaining, timeout_summary=f"{clock.label} due {fmt_utc(clock.due_at)}"
                     )
                     return
                 except asyncio.TimeoutError:
@@ -1573,13 +1546,13 @@ class ComplaintWorkflow:
             lines.append(f"**Closed:** {c.outcome}; satisfaction {c.satisfaction or '—'}; root cause {c.root_cause}")
         running = sorted((c for c in snap.clocks if c.state == ClockState.RUNNING), key=lambda c: c.due_at)
         if running:
-            lines.append(f"**Next deadline:** {running[0].label}, {_fmt(running[0].due_at)}")
+            lines.append(f"**Next deadline:** {running[0].label}, {fmt_utc(running[0].due_at)}")
         if snap.staff_record and snap.staff_record.found:
             s = snap.staff_record
             lines.append(f"**Staff named:** {s.name} ({s.role}), service-quality score {s.service_quality_score}")
         if snap.clocks:
             lines.append(
-                "**Clocks:**\n\n" + "\n".join(f"- {c.label} ({c.limit}): {c.state.value}, due {_fmt(c.due_at)}" for c in snap.clocks)
+                "**Clocks:**\n\n" + "\n".join(f"- {c.label} ({c.limit}): {c.state.value}, due {fmt_utc(c.due_at)}" for c in snap.clocks)
             )
         workflow.set_current_details("\n\n".join(lines))
 

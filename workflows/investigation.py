@@ -15,7 +15,7 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import SearchAttributeUpdate
-from temporalio.exceptions import ApplicationError, FailureError
+from temporalio.exceptions import FailureError
 
 with workflow.unsafe.imports_passed_through():
     from models import search_attributes as sa
@@ -51,11 +51,7 @@ with workflow.unsafe.imports_passed_through():
     from models.policy import Role
     from workflows import rules
     from workflows.options import ACTIVITY_TIMEOUT, RETRY
-    from workflows.rules import MANAGERS, Refused
-
-
-def _fmt(moment: Any) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "—"
+    from workflows.rules import MANAGERS, Refused, fmt_utc
 
 
 @workflow.defn
@@ -92,7 +88,7 @@ class InvestigationWorkflow:
         compliance = self._with_role(Role.COMPLIANCE, Role.SENIOR_MANAGER)
         await self._notify("opened", compliance, f"Investigation of {file.complaint_id} opened",
                            f"{input.summary}\nLead: {file.lead or 'nobody available: assign one'}; "
-                           f"due {_fmt(file.clock.due_at)}. Recused: {', '.join(file.implicated) or 'nobody'}.")
+                           f"due {fmt_utc(file.clock.due_at)}. Recused: {', '.join(file.implicated) or 'nobody'}.")
         await self._tell_complaint()
         await self._run_clock()
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -125,7 +121,7 @@ class InvestigationWorkflow:
             if remaining > 0:
                 try:
                     await workflow.wait_condition(
-                        done, timeout=remaining, timeout_summary=f"Investigation {'warning' if warn else 'due'} {_fmt(at)}")
+                        done, timeout=remaining, timeout_summary=f"Investigation {'warning' if warn else 'due'} {fmt_utc(at)}")
                     continue
                 except asyncio.TimeoutError:
                     pass
@@ -134,7 +130,7 @@ class InvestigationWorkflow:
             if warn:
                 clock.warned_at = workflow.now()
                 await self._notify("warning", [r for r in [file.lead, self._manager_of(file.lead)] if r],
-                                   f"Investigation of {file.complaint_id} due {_fmt(clock.due_at)}",
+                                   f"Investigation of {file.complaint_id} due {fmt_utc(clock.due_at)}",
                                    f"{len(file.findings)} finding(s), {len(file.evidence)} evidence reference(s) so far.")
                 self._publish()
                 await self._record("investigation_warning", detail={"due_at": clock.due_at.isoformat()})
@@ -144,7 +140,7 @@ class InvestigationWorkflow:
                 seniors = self._with_role(Role.SENIOR_MANAGER)
                 await self._notify("breached", [r for r in dict.fromkeys([file.lead, *seniors]) if r],
                                    f"BREACHED: investigation of {file.complaint_id}",
-                                   f"Was due {_fmt(clock.due_at)}; lead {file.lead or 'none'}. It stays open until concluded.")
+                                   f"Was due {fmt_utc(clock.due_at)}; lead {file.lead or 'none'}. It stays open until concluded.")
                 await self._record("investigation_breached", detail={"due_at": clock.due_at.isoformat()})
                 await self._tell_complaint()
 
@@ -162,13 +158,6 @@ class InvestigationWorkflow:
         rules.require_role(entry, roles, action)
         return entry
 
-    def _recheck(self, validator: Any, request: Any) -> None:
-        """Updates accepted together may both pass their validators; the handler checks again."""
-        try:
-            validator(request)
-        except Refused as err:
-            raise ApplicationError(str(err), type="Refused", non_retryable=True) from err
-
     def _result(self, message: str, flagged: list[FlaggedComplaint] | None = None) -> InvestigationActionResult:
         return InvestigationActionResult(
             investigation_id=self._file.investigation_id, complaint_id=self._file.complaint_id,
@@ -176,11 +165,11 @@ class InvestigationWorkflow:
 
     @workflow.update
     async def assign_investigator(self, request: AssignInvestigatorRequest) -> InvestigationActionResult:
-        self._recheck(self._validate_assign, request)
+        rules.recheck(self._validate_assign, request)
         previous, self._file.lead = self._file.lead, request.lead
         self._publish()
         await self._notify(f"lead:{self._seq + 1}", [request.lead], f"You lead the investigation of {self._file.complaint_id}",
-                           f"{self._file.scope}\nDue {_fmt(self._file.next_deadline)}. {request.reason}")
+                           f"{self._file.scope}\nDue {fmt_utc(self._file.next_deadline)}. {request.reason}")
         await self._record("investigator_assigned", actor=request.actor,
                            detail={"lead": request.lead, "previous": previous, "reason": request.reason})
         await self._tell_complaint()
@@ -198,7 +187,7 @@ class InvestigationWorkflow:
 
     @workflow.update
     async def record_finding(self, request: InvestigationFindingRequest) -> InvestigationActionResult:
-        self._recheck(self._validate_finding, request)
+        rules.recheck(self._validate_finding, request)
         self._file.findings.append(InvestigationFinding(by=request.actor, at=workflow.now(), summary=request.summary))
         self._publish()
         await self._record("finding_recorded", actor=request.actor, detail={"summary": request.summary})
@@ -210,7 +199,7 @@ class InvestigationWorkflow:
 
     @workflow.update
     async def add_evidence(self, request: EvidenceRequest) -> InvestigationActionResult:
-        self._recheck(self._validate_evidence, request)
+        rules.recheck(self._validate_evidence, request)
         self._file.evidence.append(EvidenceItem(by=request.actor, at=workflow.now(), evidence=request.evidence))
         self._publish()
         await self._record("evidence_added", actor=request.actor,
@@ -226,7 +215,7 @@ class InvestigationWorkflow:
 
     @workflow.update
     async def name_responsible(self, request: ResponsibleRequest) -> InvestigationActionResult:
-        self._recheck(self._validate_responsible, request)
+        rules.recheck(self._validate_responsible, request)
         file = self._file
         file.responsible.append(ResponsibleNamed(by=request.actor, at=workflow.now(), staff_ids=list(request.staff_ids),
                                                  reason=request.reason))
@@ -254,7 +243,7 @@ class InvestigationWorkflow:
 
     @workflow.update
     async def decide_accountability(self, request: AccountabilityRequest) -> InvestigationActionResult:
-        self._recheck(self._validate_accountability, request)
+        rules.recheck(self._validate_accountability, request)
         previous = self._file.decision
         self._file.accountability.append(
             AccountabilityDecision(by=request.actor, at=workflow.now(), decision=request.decision, reason=request.reason))
@@ -275,7 +264,7 @@ class InvestigationWorkflow:
 
     @workflow.update
     async def conclude(self, request: ConcludeInvestigationRequest) -> InvestigationActionResult:
-        self._recheck(self._validate_conclude, request)
+        rules.recheck(self._validate_conclude, request)
         file, now = self._file, workflow.now()
         decision = file.decision
         assert decision is not None and file.clock is not None
@@ -322,7 +311,7 @@ class InvestigationWorkflow:
 
     @workflow.update
     async def flag_open_complaints(self, request: FlagOpenComplaintsRequest) -> InvestigationActionResult:
-        self._recheck(self._validate_flag, request)
+        rules.recheck(self._validate_flag, request)
         staff = list(request.staff_ids) or list(self._file.implicated)
         flagged = await self._flag(staff, request.actor, request.reason or f"implicated in {self._file.investigation_id}")
         return self._result(f"{len(flagged)} open complaint(s) flagged for review", flagged)
@@ -410,7 +399,7 @@ class InvestigationWorkflow:
                  f"**Recused:** {', '.join(file.implicated) or 'nobody'}"]
         if file.clock:
             lines.append(f"**Clock:** {file.clock.label} ({file.clock.limit}): {file.clock.state.value}, "
-                         f"due {_fmt(file.clock.due_at)}")
+                         f"due {fmt_utc(file.clock.due_at)}")
         lines.append(f"**On file:** {len(file.findings)} finding(s), {len(file.evidence)} evidence reference(s), "
                      f"responsible: {', '.join(file.people_responsible) or 'none named'}")
         if file.decision:
@@ -418,7 +407,7 @@ class InvestigationWorkflow:
         if file.flagged:
             lines.append(f"**Flagged for review:** {', '.join(sorted({f.complaint_id for f in file.flagged if f.delivered}))}")
         if file.concluded_at:
-            lines.append(f"**Concluded:** {_fmt(file.concluded_at)} by {file.concluded_by}"
+            lines.append(f"**Concluded:** {fmt_utc(file.concluded_at)} by {file.concluded_by}"
                          + ("; suspected illegal conduct: reported to the regulator" if file.suspected_illegal else ""))
         workflow.set_current_details("\n\n".join(lines))
 

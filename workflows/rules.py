@@ -6,9 +6,12 @@ it is safe in the workflow sandbox and testable without a server.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
+
+from temporalio.exceptions import ApplicationError
 
 from models.complaint import CLOSED_STATUSES, Clock, ComplaintSnapshot, Status
 from models.handling import HandlingRules, RosterEntry
@@ -20,6 +23,18 @@ HANDLING = (Status.IN_HANDLING, Status.AWAITING_CUSTOMER_INFO)
 
 class Refused(ValueError):
     """An action the complaint does not allow now; the message says why."""
+
+
+def recheck(validator: Callable[[Any], None], request: Any) -> None:
+    """Updates accepted together may both pass their validators; the handler checks again."""
+    try:
+        validator(request)
+    except Refused as err:
+        raise ApplicationError(str(err), type="Refused", non_retryable=True) from err
+
+
+def fmt_utc(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "—"
 
 
 def _names(items: Iterable[object]) -> str:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
+from sqlalchemy.exc import IntegrityError
 
 from db.engine import make_engine, migrate
 
@@ -17,17 +18,8 @@ def test_migrate_creates_the_sqlite_directory(tmp_path: Path) -> None:
 
 
 def test_upgrading_a_database_that_holds_complaints(tmp_path: Path) -> None:
-    from alembic import command
-    from alembic.config import Config
-    from sqlalchemy import text
-
-    from db.engine import MIGRATIONS
-
     url = f"sqlite:///{tmp_path / 'old.db'}"
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
-    cfg.set_main_option("sqlalchemy.url", url)
-    command.upgrade(cfg, "0001")
+    migrate(url, "0001")
     engine = make_engine(url)
     with engine.begin() as conn:
         conn.execute(text(
@@ -42,18 +34,8 @@ def test_upgrading_a_database_that_holds_complaints(tmp_path: Path) -> None:
 
 def test_upgrading_keeps_the_service_history_and_keys_new_entries(tmp_path: Path) -> None:
     """0003 swaps the (staff, day, kind) uniqueness for the writer's key, keeping every row."""
-    from alembic import command
-    from alembic.config import Config
-    from sqlalchemy import text
-    from sqlalchemy.exc import IntegrityError
-
-    from db.engine import MIGRATIONS
-
     url = f"sqlite:///{tmp_path / 'old.db'}"
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
-    cfg.set_main_option("sqlalchemy.url", url)
-    command.upgrade(cfg, "0002")
+    migrate(url, "0002")
     engine = make_engine(url)
     with engine.begin() as conn:
         conn.execute(text("INSERT INTO staff_service_history (staff_id, occurred_on, kind, note) "
