@@ -16,6 +16,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.classification import ClassificationActivities
+from activities.investigation import InvestigationActivities
 from activities.notifications import (
     ChannelNotifier,
     NotificationActivities,
@@ -24,16 +25,20 @@ from activities.notifications import (
     SmsGateway,
     SmtpSender,
 )
-from activities.investigation import InvestigationActivities
 from activities.projection import ProjectionActivities
-from activities.regulator import HttpRegulatorGateway, OutboxDirectoryGateway, RegulatorActivities, RegulatorGateway
+from activities.regulator import (
+    HttpRegulatorGateway,
+    OutboxDirectoryGateway,
+    RegulatorActivities,
+    RegulatorGateway,
+)
 from activities.staff import StaffActivities
 from complaints.config import Settings
 from complaints.logging import configure_logging
-from complaints.policy import PolicyStore
 from complaints.temporal import connect, ensure_search_attributes, exit_process
 from db.engine import make_engine, migrate
 from db.seed import seed_staff_directory
+from domain.policy import PolicyStore
 from workflows import ComplaintWorkflow, InvestigationWorkflow
 
 WORKFLOWS = [ComplaintWorkflow, InvestigationWorkflow]

@@ -10,8 +10,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 from temporalio import activity
 
-from complaints.policy import PolicyStore
-from db.tables import Complaint, InvestigationEventRow, InvestigationRow, StaffServiceEvent, utc_now
+from activities.logging import activity_logger
+from db.tables import (
+    Complaint,
+    InvestigationEventRow,
+    InvestigationRow,
+    StaffServiceEvent,
+    utc_now,
+)
+from domain.policy import PolicyStore
 from models.investigation import (
     AccountabilityRecordRequest,
     InvestigationEvent,
@@ -19,8 +26,6 @@ from models.investigation import (
     OpenComplaints,
     OpenComplaintsRequest,
 )
-
-from activities.logging import activity_logger
 
 
 class InvestigationActivities:

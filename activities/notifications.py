@@ -9,8 +9,8 @@ from __future__ import annotations
 import hashlib
 import smtplib
 from dataclasses import dataclass
-from email.message import EmailMessage
 from datetime import datetime
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Protocol
 from zoneinfo import ZoneInfo
@@ -24,12 +24,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 from temporalio import activity
 
-from complaints.policy import PolicyStore
-from db.tables import OutboxMessage, utc_now
-from models.complaint import AcknowledgementRequest, CustomerNotification, NotificationReceipt, StaffNotification
-from models.intake import Customer
-
 from activities.logging import activity_logger
+from db.tables import OutboxMessage, utc_now
+from domain.policy import PolicyStore
+from models.intake import Customer
+from models.notifications import (
+    AcknowledgementRequest,
+    CustomerNotification,
+    NotificationReceipt,
+    StaffNotification,
+)
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 

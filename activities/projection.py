@@ -7,10 +7,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 from temporalio import activity
 
+from activities.logging import activity_logger
 from db.tables import Complaint, ComplaintEventRow, utc_now
 from models.complaint import ComplaintEvent, ComplaintSnapshot
-
-from activities.logging import activity_logger
 
 
 def _apply_snapshot(row: Complaint, snap: ComplaintSnapshot, seq: int) -> None:

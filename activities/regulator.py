@@ -21,9 +21,8 @@ import httpx
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from models.regulator import FileReportRequest, RegulatorReceipt, RegulatorReport
-
 from activities.logging import activity_logger
+from models.regulator import FileReportRequest, RegulatorReceipt, RegulatorReport
 
 
 class RegulatorRejected(Exception):

@@ -6,11 +6,18 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 from temporalio import activity
 
-from db.tables import Complaint, Staff, StaffServiceEvent
-from models.complaint import ServiceEvent, StaffLookupRequest, StaffRecord
-from models.handling import HandlerChoice, HandlerChoiceRequest, RosterEntry, RosterRequest, StaffRoster
-
 from activities.logging import activity_logger
+from db.tables import Complaint, Staff, StaffServiceEvent
+from models.staff import (
+    HandlerChoice,
+    HandlerChoiceRequest,
+    RosterEntry,
+    RosterRequest,
+    ServiceEvent,
+    StaffLookupRequest,
+    StaffRecord,
+    StaffRoster,
+)
 
 HISTORY_LIMIT = 20
 

@@ -22,8 +22,8 @@ import sys
 import tempfile
 import time
 import uuid
-from decimal import Decimal
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 from temporalio.client import Client
@@ -31,11 +31,17 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 
 from bench.bare import ACTIONS, BareWorkflow
 from complaints.actions import ComplaintActions
-from complaints.temporal import exit_process
 from complaints.devserver import dev_server_command
 from complaints.intake import ComplaintIntakeClient, FilingOutcome
+from complaints.temporal import exit_process
+from models.actions import (
+    ApprovalDecision,
+    CustomerAnswer,
+    FollowUpCallRequest,
+    ProposalRequest,
+    RootCauseRequest,
+)
 from models.complaint import Status
-from models.handling import ApprovalDecision, CustomerAnswer, FollowUpCallRequest, ProposalRequest, RootCauseRequest
 from models.intake import Money
 from tests.factories import intake_payload
 from workflows.complaint import ComplaintWorkflow

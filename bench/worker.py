@@ -13,12 +13,12 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
 from bench.bare import BareWorkflow, noop_step
-from complaints.temporal import exit_process
 from complaints.config import PROJECT_ROOT
 from complaints.logging import configure_logging
-from complaints.policy import PolicyStore
+from complaints.temporal import exit_process
 from db.engine import make_engine, migrate
 from db.seed import seed_staff_directory
+from domain.policy import PolicyStore
 from worker import build_worker
 
 

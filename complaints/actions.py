@@ -14,30 +14,30 @@ from typing import Any
 from temporalio.client import Client, WorkflowHandle
 
 from complaints.intake import complaint_handle, execute_action
-from models.handling import (
+from models.actions import (
     ActionResult,
     AdjustLookBackRequest,
-    ContactNoteSignal,
-    FollowUpCallRequest,
-    LookBackRequest,
-    MarkLookBackRequest,
-    RootCauseRequest,
     ApprovalDecision,
     AssignRequest,
+    ContactNoteSignal,
     CustomerAnswer,
     EscalateSignal,
     ExtensionRequest,
     FeedbackRequest,
     FindingsRequest,
+    FollowUpCallRequest,
     InformationReceived,
     InformationRequest,
     InvestigationOutcomeRequest,
     LegalEvaluationRequest,
+    LookBackRequest,
     LossCalculationRequest,
     ManagerEvaluationRequest,
+    MarkLookBackRequest,
     OpenInvestigationRequest,
     ProposalRequest,
     ReapplyPolicyRequest,
+    RootCauseRequest,
 )
 from models.investigation import (
     AccountabilityRequest,

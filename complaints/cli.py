@@ -30,37 +30,42 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from complaints.actions import ComplaintActions, InvestigationActions
 from complaints.config import Settings
-from complaints.intake import ActionRefused, ComplaintIntakeClient, ComplaintNotFound, describe_validation_error
-from complaints.policy import PolicyError, load_policy
+from complaints.intake import (
+    ActionRefused,
+    ComplaintIntakeClient,
+    ComplaintNotFound,
+    describe_validation_error,
+)
 from complaints.temporal import TemporalUnreachable, connect, exit_process
 from db.engine import make_engine
 from db.tables import Complaint, ComplaintEventRow, OutboxMessage, Staff
+from domain.policy import PolicyError, load_policy
 from models import search_attributes as sa
-from models.complaint import ComplaintSnapshot, Status
-from models.handling import (
+from models.actions import (
     AdjustLookBackRequest,
     ApprovalDecision,
-    ContactNoteSignal,
-    FollowUpCallRequest,
-    LookBackRequest,
-    MarkLookBackRequest,
-    RootCauseRequest,
     AssignRequest,
+    ContactNoteSignal,
     CustomerAnswer,
     EscalateSignal,
     ExtensionRequest,
     FeedbackRequest,
     FindingsRequest,
+    FollowUpCallRequest,
     InformationReceived,
     InformationRequest,
     InvestigationOutcomeRequest,
     LegalEvaluationRequest,
+    LookBackRequest,
     LossCalculationRequest,
     ManagerEvaluationRequest,
+    MarkLookBackRequest,
     OpenInvestigationRequest,
     ProposalRequest,
     ReapplyPolicyRequest,
+    RootCauseRequest,
 )
+from models.complaint import ComplaintSnapshot, Status
 from models.intake import Category, EvidenceRef, Money, workflow_id_for
 from models.investigation import (
     AccountabilityRequest,
@@ -72,7 +77,7 @@ from models.investigation import (
     InvestigationFindingRequest,
     ResponsibleRequest,
 )
-from models.policy import Tier
+from models.policy import Accountability, Tier
 
 EXIT_REFUSED, EXIT_USAGE, EXIT_NOT_FOUND, EXIT_UNREACHABLE = 1, 2, 3, 4
 
@@ -608,11 +613,6 @@ def open_investigation(
     _act(complaint_id, "open_investigation", lambda: OpenInvestigationRequest(actor=as_, scope=scope), as_json)
 
 
-class Accountability(StrEnum):
-    none = "none"
-    training = "training"
-    warning = "warning"
-    disciplinary = "disciplinary"
 
 
 @app.command("investigation-outcome")

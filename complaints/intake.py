@@ -17,12 +17,23 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
-from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from models import search_attributes as sa
-from models.complaint import ComplaintStatusQuery, ComplaintWorkflowInput, Status, WithdrawRequest, WithdrawResult
+from models.complaint import (
+    ComplaintStatusQuery,
+    ComplaintWorkflowInput,
+    Status,
+    WithdrawRequest,
+    WithdrawResult,
+)
 from models.intake import ComplaintIntake, received_at_problem, workflow_id_for
 from workflows.complaint import ComplaintWorkflow
 

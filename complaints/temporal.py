@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-
 from pathlib import Path
 
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
+from temporalio.api.operatorservice.v1 import (
+    AddSearchAttributesRequest,
+    ListSearchAttributesRequest,
+)
 from temporalio.client import Client
-from temporalio.service import RPCError, TLSConfig
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError, TLSConfig
 
 from complaints.config import Settings
 from models import search_attributes as sa

@@ -12,7 +12,13 @@ from datetime import datetime, timezone
 from complaints.config import Settings
 from complaints.intake import ComplaintIntakeClient, FilingOutcome
 from complaints.temporal import connect, exit_process
-from models.intake import Channel, ComplaintIntake, Customer, FeesAndInterestDetails, Money
+from models.intake import (
+    Channel,
+    ComplaintIntake,
+    Customer,
+    FeesAndInterestDetails,
+    Money,
+)
 
 
 async def main() -> None:

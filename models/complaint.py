@@ -6,32 +6,29 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, Field
 
-from models.handling import (
+from models.base import Model
+from models.case_file import (
     Closure,
     ContactNote,
-    FollowUp,
-    LookBack,
-    RootCauseRecord,
-    RosterEntry,
     Escalation,
     Evaluation,
     Finding,
+    FollowUp,
     InformationRequestRecord,
     Investigation,
+    LookBack,
     LossCalculation,
     Proposal,
-    HandlingRules,
     ReviewFlag,
+    RootCauseRecord,
 )
+from models.clocks import Clock, ClockState
 from models.intake import Category, ComplaintIntake
+from models.policy import HandlingRules, Tier
 from models.regulator import RegulatorThread
-from models.policy import Tier
-
-
-class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+from models.staff import RosterEntry, StaffRecord
 
 
 class Status(StrEnum):
@@ -53,35 +50,6 @@ class Status(StrEnum):
 CLOSED_STATUSES = {Status.RESOLVED, Status.WITHDRAWN, Status.CLOSED}
 
 
-class ClockState(StrEnum):
-    RUNNING = "running"
-    PAUSED = "paused"
-    MET = "met"
-    BREACHED = "breached"
-    STOPPED = "stopped"
-
-
-class Clock(Model):
-    name: str
-    label: str
-    limit: str
-    source: str
-    started_at: AwareDatetime
-    due_at: AwareDatetime
-    state: ClockState = ClockState.RUNNING
-    met_at: AwareDatetime | None = None
-    breached_at: AwareDatetime | None = None
-    calendar_estimated: bool = Field(
-        default=False, description="True when the official calendar did not cover the period."
-    )
-    met_by: str | None = None
-    warned_at: AwareDatetime | None = None
-    paused_at: AwareDatetime | None = None
-    paused_seconds: float = 0
-    extended: str | None = Field(default=None, description="Label of the extension in force, if any.")
-    extensions_used: int = 0
-
-
 class Classification(Model):
     category: Category
     tier: Tier
@@ -100,28 +68,6 @@ class ClassificationResult(Model):
     classification: Classification
     clocks: list[Clock]
     rules: HandlingRules | None = None  # absent in histories recorded before tiered handling
-
-
-class ServiceEvent(Model):
-    occurred_on: str
-    kind: str
-    note: str
-
-
-class StaffRecord(Model):
-    staff_id: str
-    found: bool
-    name: str | None = None
-    role: str | None = None
-    team: str | None = None
-    service_quality_score: float | None = None
-    service_history: list[ServiceEvent] = Field(default_factory=list)
-    open_complaints_naming_them: int = 0
-
-
-class StaffLookupRequest(Model):
-    complaint_id: str
-    staff_id: str
 
 
 class CarriedState(Model):
@@ -216,43 +162,6 @@ class ComplaintEvent(Model):
     actor: str
     detail: dict[str, Any] = Field(default_factory=dict)
     snapshot: ComplaintSnapshot
-
-
-class AcknowledgementRequest(Model):
-    complaint_id: str
-    intake: ComplaintIntake
-    classification: Classification
-    clocks: list[Clock]
-
-
-class CustomerNotification(Model):
-    """A templated message to the customer; the key makes it go out once."""
-
-    idempotency_key: str
-    complaint_id: str
-    kind: str  # a template name in activities/templates: feedback, resolution_proposal, ...
-    intake: ComplaintIntake
-    policy_version: str
-    context: dict[str, Any] = Field(default_factory=dict)
-
-
-class StaffNotification(Model):
-    """A notice to staff (by staff id); each recipient gets it once per key."""
-
-    idempotency_key: str
-    complaint_id: str
-    kind: str
-    recipients: list[str]
-    subject: str
-    body: str
-
-
-class NotificationReceipt(Model):
-    idempotency_key: str
-    channel: str
-    recipient: str
-    subject: str
-    already_sent: bool
 
 
 class WithdrawRequest(Model):

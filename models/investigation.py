@@ -14,19 +14,18 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
-from models.complaint import Clock, ClockState
-from models.handling import Action, InvestigationOutcomeRequest, RosterEntry, StaffId, Text
+from models.actions import Action, InvestigationOutcomeRequest, StaffId, Text
+from models.clocks import Clock, ClockState
 from models.intake import EvidenceRef
-from models.policy import Role
-
-Accountability = Literal["none", "training", "warning", "disciplinary"]
+from models.policy import Accountability, Role
+from models.staff import RosterEntry
 
 # Who decides accountability when the pinned policy says nothing (before the policy had it).
 DEFAULT_ACCOUNTABILITY_DECIDERS: dict[str, list[Role]] = {
-    "none": [Role.COMPLIANCE],
-    "training": [Role.COMPLIANCE, Role.MANAGER, Role.SENIOR_MANAGER],
-    "warning": [Role.SENIOR_MANAGER],
-    "disciplinary": [Role.SENIOR_MANAGER],
+    Accountability.NONE: [Role.COMPLIANCE],
+    Accountability.TRAINING: [Role.COMPLIANCE, Role.MANAGER, Role.SENIOR_MANAGER],
+    Accountability.WARNING: [Role.SENIOR_MANAGER],
+    Accountability.DISCIPLINARY: [Role.SENIOR_MANAGER],
 }
 
 

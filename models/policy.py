@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import time
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -72,6 +72,15 @@ class ClassificationRule(PolicyModel):
     description: Annotated[str, Field(min_length=1, max_length=200)]
     tier: Tier
     when: RuleCondition
+
+
+class Accountability(StrEnum):
+    """What an investigation decides for the people it names responsible, mildest first."""
+
+    NONE = "none"
+    TRAINING = "training"
+    WARNING = "warning"
+    DISCIPLINARY = "disciplinary"
 
 
 class Role(StrEnum):
@@ -145,14 +154,14 @@ class InvestigationPolicy(PolicyModel):
     """The internal investigation of a major complaint: its clock and who decides accountability."""
 
     due: TimeLimit = Field(description="Time to conclude, from the moment the complaint becomes major.")
-    accountability_deciders: dict[Literal["none", "training", "warning", "disciplinary"], list[Role]] = Field(
+    accountability_deciders: dict[Accountability, list[Role]] = Field(
         description="Roles that may decide each accountability outcome."
     )
     evidence_required: bool = Field(default=True, description="At least one evidence reference before concluding.")
 
     @model_validator(mode="after")
     def _every_decision(self) -> InvestigationPolicy:
-        missing = [d for d in ("none", "training", "warning", "disciplinary") if not self.accountability_deciders.get(d)]
+        missing = [d.value for d in Accountability if not self.accountability_deciders.get(d)]
         if missing:
             raise ValueError(f"investigation.accountability_deciders: no roles for {', '.join(missing)}")
         return self
@@ -210,3 +219,26 @@ class Policy(PolicyModel):
     def amount_in_policy_currency(self, amounts: list[Money]) -> Decimal:
         """Sum of amounts in the policy currency; other currencies are not converted."""
         return sum((m.amount for m in amounts if m.currency == self.amount_currency), Decimal(0))
+
+
+class HandlingRules(BaseModel):
+    """The parts of the pinned policy the workflow applies itself (it reads no files)."""
+
+    policy_version: str
+    warning_fraction: float
+    pause_while_awaiting_customer: bool
+    extensions: list[ExtensionSpec]
+    approval_matrix: list[ApprovalLevel]
+    currency: str
+    # Follow-up, look-back and closure (absent from histories recorded before them).
+    follow_up_different_caller: bool = True
+    follow_up_max_attempts: int = 3
+    satisfaction_threshold: int = 3
+    look_back_revisits: int = 3
+    revisits_per_run: int = 12
+    root_causes: list[str] = Field(default_factory=list)
+    report_retry_window_fraction: float = 0.5
+    default_regulator: str = "NFRA"
+    # The investigation (absent from histories recorded before it ran as its own workflow).
+    accountability_deciders: dict[str, list[Role]] = Field(default_factory=dict)
+    investigation_evidence_required: bool = True

@@ -22,11 +22,11 @@ from activities.regulator import OutboxDirectoryGateway
 from complaints.actions import ComplaintActions
 from complaints.config import PROJECT_ROOT
 from complaints.devserver import temporal_binary
-from complaints.logging import configure_logging
 from complaints.intake import ComplaintIntakeClient
-from complaints.policy import PolicyStore
+from complaints.logging import configure_logging
 from db.engine import make_engine, migrate
 from db.seed import seed_staff_directory
+from domain.policy import PolicyStore
 from models import search_attributes as sa
 from worker import build_worker
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import datetime
 import os
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 

@@ -17,15 +17,16 @@ import pytest
 from sqlalchemy import Engine
 from temporalio.client import Client
 
+from activities.notifications import message_id
+from complaints.actions import InvestigationActions
 from complaints.config import PROJECT_ROOT
 from complaints.devserver import dev_server_command
-from complaints.actions import InvestigationActions
 from complaints.intake import ComplaintIntakeClient, FilingOutcome
-from complaints.policy import PolicyStore
-from models.complaint import ClockState, Status
+from domain.policy import PolicyStore
+from models.clocks import ClockState
+from models.complaint import Status
 from tests.conftest import free_port
 from tests.factories import intake_payload
-from activities.notifications import message_id
 from tests.helpers import (
     conclude_investigation,
     dev_server_process,

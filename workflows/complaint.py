@@ -15,79 +15,80 @@ from decimal import Decimal
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributePair, SearchAttributeUpdate, TypedSearchAttributes
+from temporalio.common import (
+    RetryPolicy,
+    SearchAttributePair,
+    SearchAttributeUpdate,
+    TypedSearchAttributes,
+)
 from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
+    from domain import rules
+    from domain.rules import HANDLING, MANAGERS, Refused
     from models import search_attributes as sa
+    from models.actions import (
+        ActionResult,
+        AdjustLookBackRequest,
+        ApprovalDecision,
+        AssignRequest,
+        ContactNoteSignal,
+        CustomerAnswer,
+        EscalateSignal,
+        ExtensionRequest,
+        FeedbackRequest,
+        FindingsRequest,
+        FollowUpCallRequest,
+        InformationReceived,
+        InformationRequest,
+        InvestigationOutcomeRequest,
+        LegalEvaluationRequest,
+        LookBackRequest,
+        LossCalculationRequest,
+        ManagerEvaluationRequest,
+        MarkLookBackRequest,
+        OpenInvestigationRequest,
+        ProposalRequest,
+        ReapplyPolicyRequest,
+        RootCauseRequest,
+    )
+    from models.case_file import (
+        Closure,
+        ContactNote,
+        Escalation,
+        Evaluation,
+        Finding,
+        FollowUp,
+        FollowUpCall,
+        InformationRequestRecord,
+        Investigation,
+        LookBack,
+        LossCalculation,
+        Proposal,
+        ReviewFlag,
+        Revisit,
+        RootCauseRecord,
+    )
+    from models.clocks import (
+        Clock,
+        ClockState,
+        PlanClockRequest,
+        ReplanRequest,
+        ReplanResult,
+    )
     from models.complaint import (
         CLOSED_STATUSES,
         CarriedState,
-        AcknowledgementRequest,
         ClassificationResult,
         ClassifyRequest,
-        Clock,
-        ClockState,
         ComplaintEvent,
         ComplaintSnapshot,
         ComplaintStatusQuery,
         ComplaintWorkflowInput,
-        NotificationReceipt,
-        StaffLookupRequest,
-        StaffRecord,
         Status,
         WithdrawRequest,
         WithdrawResult,
-    )
-    from models.handling import (
-        ActionResult,
-        AdjustLookBackRequest,
-        Closure,
-        ContactNote,
-        ContactNoteSignal,
-        FollowUp,
-        FollowUpCall,
-        FollowUpCallRequest,
-        LookBack,
-        LookBackRequest,
-        MarkLookBackRequest,
-        Revisit,
-        RootCauseRecord,
-        RootCauseRequest,
-        ApprovalDecision,
-        AssignRequest,
-        CustomerAnswer,
-        EscalateSignal,
-        Escalation,
-        Evaluation,
-        ExtensionRequest,
-        FeedbackRequest,
-        Finding,
-        FindingsRequest,
-        HandlerChoice,
-        HandlerChoiceRequest,
-        HandlingRules,
-        InformationReceived,
-        InformationRequest,
-        InformationRequestRecord,
-        Investigation,
-        InvestigationOutcomeRequest,
-        ReviewFlag,
-        LegalEvaluationRequest,
-        LossCalculation,
-        LossCalculationRequest,
-        ManagerEvaluationRequest,
-        OpenInvestigationRequest,
-        PlanClockRequest,
-        Proposal,
-        ProposalRequest,
-        ReapplyPolicyRequest,
-        ReplanRequest,
-        ReplanResult,
-        RosterEntry,
-        RosterRequest,
-        StaffRoster,
     )
     from models.intake import Category, Channel, Money
     from models.investigation import (
@@ -99,13 +100,32 @@ with workflow.unsafe.imports_passed_through():
         ReviewFlagSignal,
         investigation_workflow_id,
     )
-    from models.regulator import FileReportRequest, RegulatorReceipt, RegulatorReport, RegulatorThread
-    from models.complaint import CustomerNotification, StaffNotification
-    from models.policy import Role, Tier
-    from workflows import rules
+    from models.notifications import (
+        AcknowledgementRequest,
+        CustomerNotification,
+        NotificationReceipt,
+        StaffNotification,
+    )
+    from models.policy import HandlingRules, Role, Tier
+    from models.regulator import (
+        FileReportRequest,
+        RegulatorReceipt,
+        RegulatorReport,
+        RegulatorThread,
+    )
+    from models.staff import (
+        HandlerChoice,
+        HandlerChoiceRequest,
+        RosterEntry,
+        RosterRequest,
+        StaffLookupRequest,
+        StaffRecord,
+        StaffRoster,
+    )
+    from workflows.handlers import recheck
     from workflows.investigation import InvestigationWorkflow
     from workflows.options import ACTIVITY_TIMEOUT, RETRY
-    from workflows.rules import HANDLING, MANAGERS, Refused, fmt_utc
+    from workflows.presentation import fmt_utc
 
 
 # Complaints started before tiered handling existed keep their old path on replay.
@@ -461,7 +481,7 @@ class ComplaintWorkflow:
 
     @workflow.update
     async def assign(self, request: AssignRequest) -> ActionResult:
-        rules.recheck(self._validate_assign, request)
+        recheck(self._validate_assign, request)
         await self._assign(request.handler_id, list(request.team), actor=request.actor, reason=request.reason)
         return self._result(f"assigned to {request.handler_id}")
 
@@ -478,7 +498,7 @@ class ComplaintWorkflow:
 
     @workflow.update
     async def record_findings(self, request: FindingsRequest) -> ActionResult:
-        rules.recheck(self._validate_findings, request)
+        recheck(self._validate_findings, request)
         self._snapshot.findings.append(
             Finding(recorded_by=request.actor, recorded_at=workflow.now(), summary=request.summary,
                     occurred_at=request.occurred_at, place=request.place, amounts=list(request.amounts),
@@ -496,7 +516,7 @@ class ComplaintWorkflow:
 
     @workflow.update
     async def record_legal_evaluation(self, request: LegalEvaluationRequest) -> ActionResult:
-        rules.recheck(self._validate_legal, request)
+        recheck(self._validate_legal, request)
         self._snapshot.legal_evaluation = Evaluation(
             by=request.actor, at=workflow.now(), opinion=request.opinion,
             recommends_contract_revision=request.recommends_contract_revision, clause_revision=request.clause_revision,
@@ -514,7 +534,7 @@ class ComplaintWorkflow:
 
     @workflow.update
     async def record_manager_evaluation(self, request: ManagerEvaluationRequest) -> ActionResult:
-        rules.recheck(self._validate_manager_evaluation, request)
+        recheck(self._validate_manager_evaluation, request)
         self._snapshot.manager_evaluation = Evaluation(by=request.actor, at=workflow.now(), opinion=request.opinion)
         await self._record("manager_evaluation", actor=request.actor)
         return self._result("manager evaluation recorded")
@@ -528,7 +548,7 @@ class ComplaintWorkflow:
 
     @workflow.update
     async def record_loss_calculation(self, request: LossCalculationRequest) -> ActionResult:
-        rules.recheck(self._validate_loss, request)
+        recheck(self._validate_loss, request)
         loss = Money(amount=request.actual_loss, currency=request.currency) if request.actual_loss > 0 else None
         self._snapshot.loss_calculation = LossCalculation(
             by=request.actor, at=workflow.now(), actual_loss=loss, method=request.method
@@ -545,7 +565,7 @@ class ComplaintWorkflow:
 
     @workflow.update
     async def request_customer_information(self, request: InformationRequest) -> ActionResult:
-        rules.recheck(self._validate_information_request, request)
+        recheck(self._validate_information_request, request)
         snap = self._snapshot
         assert self._rules is not None
         now = workflow.now()
@@ -576,7 +596,7 @@ class ComplaintWorkflow:
 
     @workflow.update
     async def record_customer_information(self, request: InformationReceived) -> ActionResult:
-        rules.recheck(self._validate_information_received, request)
+        recheck(self._validate_information_received, request)
         snap, now = self._snapshot, workflow.now()
         snap.status = Status.IN_HANDLING
         open_request = snap.information_requests[-1]
@@ -602,7 +622,7 @@ class ComplaintWorkflow:
 
     @workflow.update
     async def open_investigation(self, request: OpenInvestigationRequest) -> ActionResult:
-        rules.recheck(self._validate_open_investigation, request)
+        recheck(self._validate_open_investigation, request)
         self._snapshot.investigation = Investigation(
             opened_by=request.actor, opened_at=workflow.now(), scope=request.scope
         )
@@ -632,7 +652,7 @@ class ComplaintWorkflow:
 
     @workflow.update
     async def record_investigation_outcome(self, request: InvestigationOutcomeRequest) -> ActionResult:
-        rules.recheck(self._validate_investigation_outcome, request)
+        recheck(self._validate_investigation_outcome, request)
         investigation = self._snapshot.investigation
         assert investigation is not None
         investigation.outcome, investigation.concluded_at = request, workflow.now()
@@ -661,7 +681,7 @@ class ComplaintWorkflow:
 
     @workflow.update
     async def send_feedback(self, request: FeedbackRequest) -> ActionResult:
-        rules.recheck(self._validate_feedback, request)
+        recheck(self._validate_feedback, request)
         await self._notify_customer(f"feedback:{self._seq + 1}", "feedback", {"message": request.message})
         self._settle(MET_BY_FEEDBACK, "feedback")
         self._publish()
@@ -677,7 +697,7 @@ class ComplaintWorkflow:
 
     @workflow.update
     async def propose_resolution(self, request: ProposalRequest) -> ActionResult:
-        rules.recheck(self._validate_proposal, request)
+        recheck(self._validate_proposal, request)
         snap = self._snapshot
         assert self._rules is not None
         proposal = Proposal(
@@ -716,7 +736,7 @@ class ComplaintWorkflow:
 
     @workflow.update
     async def decide_resolution(self, request: ApprovalDecision) -> ActionResult:
-        rules.recheck(self._validate_decision, request)
+        recheck(self._validate_decision, request)
         snap = self._snapshot
         proposal = snap.current_proposal
         assert proposal is not None
@@ -754,7 +774,7 @@ class ComplaintWorkflow:
 
     @workflow.update
     async def record_customer_answer(self, request: CustomerAnswer) -> ActionResult:
-        rules.recheck(self._validate_customer_answer, request)
+        recheck(self._validate_customer_answer, request)
         snap = self._snapshot
         proposal = snap.current_proposal
         assert proposal is not None
@@ -800,7 +820,7 @@ class ComplaintWorkflow:
 
     @workflow.update
     async def extend_deadline(self, request: ExtensionRequest) -> ActionResult:
-        rules.recheck(self._validate_extension, request)
+        recheck(self._validate_extension, request)
         snap = self._snapshot
         clock = self._decision_clock()
         assert clock is not None and self._rules is not None
@@ -843,7 +863,7 @@ class ComplaintWorkflow:
 
     @workflow.update
     async def reapply_policy(self, request: ReapplyPolicyRequest) -> ActionResult:
-        rules.recheck(self._validate_reapply, request)
+        recheck(self._validate_reapply, request)
         snap = self._snapshot
         assert snap.tier is not None and snap.classification is not None and self._rules is not None
         result: ReplanResult = await workflow.execute_activity(
@@ -1070,7 +1090,7 @@ class ComplaintWorkflow:
 
     @workflow.update
     async def complete_review(self, request: CompleteReviewRequest) -> ActionResult:
-        rules.recheck(self._validate_complete_review, request)
+        recheck(self._validate_complete_review, request)
         now = workflow.now()
         for flag in self._snapshot.review_flags:
             if flag.staff_id == request.staff_id and flag.reviewed_at is None:
@@ -1220,7 +1240,7 @@ class ComplaintWorkflow:
 
     @workflow.update
     async def record_follow_up_call(self, request: FollowUpCallRequest) -> ActionResult:
-        rules.recheck(self._validate_follow_up_call, request)
+        recheck(self._validate_follow_up_call, request)
         snap, now = self._snapshot, workflow.now()
         assert snap.follow_up is not None and self._rules is not None
         snap.follow_up.calls.append(FollowUpCall(
@@ -1296,7 +1316,7 @@ class ComplaintWorkflow:
 
     @workflow.update
     async def record_look_back(self, request: LookBackRequest) -> ActionResult:
-        rules.recheck(self._validate_look_back, request)
+        recheck(self._validate_look_back, request)
         snap = self._snapshot
         assert snap.look_back is not None and self._rules is not None
         clock = self._open_revisit()
@@ -1337,7 +1357,7 @@ class ComplaintWorkflow:
 
     @workflow.update
     async def adjust_look_back(self, request: AdjustLookBackRequest) -> ActionResult:
-        rules.recheck(self._validate_adjust_look_back, request)
+        recheck(self._validate_adjust_look_back, request)
         snap = self._snapshot
         assert snap.look_back is not None
         done = len(snap.look_back.revisits)
@@ -1364,7 +1384,7 @@ class ComplaintWorkflow:
 
     @workflow.update
     async def mark_for_look_back(self, request: MarkLookBackRequest) -> ActionResult:
-        rules.recheck(self._validate_mark_look_back, request)
+        recheck(self._validate_mark_look_back, request)
         self._snapshot.look_back_marked = True
         await self._record("marked_for_look_back", actor=request.actor, detail={"reason": request.reason})
         return self._result("marked for look-back after the follow-up call")
@@ -1379,7 +1399,7 @@ class ComplaintWorkflow:
 
     @workflow.update
     async def record_root_cause(self, request: RootCauseRequest) -> ActionResult:
-        rules.recheck(self._validate_root_cause, request)
+        recheck(self._validate_root_cause, request)
         snap = self._snapshot
         snap.root_cause = RootCauseRecord(code=request.code, text=request.text, by=request.actor, at=workflow.now())
         await self._record("root_cause_recorded", actor=request.actor, detail={"code": request.code, "text": request.text})

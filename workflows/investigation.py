@@ -18,9 +18,11 @@ from temporalio.common import SearchAttributeUpdate
 from temporalio.exceptions import FailureError
 
 with workflow.unsafe.imports_passed_through():
+    from domain import rules
+    from domain.rules import MANAGERS, Refused
     from models import search_attributes as sa
-    from models.complaint import Clock, ClockState, StaffNotification
-    from models.handling import InvestigationOutcomeRequest, PlanClockRequest, RosterEntry
+    from models.actions import InvestigationOutcomeRequest
+    from models.clocks import Clock, ClockState, PlanClockRequest
     from models.investigation import (
         DEFAULT_ACCOUNTABILITY_DECIDERS,
         AccountabilityDecision,
@@ -48,10 +50,12 @@ with workflow.unsafe.imports_passed_through():
         ResponsibleRequest,
         ReviewFlagSignal,
     )
-    from models.policy import Role
-    from workflows import rules
+    from models.notifications import StaffNotification
+    from models.policy import Accountability, Role
+    from models.staff import RosterEntry
+    from workflows.handlers import recheck
     from workflows.options import ACTIVITY_TIMEOUT, RETRY
-    from workflows.rules import MANAGERS, Refused, fmt_utc
+    from workflows.presentation import fmt_utc
 
 
 @workflow.defn
@@ -165,7 +169,7 @@ class InvestigationWorkflow:
 
     @workflow.update
     async def assign_investigator(self, request: AssignInvestigatorRequest) -> InvestigationActionResult:
-        rules.recheck(self._validate_assign, request)
+        recheck(self._validate_assign, request)
         previous, self._file.lead = self._file.lead, request.lead
         self._publish()
         await self._notify(f"lead:{self._seq + 1}", [request.lead], f"You lead the investigation of {self._file.complaint_id}",
@@ -187,7 +191,7 @@ class InvestigationWorkflow:
 
     @workflow.update
     async def record_finding(self, request: InvestigationFindingRequest) -> InvestigationActionResult:
-        rules.recheck(self._validate_finding, request)
+        recheck(self._validate_finding, request)
         self._file.findings.append(InvestigationFinding(by=request.actor, at=workflow.now(), summary=request.summary))
         self._publish()
         await self._record("finding_recorded", actor=request.actor, detail={"summary": request.summary})
@@ -199,7 +203,7 @@ class InvestigationWorkflow:
 
     @workflow.update
     async def add_evidence(self, request: EvidenceRequest) -> InvestigationActionResult:
-        rules.recheck(self._validate_evidence, request)
+        recheck(self._validate_evidence, request)
         self._file.evidence.append(EvidenceItem(by=request.actor, at=workflow.now(), evidence=request.evidence))
         self._publish()
         await self._record("evidence_added", actor=request.actor,
@@ -215,7 +219,7 @@ class InvestigationWorkflow:
 
     @workflow.update
     async def name_responsible(self, request: ResponsibleRequest) -> InvestigationActionResult:
-        rules.recheck(self._validate_responsible, request)
+        recheck(self._validate_responsible, request)
         file = self._file
         file.responsible.append(ResponsibleNamed(by=request.actor, at=workflow.now(), staff_ids=list(request.staff_ids),
                                                  reason=request.reason))
@@ -243,7 +247,7 @@ class InvestigationWorkflow:
 
     @workflow.update
     async def decide_accountability(self, request: AccountabilityRequest) -> InvestigationActionResult:
-        rules.recheck(self._validate_accountability, request)
+        recheck(self._validate_accountability, request)
         previous = self._file.decision
         self._file.accountability.append(
             AccountabilityDecision(by=request.actor, at=workflow.now(), decision=request.decision, reason=request.reason))
@@ -264,7 +268,7 @@ class InvestigationWorkflow:
 
     @workflow.update
     async def conclude(self, request: ConcludeInvestigationRequest) -> InvestigationActionResult:
-        rules.recheck(self._validate_conclude, request)
+        recheck(self._validate_conclude, request)
         file, now = self._file, workflow.now()
         decision = file.decision
         assert decision is not None and file.clock is not None
@@ -287,7 +291,7 @@ class InvestigationWorkflow:
                 summary=f"Service history: {decision.decision} for {', '.join(file.people_responsible)}",
             )
         flagged: list[FlaggedComplaint] = []
-        if decision.decision in ("warning", "disciplinary") and file.people_responsible:
+        if decision.decision in (Accountability.WARNING, Accountability.DISCIPLINARY) and file.people_responsible:
             # Someone held to account may be handling other customers now: their managers should look.
             flagged = await self._flag(file.people_responsible, "system",
                                        f"{decision.decision} decided in investigation {file.investigation_id}")
@@ -311,7 +315,7 @@ class InvestigationWorkflow:
 
     @workflow.update
     async def flag_open_complaints(self, request: FlagOpenComplaintsRequest) -> InvestigationActionResult:
-        rules.recheck(self._validate_flag, request)
+        recheck(self._validate_flag, request)
         staff = list(request.staff_ids) or list(self._file.implicated)
         flagged = await self._flag(staff, request.actor, request.reason or f"implicated in {self._file.investigation_id}")
         return self._result(f"{len(flagged)} open complaint(s) flagged for review", flagged)

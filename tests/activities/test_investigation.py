@@ -10,9 +10,13 @@ from sqlmodel import Session, select
 from temporalio.testing import ActivityEnvironment
 
 from activities.investigation import InvestigationActivities
-from complaints.policy import PolicyStore
 from db.tables import InvestigationEventRow, InvestigationRow, StaffServiceEvent
-from models.investigation import AccountabilityRecordRequest, InvestigationEvent, InvestigationFile
+from domain.policy import PolicyStore
+from models.investigation import (
+    AccountabilityRecordRequest,
+    InvestigationEvent,
+    InvestigationFile,
+)
 
 # 23:30 in London on 27 Nov is already 28 Nov in Shanghai, the policy's time zone.
 DECIDED = datetime(2026, 11, 27, 23, 30, tzinfo=timezone.utc)

@@ -12,9 +12,14 @@ import pytest
 from sqlalchemy import Engine
 from temporalio.client import Client
 
-from activities.notifications import ChannelNotifier, OutgoingMessage, SmtpSender, message_id
+from activities.notifications import (
+    ChannelNotifier,
+    OutgoingMessage,
+    SmtpSender,
+    message_id,
+)
 from complaints.intake import ComplaintIntakeClient
-from complaints.policy import PolicyStore
+from domain.policy import PolicyStore
 from models.complaint import Status
 from tests.factories import intake_payload
 from tests.helpers import outbox, status_once

@@ -15,7 +15,7 @@ from temporalio.client import Client
 
 from activities.notifications import ChannelNotifier, SmsGateway
 from complaints.intake import ComplaintIntakeClient
-from complaints.policy import PolicyStore
+from domain.policy import PolicyStore
 from models.complaint import Status
 from tests.factories import intake_payload
 from tests.helpers import outbox, status_once

@@ -12,7 +12,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from complaints.intake import IntakeRejected, validate_intake
-from models.intake import MAX_DESCRIPTION_CHARS, Category, Channel, ComplaintIntake, complaint_id_for
+from models.intake import (
+    MAX_DESCRIPTION_CHARS,
+    Category,
+    Channel,
+    ComplaintIntake,
+    complaint_id_for,
+)
 from tests.factories import intake_payload
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)

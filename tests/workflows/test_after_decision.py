@@ -11,8 +11,7 @@ from temporalio.client import WorkflowExecutionStatus
 
 from complaints.actions import ComplaintActions
 from complaints.intake import ActionRefused
-from models.complaint import ClockState, ComplaintStatusQuery, Status
-from models.handling import (
+from models.actions import (
     AdjustLookBackRequest,
     ApprovalDecision,
     ContactNoteSignal,
@@ -23,17 +22,19 @@ from models.handling import (
     ProposalRequest,
     RootCauseRequest,
 )
+from models.clocks import ClockState
+from models.complaint import ComplaintStatusQuery, Status
 from models.intake import Money
 from tests.conftest import Service
 from tests.helpers import (
     complaint_row,
+    conclude_investigation,
     eventually,
     file_assigned,
     outbox,
+    outcome_on_complaint,
     projected,
     save_history,
-    conclude_investigation,
-    outcome_on_complaint,
     state_of,
     status_once,
 )
@@ -264,12 +265,12 @@ async def test_a_long_look_back_continues_as_new_and_loses_no_signal(
 
 
 def _legal() -> Any:
-    from models.handling import LegalEvaluationRequest
+    from models.actions import LegalEvaluationRequest
 
     return LegalEvaluationRequest(actor="S-LEG-001", opinion="Ambiguous clause", recommends_contract_revision=True)
 
 
 def _manager() -> Any:
-    from models.handling import ManagerEvaluationRequest
+    from models.actions import ManagerEvaluationRequest
 
     return ManagerEvaluationRequest(actor="S-SM-001", opinion="Revise and compensate")

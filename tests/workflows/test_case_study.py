@@ -17,8 +17,7 @@ import pytest
 
 from complaints.actions import ComplaintActions
 from complaints.config import PROJECT_ROOT
-from models.complaint import ClockState, Status
-from models.handling import (
+from models.actions import (
     ApprovalDecision,
     AssignRequest,
     CustomerAnswer,
@@ -29,6 +28,8 @@ from models.handling import (
     ManagerEvaluationRequest,
     ProposalRequest,
 )
+from models.clocks import ClockState
+from models.complaint import Status
 from models.intake import Money
 from tests.conftest import Service
 from tests.helpers import (

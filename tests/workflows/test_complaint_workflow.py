@@ -10,11 +10,20 @@ import pytest
 from temporalio.service import RPCError
 
 from complaints.intake import ActionRefused, ComplaintNotFound, FilingOutcome
-from models.complaint import ClockState, Status
+from models.clocks import ClockState
+from models.complaint import Status
 from models.intake import complaint_id_for
 from tests.conftest import Service
 from tests.factories import CATEGORY_DETAILS, intake_payload
-from tests.helpers import complaint_row, event_kinds, eventually, outbox, projected, save_history, status_once
+from tests.helpers import (
+    complaint_row,
+    event_kinds,
+    eventually,
+    outbox,
+    projected,
+    save_history,
+    status_once,
+)
 from workflows.complaint import ComplaintWorkflow
 
 OPEN = {Status.IN_HANDLING}

@@ -11,19 +11,14 @@ from typing import Any
 
 import pytest
 from pydantic import ValidationError
-from temporalio.api.enums.v1 import EventType
-from temporalio.client import WorkflowUpdateFailedError
-
 from sqlalchemy import Engine
-from temporalio.client import Client
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, WorkflowUpdateFailedError
 
 from complaints.actions import ComplaintActions
 from complaints.intake import ActionRefused, ComplaintIntakeClient
-from complaints.policy import PolicyStore
-from models.policy import TimeLimit, TimeUnit
-from worker import build_worker
-from models.complaint import ClockState, ComplaintStatusQuery, Status
-from models.handling import (
+from domain.policy import PolicyStore
+from models.actions import (
     ApprovalDecision,
     AssignRequest,
     CustomerAnswer,
@@ -39,10 +34,22 @@ from models.handling import (
     ProposalRequest,
     ReapplyPolicyRequest,
 )
+from models.clocks import ClockState
+from models.complaint import ComplaintStatusQuery, Status
 from models.intake import EvidenceRef, Money
+from models.policy import TimeLimit, TimeUnit
 from tests.conftest import COMPRESSED_POLICY, Service
 from tests.factories import CATEGORY_DETAILS, intake_payload
-from tests.helpers import eventually, file_assigned, outbox, projected, save_history, state_of, status_once
+from tests.helpers import (
+    eventually,
+    file_assigned,
+    outbox,
+    projected,
+    save_history,
+    state_of,
+    status_once,
+)
+from worker import build_worker
 from workflows.complaint import ComplaintWorkflow
 
 MANAGER, SENIOR, LEGAL, FINANCE, COMPLIANCE = "S-MGR-001", "S-SM-001", "S-LEG-001", "S-FIN-001", "S-CMP-001"

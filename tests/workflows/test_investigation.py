@@ -15,8 +15,7 @@ from complaints.actions import ComplaintActions, InvestigationActions
 from complaints.intake import ActionRefused
 from db.tables import InvestigationEventRow, InvestigationRow, StaffServiceEvent
 from models import search_attributes as sa
-from models.complaint import ClockState, Status
-from models.handling import (
+from models.actions import (
     ApprovalDecision,
     AssignRequest,
     CustomerAnswer,
@@ -26,6 +25,8 @@ from models.handling import (
     OpenInvestigationRequest,
     ProposalRequest,
 )
+from models.clocks import ClockState
+from models.complaint import Status
 from models.intake import EvidenceRef, Money
 from models.investigation import (
     AccountabilityRequest,

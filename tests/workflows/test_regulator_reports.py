@@ -20,11 +20,17 @@ from temporalio.client import Client
 from activities.regulator import HttpRegulatorGateway
 from complaints.config import PROJECT_ROOT
 from complaints.intake import ComplaintIntakeClient
-from complaints.policy import PolicyStore
+from domain.policy import PolicyStore
 from models.complaint import ComplaintStatusQuery
 from tests.conftest import COMPRESSED_POLICY
 from tests.factories import intake_payload
-from tests.helpers import conclude_investigation, eventually, outbox, projected, save_history
+from tests.helpers import (
+    conclude_investigation,
+    eventually,
+    outbox,
+    projected,
+    save_history,
+)
 from tests.regulator_server import RegulatorServer
 from worker import build_worker
 

@@ -6,12 +6,11 @@ Create Date: 2026-11-28 14:54:59
 """
 from typing import Sequence, Union
 
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
+from alembic import op
 
 import db.tables
-
 
 revision: str = '0003'
 down_revision: Union[str, None] = '0002'

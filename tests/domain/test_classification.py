@@ -6,9 +6,9 @@ from datetime import datetime, timezone
 
 import pytest
 
-from activities.classification import classify, initial_clocks
 from complaints.config import PROJECT_ROOT
-from complaints.policy import load_policy
+from domain.classification import classify, initial_clocks
+from domain.policy import load_policy
 from models.intake import ComplaintIntake
 from models.policy import Tier
 from tests.factories import CATEGORY_DETAILS, intake_payload

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from complaints.config import PROJECT_ROOT
-from complaints.policy import PolicyError, PolicyStore, load_policy
+from domain.policy import PolicyError, PolicyStore, load_policy
 
 POLICIES = PROJECT_ROOT / "policies"
 

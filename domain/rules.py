@@ -6,16 +6,14 @@ it is safe in the workflow sandbox and testable without a server.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
-from temporalio.exceptions import ApplicationError
-
-from models.complaint import CLOSED_STATUSES, Clock, ComplaintSnapshot, Status
-from models.handling import HandlingRules, RosterEntry
-from models.policy import TIER_RANK, Role, Tier
+from models.clocks import Clock
+from models.complaint import CLOSED_STATUSES, ComplaintSnapshot, Status
+from models.policy import TIER_RANK, HandlingRules, Role, Tier
+from models.staff import RosterEntry
 
 MANAGERS = (Role.MANAGER, Role.SENIOR_MANAGER)
 HANDLING = (Status.IN_HANDLING, Status.AWAITING_CUSTOMER_INFO)
@@ -23,18 +21,6 @@ HANDLING = (Status.IN_HANDLING, Status.AWAITING_CUSTOMER_INFO)
 
 class Refused(ValueError):
     """An action the complaint does not allow now; the message says why."""
-
-
-def recheck(validator: Callable[[Any], None], request: Any) -> None:
-    """Updates accepted together may both pass their validators; the handler checks again."""
-    try:
-        validator(request)
-    except Refused as err:
-        raise ApplicationError(str(err), type="Refused", non_retryable=True) from err
-
-
-def fmt_utc(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "—"
 
 
 def _names(items: Iterable[object]) -> str:

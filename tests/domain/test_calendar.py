@@ -7,9 +7,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from complaints.calendar import add_limit, is_business_day
 from complaints.config import PROJECT_ROOT
-from complaints.policy import load_policy
+from domain.calendar import add_limit, is_business_day
+from domain.policy import load_policy
 from models.policy import TimeLimit, TimeUnit
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

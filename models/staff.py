@@ -1,0 +1,60 @@
+"""Staff as a complaint sees them: the roster it loads, the handler it is given, a named staff member's record."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from models.base import Model
+from models.policy import Role
+
+
+class RosterEntry(BaseModel):
+    staff_id: str
+    name: str
+    role: Role
+    team: str
+    manager_id: str | None = None
+    skills: list[str] = Field(default_factory=list)
+    languages: list[str] = Field(default_factory=list)
+
+
+class StaffRoster(BaseModel):
+    entries: list[RosterEntry]
+
+
+class RosterRequest(BaseModel):
+    complaint_id: str
+
+
+class HandlerChoiceRequest(BaseModel):
+    complaint_id: str
+    category: str
+    language: str
+    exclude: list[str] = Field(default_factory=list)
+
+
+class HandlerChoice(BaseModel):
+    staff_id: str | None
+    reason: str
+
+
+class ServiceEvent(Model):
+    occurred_on: str
+    kind: str
+    note: str
+
+
+class StaffRecord(Model):
+    staff_id: str
+    found: bool
+    name: str | None = None
+    role: str | None = None
+    team: str | None = None
+    service_quality_score: float | None = None
+    service_history: list[ServiceEvent] = Field(default_factory=list)
+    open_complaints_naming_them: int = 0
+
+
+class StaffLookupRequest(Model):
+    complaint_id: str
+    staff_id: str
