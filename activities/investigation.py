@@ -80,9 +80,9 @@ class InvestigationActivities:
         log = activity_logger(request.exclude_complaint_id)
         wanted = set(request.staff_ids)
         found: list[OpenComplaintRef] = []
-        # Handler and named staff are columns; team membership is only in the case file, so the
-        # database narrows to rows whose case file mentions them and Python checks the team.
-        mentions = [cast(Complaint.snapshot, String).contains(f'"{staff_id}"') for staff_id in sorted(wanted)]
+        # Handler, named staff and team are columns; the team is a JSON list, so the database
+        # narrows to rows whose team mentions them and Python checks membership.
+        mentions = [cast(Complaint.team, String).contains(f'"{staff_id}"') for staff_id in sorted(wanted)]
         with Session(self._engine) as session:
             rows = session.exec(
                 select(Complaint)
@@ -91,7 +91,7 @@ class InvestigationActivities:
                 .order_by(Complaint.received_at)
             ).all()
         for row in rows:
-            team = set(row.snapshot.get("team") or [])
+            team = set(row.team or [])
             for staff_id in sorted(wanted):
                 relation = ("handler" if row.assignee == staff_id else "named" if row.staff_named == staff_id
                             else "team" if staff_id in team else None)

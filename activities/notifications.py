@@ -30,6 +30,7 @@ from domain.policy import PolicyStore
 from models.intake import Customer
 from models.notifications import (
     AcknowledgementRequest,
+    CustomerAddress,
     CustomerNotification,
     NotificationReceipt,
     StaffNotification,
@@ -197,7 +198,7 @@ class NotificationActivities:
             idempotency_key=f"{request.complaint_id}:acknowledgement",
             complaint_id=request.complaint_id,
             kind="acknowledgement",
-            intake=request.intake,
+            to=CustomerAddress.of(request.intake),
             policy_version=request.classification.policy_version,
             context={
                 "tier_label": TIER_LABELS[language][request.classification.tier.value],
@@ -213,17 +214,18 @@ class NotificationActivities:
         return self._to_customer(request)
 
     def _to_customer(self, request: CustomerNotification) -> NotificationReceipt:
-        intake, language = request.intake, request.intake.customer.language
+        to = request.address
+        language = to.customer.language
         policy = self._policies.get(request.policy_version)
-        channel, recipient = contact_channel(intake.customer)
+        channel, recipient = contact_channel(to.customer)
         subject, body = self._templates.render(
             request.kind,
             language,
             policy.timezone,
             complaint_id=request.complaint_id,
-            customer=intake.customer,
-            summary=intake.summary,
-            received_at=intake.received_at,
+            customer=to.customer,
+            summary=to.summary,
+            received_at=to.received_at,
             **request.context,
         )
         sent = self._notifier.send(

@@ -6,31 +6,46 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from activities.logging import activity_logger
 from db.tables import Complaint, ComplaintEventRow, utc_now
-from models.complaint import ComplaintEvent, ComplaintSnapshot
+from models.complaint import ComplaintEvent, ComplaintFacts, ComplaintProjection
 
 
-def _apply_snapshot(row: Complaint, snap: ComplaintSnapshot, seq: int) -> None:
-    intake = snap.intake
-    row.status = snap.status.value
-    row.tier = snap.classification.tier.value if snap.classification else None
-    row.tier_rule = snap.classification.rule_id if snap.classification else None
-    row.policy_version = snap.classification.policy_version if snap.classification else None
-    row.assignee = snap.holder
-    row.acknowledged_at = snap.acknowledged_at
-    row.next_deadline = snap.next_deadline
-    row.sla_breached = snap.sla_breached
-    row.closed_at = snap.closed_at
-    row.reopened_count = snap.reopened_count
-    row.root_cause = snap.root_cause.code if snap.root_cause else None
-    row.satisfaction = snap.closure.satisfaction if snap.closure else None
-    row.outcome = snap.closure.outcome if snap.closure else None
-    row.customer_name = intake.customer.name
-    row.contract_number = intake.contract_number
-    row.staff_named = getattr(intake.details, "staff_id", None)
-    row.snapshot = snap.model_dump(mode="json")
+def _new_row(complaint_id: str, facts: ComplaintFacts, projection: ComplaintProjection) -> Complaint:
+    return Complaint(
+        complaint_id=complaint_id,
+        workflow_id=facts.workflow_id,
+        source_system=facts.source_system,
+        source_reference=facts.source_reference,
+        channel=facts.channel,
+        category=facts.category,
+        customer_id=facts.customer_id,
+        customer_name=facts.customer_name,
+        contract_number=facts.contract_number,
+        staff_named=facts.staff_named,
+        received_at=facts.received_at,
+        status=projection.status.value,
+        updated_at=utc_now(),
+    )
+
+
+def _apply(row: Complaint, p: ComplaintProjection, seq: int) -> None:
+    row.status = p.status.value
+    row.tier = p.tier.value if p.tier else None
+    row.tier_rule = p.tier_rule
+    row.policy_version = p.policy_version
+    row.assignee = p.holder
+    row.team = list(p.team)
+    row.acknowledged_at = p.acknowledged_at
+    row.next_deadline = p.next_deadline
+    row.sla_breached = p.sla_breached
+    row.closed_at = p.closed_at
+    row.reopened_count = p.reopened_count
+    row.root_cause = p.root_cause
+    row.satisfaction = p.satisfaction
+    row.outcome = p.outcome
     row.last_seq = seq
     row.updated_at = utc_now()
 
@@ -43,10 +58,11 @@ class ProjectionActivities:
     def record_complaint_event(self, event: ComplaintEvent) -> bool:
         """Append the event and update the projection; a retry of the same seq changes nothing.
 
-        Returns whether this call wrote the event (False: it was already recorded).
+        Returns whether this call wrote the event (False: it was already recorded). An event
+        older than the row's last one is logged but does not roll the row back.
         """
         log = activity_logger(event.complaint_id)
-        snap = event.snapshot
+        projection, facts = event.fields()
         with Session(self._engine) as session:
             already = session.exec(
                 select(ComplaintEventRow.id).where(
@@ -69,21 +85,18 @@ class ProjectionActivities:
             )
             row = session.get(Complaint, event.complaint_id)
             if row is None:
-                row = Complaint(
-                    complaint_id=snap.complaint_id,
-                    workflow_id=snap.workflow_id,
-                    source_system=snap.intake.source_system,
-                    source_reference=snap.intake.source_reference,
-                    channel=snap.intake.channel.value,
-                    category=snap.intake.category.value,
-                    customer_id=snap.intake.customer.customer_id,
-                    received_at=snap.intake.received_at,
-                    status=snap.status.value,
-                    customer_name=snap.intake.customer.name,
-                    updated_at=utc_now(),
-                )
+                if facts is None:
+                    raise ApplicationError(
+                        f"complaint {event.complaint_id} has no row yet and event {event.seq} carries no facts",
+                        type="ValidationError", non_retryable=True,
+                    )
+                row = _new_row(event.complaint_id, facts, projection)
+                if event.snapshot is not None:
+                    row.snapshot = event.snapshot.model_dump(mode="json")
             if event.seq > row.last_seq:
-                _apply_snapshot(row, snap, event.seq)
+                _apply(row, projection, event.seq)
+                if event.snapshot is not None:
+                    row.snapshot = event.snapshot.model_dump(mode="json")
             session.add(row)
             try:
                 session.commit()
@@ -92,5 +105,5 @@ class ProjectionActivities:
                 session.rollback()
                 log.info("event recorded concurrently", seq=event.seq, kind=event.kind)
                 return False
-        log.info("event recorded", seq=event.seq, kind=event.kind, status=snap.status.value)
+        log.info("event recorded", seq=event.seq, kind=event.kind, status=projection.status.value)
         return True

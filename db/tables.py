@@ -67,7 +67,10 @@ class Complaint(SQLModel, table=True):
     satisfaction: int | None = None
     root_cause: str | None = Field(default=None, max_length=40, index=True)
     outcome: str | None = Field(default=None, max_length=40)
+    team: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     last_seq: int = 0
+    # The whole case file, as events carried it before they were lean (empty for newer rows:
+    # the workflow's `status` query is the case file).
     snapshot: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 

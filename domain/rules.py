@@ -74,6 +74,13 @@ def require_holder(snap: ComplaintSnapshot, entry: RosterEntry, action: str) -> 
         raise Refused(f"only the handler ({holder}) or the complaint's team may {action}")
 
 
+def require_caller_or_manager(snap: ComplaintSnapshot, entry: RosterEntry, action: str) -> None:
+    """After the decision: the follow-up caller, the complaint's handler or team, or a manager."""
+    callers = {snap.assignee, *snap.team, snap.follow_up.caller if snap.follow_up else None}
+    if entry.staff_id not in callers and entry.role not in MANAGERS:
+        raise Refused(f"only the follow-up caller, the complaint's team or a manager may {action}")
+
+
 def missing_before_customer(snap: ComplaintSnapshot) -> list[str]:
     """What must be on file before anything goes to the customer, by tier."""
     missing: list[str] = []

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, Field
+from pydantic import AwareDatetime, Field, model_validator
 
 from models.base import Model
 from models.case_file import (
@@ -152,8 +152,70 @@ class ComplaintSnapshot(Model):
         return breached_investigation or any(c.state == ClockState.BREACHED for c in self.clocks)
 
 
+class ComplaintFacts(Model):
+    """What the projection's row starts with; none of it changes over the complaint's life."""
+
+    workflow_id: str
+    source_system: str
+    source_reference: str
+    channel: str
+    category: str
+    customer_id: str
+    customer_name: str
+    received_at: AwareDatetime
+    contract_number: str | None = None
+    staff_named: str | None = None
+
+    @classmethod
+    def of(cls, snap: ComplaintSnapshot) -> ComplaintFacts:
+        intake = snap.intake
+        return cls(
+            workflow_id=snap.workflow_id, source_system=intake.source_system,
+            source_reference=intake.source_reference, channel=intake.channel.value, category=intake.category.value,
+            customer_id=intake.customer.customer_id, customer_name=intake.customer.name,
+            received_at=intake.received_at, contract_number=intake.contract_number,
+            staff_named=getattr(intake.details, "staff_id", None),
+        )
+
+
+class ComplaintProjection(Model):
+    """The few fields of the case file the database's complaints row keeps, after an event."""
+
+    status: Status
+    tier: Tier | None = None
+    tier_rule: str | None = None
+    policy_version: str | None = None
+    holder: str | None = None
+    team: list[str] = Field(default_factory=list)
+    acknowledged_at: AwareDatetime | None = None
+    next_deadline: AwareDatetime | None = None
+    sla_breached: bool = False
+    closed_at: AwareDatetime | None = None
+    reopened_count: int = 0
+    root_cause: str | None = None
+    satisfaction: int | None = None
+    outcome: str | None = None
+
+    @classmethod
+    def of(cls, snap: ComplaintSnapshot) -> ComplaintProjection:
+        c = snap.classification
+        return cls(
+            status=snap.status, tier=c.tier if c else None, tier_rule=c.rule_id if c else None,
+            policy_version=c.policy_version if c else None, holder=snap.holder, team=list(snap.team),
+            acknowledged_at=snap.acknowledged_at, next_deadline=snap.next_deadline, sla_breached=snap.sla_breached,
+            closed_at=snap.closed_at, reopened_count=snap.reopened_count,
+            root_cause=snap.root_cause.code if snap.root_cause else None,
+            satisfaction=snap.closure.satisfaction if snap.closure else None,
+            outcome=snap.closure.outcome if snap.closure else None,
+        )
+
+
 class ComplaintEvent(Model):
-    """One entry of the append-only audit log; (complaint_id, seq) makes recording idempotent."""
+    """One entry of the append-only audit log; (complaint_id, seq) makes recording idempotent.
+
+    It carries what changed (kind, actor, detail) and the projection's fields, not the case
+    file; the first event also carries the facts the row is created with.
+    """
 
     complaint_id: str
     seq: int = Field(ge=1)
@@ -161,7 +223,24 @@ class ComplaintEvent(Model):
     at: AwareDatetime
     actor: str
     detail: dict[str, Any] = Field(default_factory=dict)
-    snapshot: ComplaintSnapshot
+    projection: ComplaintProjection | None = None
+    facts: ComplaintFacts | None = None
+    snapshot: ComplaintSnapshot | None = Field(
+        default=None, description="Only in events scheduled before events were lean: the whole case file."
+    )
+
+    @model_validator(mode="after")
+    def _projectable(self) -> ComplaintEvent:
+        if self.projection is None and self.snapshot is None:
+            raise ValueError("projection: an event needs the projection's fields")
+        return self
+
+    def fields(self) -> tuple[ComplaintProjection, ComplaintFacts | None]:
+        """The projection and facts, from a lean event or from an older one's case file."""
+        if self.snapshot is not None:
+            return ComplaintProjection.of(self.snapshot), ComplaintFacts.of(self.snapshot)
+        assert self.projection is not None
+        return self.projection, self.facts
 
 
 class WithdrawRequest(Model):

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field
+from pydantic import AwareDatetime, Field
 
 from models.base import Model
 from models.clocks import Clock
 from models.complaint import Classification
-from models.intake import ComplaintIntake
+from models.intake import ComplaintIntake, Customer
 
 
 class AcknowledgementRequest(Model):
@@ -19,15 +19,38 @@ class AcknowledgementRequest(Model):
     clocks: list[Clock]
 
 
+class CustomerAddress(Model):
+    """What a letter to the customer needs of the complaint: who, how to reach them, about what."""
+
+    customer: Customer
+    summary: str
+    received_at: AwareDatetime
+
+    @classmethod
+    def of(cls, intake: ComplaintIntake) -> CustomerAddress:
+        return cls(customer=intake.customer, summary=intake.summary, received_at=intake.received_at)
+
+
 class CustomerNotification(Model):
     """A templated message to the customer; the key makes it go out once."""
 
     idempotency_key: str
     complaint_id: str
     kind: str  # a template name in activities/templates: feedback, resolution_proposal, ...
-    intake: ComplaintIntake
+    to: CustomerAddress | None = None
+    intake: ComplaintIntake | None = Field(
+        default=None, description="Only in messages scheduled before they were lean: the whole intake."
+    )
     policy_version: str
     context: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def address(self) -> CustomerAddress:
+        if self.to is not None:
+            return self.to
+        if self.intake is None:
+            raise ValueError("to: a customer notification needs the customer's address")
+        return CustomerAddress.of(self.intake)
 
 
 class StaffNotification(Model):

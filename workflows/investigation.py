@@ -11,18 +11,23 @@ which is this workflow's result.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import SearchAttributeUpdate
 from temporalio.exceptions import FailureError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.classification import ClassificationActivities
+    from activities.investigation import InvestigationActivities
+    from activities.notifications import NotificationActivities
     from domain import rules
+    from domain.clocks import ClockBoard, EventKind
     from domain.rules import MANAGERS, Refused
-    from models import search_attributes as sa
     from models.actions import InvestigationOutcomeRequest
-    from models.clocks import Clock, ClockState, PlanClockRequest
+    from models.clocks import Clock, PlanClockRequest
     from models.investigation import (
         DEFAULT_ACCOUNTABILITY_DECIDERS,
         AccountabilityDecision,
@@ -53,7 +58,10 @@ with workflow.unsafe.imports_passed_through():
     from models.notifications import StaffNotification
     from models.policy import Accountability, Role
     from models.staff import RosterEntry
+    from workflows import presentation
+    from workflows.clocks import run_clocks
     from workflows.handlers import recheck
+    from workflows.legacy import SERIALIZED_LEAN
     from workflows.options import ACTIVITY_TIMEOUT, RETRY
     from workflows.presentation import fmt_utc
 
@@ -71,17 +79,30 @@ class InvestigationWorkflow:
         self._deciders = input.rules.accountability_deciders or DEFAULT_ACCOUNTABILITY_DECIDERS
         self._seq = 0
         self._ready = False
-        self._changed = False
+        self._serialized = False  # set by run (investigations started on older code replay without it)
+        self._lock = asyncio.Lock()
+        self._board = ClockBoard(lambda: [self._file.clock] if self._file.clock else [])
+
+    @asynccontextmanager
+    async def _exclusive(self) -> AsyncIterator[None]:
+        """Actions one after the other, so none acts on what another is about to change."""
+        if not self._serialized:
+            yield
+            return
+        async with self._lock:
+            yield
 
     @workflow.run
     async def run(self, input: InvestigationInput) -> InvestigationResult:
         file = self._file
-        file.clock = await workflow.execute_activity(
-            "plan_clock",
+        self._serialized = workflow.patched(SERIALIZED_LEAN)
+        self._board = ClockBoard(lambda: [self._file.clock] if self._file.clock else [],
+                                 late_is_breach=self._serialized)
+        file.clock = await workflow.execute_activity_method(
+            ClassificationActivities.plan_clock,
             PlanClockRequest(complaint_id=input.complaint_id, policy_version=input.rules.policy_version,
                              started_at=file.opened_at, purpose="investigation"),
-            result_type=Clock, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY,
-            summary="Start the investigation clock",
+            start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY, summary="Start the investigation clock",
         )
         file.lead = self._available_investigator()
         self._ready = True
@@ -110,43 +131,33 @@ class InvestigationWorkflow:
     # -- the clock ----------------------------------------------------------------------
 
     async def _run_clock(self) -> None:
-        file, fraction = self._file, self._input.rules.warning_fraction
-        done = lambda: file.stage == InvestigationStage.CONCLUDED or self._changed  # noqa: E731
-        while file.stage == InvestigationStage.OPEN:
-            self._changed = False
-            clock = file.clock
-            assert clock is not None
-            if clock.state != ClockState.RUNNING:
-                await workflow.wait_condition(done)
-                continue
-            warn = clock.warned_at is None and workflow.now() < clock.due_at
-            at = rules.warning_at(clock, fraction) if warn else clock.due_at
-            remaining = (at - workflow.now()).total_seconds()
-            if remaining > 0:
-                try:
-                    await workflow.wait_condition(
-                        done, timeout=remaining, timeout_summary=f"Investigation {'warning' if warn else 'due'} {fmt_utc(at)}")
-                    continue
-                except asyncio.TimeoutError:
-                    pass
-            if file.stage != InvestigationStage.OPEN:
-                break
-            if warn:
-                clock.warned_at = workflow.now()
-                await self._notify("warning", [r for r in [file.lead, self._manager_of(file.lead)] if r],
-                                   f"Investigation of {file.complaint_id} due {fmt_utc(clock.due_at)}",
-                                   f"{len(file.findings)} finding(s), {len(file.evidence)} evidence reference(s) so far.")
-                self._publish()
-                await self._record("investigation_warning", detail={"due_at": clock.due_at.isoformat()})
-            else:
-                clock.state, clock.breached_at = ClockState.BREACHED, workflow.now()
-                self._publish()
-                seniors = self._with_role(Role.SENIOR_MANAGER)
-                await self._notify("breached", [r for r in dict.fromkeys([file.lead, *seniors]) if r],
-                                   f"BREACHED: investigation of {file.complaint_id}",
-                                   f"Was due {fmt_utc(clock.due_at)}; lead {file.lead or 'none'}. It stays open until concluded.")
-                await self._record("investigation_breached", detail={"due_at": clock.due_at.isoformat()})
-                await self._tell_complaint()
+        await run_clocks(
+            self._board, warning_fraction=lambda: self._input.rules.warning_fraction,
+            stop=lambda: self._file.stage != InvestigationStage.OPEN,
+            on_warning=self._warn, on_breach=self._breach, summary=_timer_summary,
+        )
+
+    async def _warn(self, clock: Clock) -> None:
+        file = self._file
+        async with self._exclusive():
+            self._board.warn(clock, workflow.now())
+            await self._notify("warning", [r for r in [file.lead, self._manager_of(file.lead)] if r],
+                               f"Investigation of {file.complaint_id} due {fmt_utc(clock.due_at)}",
+                               f"{len(file.findings)} finding(s), {len(file.evidence)} evidence reference(s) so far.")
+            self._publish()
+            await self._record("investigation_warning", detail={"due_at": clock.due_at.isoformat()})
+
+    async def _breach(self, clock: Clock) -> None:
+        file = self._file
+        async with self._exclusive():
+            self._board.breach(clock, workflow.now())
+            self._publish()
+            seniors = self._with_role(Role.SENIOR_MANAGER)
+            await self._notify("breached", [r for r in dict.fromkeys([file.lead, *seniors]) if r],
+                               f"BREACHED: investigation of {file.complaint_id}",
+                               f"Was due {fmt_utc(clock.due_at)}; lead {file.lead or 'none'}. It stays open until concluded.")
+            await self._record("investigation_breached", detail={"due_at": clock.due_at.isoformat()})
+            await self._tell_complaint()
 
     # -- staff actions (updates with validators) ------------------------------------------
 
@@ -169,15 +180,18 @@ class InvestigationWorkflow:
 
     @workflow.update
     async def assign_investigator(self, request: AssignInvestigatorRequest) -> InvestigationActionResult:
-        recheck(self._validate_assign, request)
-        previous, self._file.lead = self._file.lead, request.lead
-        self._publish()
-        await self._notify(f"lead:{self._seq + 1}", [request.lead], f"You lead the investigation of {self._file.complaint_id}",
-                           f"{self._file.scope}\nDue {fmt_utc(self._file.next_deadline)}. {request.reason}")
-        await self._record("investigator_assigned", actor=request.actor,
-                           detail={"lead": request.lead, "previous": previous, "reason": request.reason})
-        await self._tell_complaint()
-        return self._result(f"{request.lead} leads the investigation")
+        async with self._exclusive():
+            recheck(self._validate_assign, request)
+            previous, self._file.lead = self._file.lead, request.lead
+            self._publish()
+            self._seq += 1
+            seq = self._seq  # taken before the notice goes out, so its key is this action's own
+            await self._notify(f"lead:{seq}", [request.lead], f"You lead the investigation of {self._file.complaint_id}",
+                               f"{self._file.scope}\nDue {fmt_utc(self._file.next_deadline)}. {request.reason}")
+            await self._record("investigator_assigned", actor=request.actor, seq=seq,
+                               detail={"lead": request.lead, "previous": previous, "reason": request.reason})
+            await self._tell_complaint()
+            return self._result(f"{request.lead} leads the investigation")
 
     @assign_investigator.validator
     def _validate_assign(self, request: AssignInvestigatorRequest) -> None:
@@ -191,11 +205,12 @@ class InvestigationWorkflow:
 
     @workflow.update
     async def record_finding(self, request: InvestigationFindingRequest) -> InvestigationActionResult:
-        recheck(self._validate_finding, request)
-        self._file.findings.append(InvestigationFinding(by=request.actor, at=workflow.now(), summary=request.summary))
-        self._publish()
-        await self._record("finding_recorded", actor=request.actor, detail={"summary": request.summary})
-        return self._result(f"finding {len(self._file.findings)} recorded")
+        async with self._exclusive():
+            recheck(self._validate_finding, request)
+            self._file.findings.append(InvestigationFinding(by=request.actor, at=workflow.now(), summary=request.summary))
+            self._publish()
+            await self._record("finding_recorded", actor=request.actor, detail={"summary": request.summary})
+            return self._result(f"finding {len(self._file.findings)} recorded")
 
     @record_finding.validator
     def _validate_finding(self, request: InvestigationFindingRequest) -> None:
@@ -203,12 +218,13 @@ class InvestigationWorkflow:
 
     @workflow.update
     async def add_evidence(self, request: EvidenceRequest) -> InvestigationActionResult:
-        recheck(self._validate_evidence, request)
-        self._file.evidence.append(EvidenceItem(by=request.actor, at=workflow.now(), evidence=request.evidence))
-        self._publish()
-        await self._record("evidence_added", actor=request.actor,
-                           detail={"uri": request.evidence.uri, "sha256": request.evidence.sha256})
-        return self._result(f"evidence {len(self._file.evidence)} on file")
+        async with self._exclusive():
+            recheck(self._validate_evidence, request)
+            self._file.evidence.append(EvidenceItem(by=request.actor, at=workflow.now(), evidence=request.evidence))
+            self._publish()
+            await self._record("evidence_added", actor=request.actor,
+                               detail={"uri": request.evidence.uri, "sha256": request.evidence.sha256})
+            return self._result(f"evidence {len(self._file.evidence)} on file")
 
     @add_evidence.validator
     def _validate_evidence(self, request: EvidenceRequest) -> None:
@@ -219,20 +235,21 @@ class InvestigationWorkflow:
 
     @workflow.update
     async def name_responsible(self, request: ResponsibleRequest) -> InvestigationActionResult:
-        recheck(self._validate_responsible, request)
-        file = self._file
-        file.responsible.append(ResponsibleNamed(by=request.actor, at=workflow.now(), staff_ids=list(request.staff_ids),
-                                                 reason=request.reason))
-        file.implicated = sorted(set(file.implicated) | set(request.staff_ids))
-        message = f"named responsible: {', '.join(request.staff_ids)} (now recused)"
-        if file.lead in request.staff_ids:
-            file.lead = self._available_investigator()
-            message += f"; the lead passes to {file.lead or 'nobody: assign one'}"
-        self._publish()
-        await self._record("responsible_named", actor=request.actor,
-                           detail={"staff_ids": request.staff_ids, "reason": request.reason, "lead": file.lead})
-        await self._tell_complaint()
-        return self._result(message)
+        async with self._exclusive():
+            recheck(self._validate_responsible, request)
+            file = self._file
+            file.responsible.append(ResponsibleNamed(by=request.actor, at=workflow.now(), staff_ids=list(request.staff_ids),
+                                                     reason=request.reason))
+            file.implicated = sorted(set(file.implicated) | set(request.staff_ids))
+            message = f"named responsible: {', '.join(request.staff_ids)} (now recused)"
+            if file.lead in request.staff_ids:
+                file.lead = self._available_investigator()
+                message += f"; the lead passes to {file.lead or 'nobody: assign one'}"
+            self._publish()
+            await self._record("responsible_named", actor=request.actor,
+                               detail={"staff_ids": request.staff_ids, "reason": request.reason, "lead": file.lead})
+            await self._tell_complaint()
+            return self._result(message)
 
     @name_responsible.validator
     def _validate_responsible(self, request: ResponsibleRequest) -> None:
@@ -247,15 +264,16 @@ class InvestigationWorkflow:
 
     @workflow.update
     async def decide_accountability(self, request: AccountabilityRequest) -> InvestigationActionResult:
-        recheck(self._validate_accountability, request)
-        previous = self._file.decision
-        self._file.accountability.append(
-            AccountabilityDecision(by=request.actor, at=workflow.now(), decision=request.decision, reason=request.reason))
-        self._publish()
-        await self._record("accountability_decided", actor=request.actor, detail={
-            "decision": request.decision, "reason": request.reason,
-            "replaces": previous.decision if previous else None})
-        return self._result(f"accountability: {request.decision}" + (f" (was {previous.decision})" if previous else ""))
+        async with self._exclusive():
+            recheck(self._validate_accountability, request)
+            previous = self._file.decision
+            self._file.accountability.append(
+                AccountabilityDecision(by=request.actor, at=workflow.now(), decision=request.decision, reason=request.reason))
+            self._publish()
+            await self._record("accountability_decided", actor=request.actor, detail={
+                "decision": request.decision, "reason": request.reason,
+                "replaces": previous.decision if previous else None})
+            return self._result(f"accountability: {request.decision}" + (f" (was {previous.decision})" if previous else ""))
 
     @decide_accountability.validator
     def _validate_accountability(self, request: AccountabilityRequest) -> None:
@@ -268,36 +286,36 @@ class InvestigationWorkflow:
 
     @workflow.update
     async def conclude(self, request: ConcludeInvestigationRequest) -> InvestigationActionResult:
-        recheck(self._validate_conclude, request)
-        file, now = self._file, workflow.now()
-        decision = file.decision
-        assert decision is not None and file.clock is not None
-        file.stage, file.concluded_by, file.concluded_at = InvestigationStage.CONCLUDED, request.actor, now
-        file.conclusion, file.suspected_illegal = request.summary, request.suspected_illegal
-        if file.clock.state == ClockState.RUNNING:
-            file.clock.state, file.clock.met_at, file.clock.met_by = ClockState.MET, now, "concluded"
-        self._publish()
-        await self._record("investigation_concluded", actor=request.actor, detail={
-            "accountability": decision.decision, "responsible": file.people_responsible,
-            "suspected_illegal": request.suspected_illegal})
-        if decision.decision != "none" and file.people_responsible:
-            await workflow.execute_activity(
-                "record_accountability",
-                AccountabilityRecordRequest(
-                    investigation_id=file.investigation_id, complaint_id=file.complaint_id,
-                    policy_version=self._input.rules.policy_version, staff_ids=file.people_responsible,
-                    decision=decision.decision, decided_on=decision.at, reason=decision.reason),
-                result_type=int, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY,
-                summary=f"Service history: {decision.decision} for {', '.join(file.people_responsible)}",
-            )
-        flagged: list[FlaggedComplaint] = []
-        if decision.decision in (Accountability.WARNING, Accountability.DISCIPLINARY) and file.people_responsible:
-            # Someone held to account may be handling other customers now: their managers should look.
-            flagged = await self._flag(file.people_responsible, "system",
-                                       f"{decision.decision} decided in investigation {file.investigation_id}")
-        return self._result(f"investigation concluded: accountability {decision.decision}"
-                            + (f"; {len(flagged)} other open complaint(s) flagged for review" if flagged else ""),
-                            flagged)
+        async with self._exclusive():
+            recheck(self._validate_conclude, request)
+            file, now = self._file, workflow.now()
+            decision = file.decision
+            assert decision is not None and file.clock is not None
+            file.stage, file.concluded_by, file.concluded_at = InvestigationStage.CONCLUDED, request.actor, now
+            file.conclusion, file.suspected_illegal = request.summary, request.suspected_illegal
+            self._board.settle(file.clock, now, "concluded")
+            self._publish()
+            await self._record("investigation_concluded", actor=request.actor, detail={
+                "accountability": decision.decision, "responsible": file.people_responsible,
+                "suspected_illegal": request.suspected_illegal})
+            if decision.decision != "none" and file.people_responsible:
+                await workflow.execute_activity_method(
+                    InvestigationActivities.record_accountability,
+                    AccountabilityRecordRequest(
+                        investigation_id=file.investigation_id, complaint_id=file.complaint_id,
+                        policy_version=self._input.rules.policy_version, staff_ids=file.people_responsible,
+                        decision=decision.decision, decided_on=decision.at, reason=decision.reason),
+                    start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY,
+                    summary=f"Service history: {decision.decision} for {', '.join(file.people_responsible)}",
+                )
+            flagged: list[FlaggedComplaint] = []
+            if decision.decision in (Accountability.WARNING, Accountability.DISCIPLINARY) and file.people_responsible:
+                # Someone held to account may be handling other customers now: their managers should look.
+                flagged = await self._flag(file.people_responsible, "system",
+                                           f"{decision.decision} decided in investigation {file.investigation_id}")
+            return self._result(f"investigation concluded: accountability {decision.decision}"
+                                + (f"; {len(flagged)} other open complaint(s) flagged for review" if flagged else ""),
+                                flagged)
 
     @conclude.validator
     def _validate_conclude(self, request: ConcludeInvestigationRequest) -> None:
@@ -315,10 +333,11 @@ class InvestigationWorkflow:
 
     @workflow.update
     async def flag_open_complaints(self, request: FlagOpenComplaintsRequest) -> InvestigationActionResult:
-        recheck(self._validate_flag, request)
-        staff = list(request.staff_ids) or list(self._file.implicated)
-        flagged = await self._flag(staff, request.actor, request.reason or f"implicated in {self._file.investigation_id}")
-        return self._result(f"{len(flagged)} open complaint(s) flagged for review", flagged)
+        async with self._exclusive():
+            recheck(self._validate_flag, request)
+            staff = list(request.staff_ids) or list(self._file.implicated)
+            flagged = await self._flag(staff, request.actor, request.reason or f"implicated in {self._file.investigation_id}")
+            return self._result(f"{len(flagged)} open complaint(s) flagged for review", flagged)
 
     @flag_open_complaints.validator
     def _validate_flag(self, request: FlagOpenComplaintsRequest) -> None:
@@ -338,11 +357,11 @@ class InvestigationWorkflow:
     async def _flag(self, staff_ids: list[str], actor: str, reason: str) -> list[FlaggedComplaint]:
         """Tell each other open complaint of these staff that it needs a manager's review."""
         file = self._file
-        found: OpenComplaints = await workflow.execute_activity(
-            "find_open_complaints",
+        found: OpenComplaints = await workflow.execute_activity_method(
+            InvestigationActivities.find_open_complaints,
             OpenComplaintsRequest(investigation_id=file.investigation_id, staff_ids=sorted(set(staff_ids)),
                                   exclude_complaint_id=file.complaint_id),
-            result_type=OpenComplaints, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY,
+            start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY,
             summary=f"Find other open complaints of {', '.join(sorted(set(staff_ids)))}",
         )
         done = {(f.complaint_id, f.staff_id) for f in file.flagged if f.delivered}
@@ -390,50 +409,34 @@ class InvestigationWorkflow:
         return entry.manager_id if entry else None
 
     def _publish(self) -> None:
-        file = self._file
-        updates: list[SearchAttributeUpdate[Any]] = [
-            sa.STATUS.value_set(file.stage.value),
-            sa.SLA_BREACHED.value_set(file.breached),
-            sa.NEXT_DEADLINE.value_set(file.next_deadline) if file.next_deadline else sa.NEXT_DEADLINE.value_unset(),
-            sa.ASSIGNEE.value_set(file.lead) if file.lead else sa.ASSIGNEE.value_unset(),
-        ]
-        workflow.upsert_search_attributes(updates)
-        lines = [f"**Stage:** {file.stage.value.replace('_', ' ')}", f"**Complaint:** {file.complaint_id} ({file.reason})",
-                 f"**Lead:** {file.lead or 'nobody: compliance must assign one'}",
-                 f"**Recused:** {', '.join(file.implicated) or 'nobody'}"]
-        if file.clock:
-            lines.append(f"**Clock:** {file.clock.label} ({file.clock.limit}): {file.clock.state.value}, "
-                         f"due {fmt_utc(file.clock.due_at)}")
-        lines.append(f"**On file:** {len(file.findings)} finding(s), {len(file.evidence)} evidence reference(s), "
-                     f"responsible: {', '.join(file.people_responsible) or 'none named'}")
-        if file.decision:
-            lines.append(f"**Accountability:** {file.decision.decision} (by {file.decision.by})")
-        if file.flagged:
-            lines.append(f"**Flagged for review:** {', '.join(sorted({f.complaint_id for f in file.flagged if f.delivered}))}")
-        if file.concluded_at:
-            lines.append(f"**Concluded:** {fmt_utc(file.concluded_at)} by {file.concluded_by}"
-                         + ("; suspected illegal conduct: reported to the regulator" if file.suspected_illegal else ""))
-        workflow.set_current_details("\n\n".join(lines))
+        workflow.upsert_search_attributes(presentation.investigation_search_attributes(self._file))
+        workflow.set_current_details(presentation.investigation_details(self._file))
 
     async def _notify(self, key: str, recipients: list[str], subject: str, body: str) -> None:
         if not recipients:
             return
         file = self._file
-        await workflow.execute_activity(
-            "notify_staff",
+        await workflow.execute_activity_method(
+            NotificationActivities.notify_staff,
             StaffNotification(idempotency_key=f"{file.complaint_id}:investigation:{key}", complaint_id=file.complaint_id,
                               kind=f"investigation_{key.split(':')[0]}", recipients=recipients, subject=subject, body=body),
-            result_type=int, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY,
-            summary=f"Notify {', '.join(recipients)}",
+            start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY, summary=f"Notify {', '.join(recipients)}",
         )
 
-    async def _record(self, kind: str, *, actor: str = "system", detail: dict[str, Any] | None = None) -> None:
-        self._seq += 1
-        await workflow.execute_activity(
-            "record_investigation_event",
+    async def _record(self, kind: str, *, actor: str = "system", detail: dict[str, Any] | None = None,
+                      seq: int | None = None) -> None:
+        if seq is None:
+            self._seq += 1
+            seq = self._seq
+        await workflow.execute_activity_method(
+            InvestigationActivities.record_investigation_event,
             InvestigationEvent(investigation_id=self._file.investigation_id, complaint_id=self._file.complaint_id,
-                               seq=self._seq, kind=kind, at=workflow.now(), actor=actor, detail=detail or {},
+                               seq=seq, kind=kind, at=workflow.now(), actor=actor, detail=detail or {},
                                file=self._file.model_copy(deep=True)),
-            result_type=bool, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY,
+            start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY,
             summary=f"Record '{kind}' in the investigation file",
         )
+
+
+def _timer_summary(clock: Clock, kind: EventKind, at: datetime) -> str:
+    return f"Investigation {kind} {fmt_utc(at)}"

@@ -7,9 +7,11 @@ from datetime import datetime, timezone
 from typing import Any
 
 import pytest
+from sqlmodel import Session, select
 from temporalio.service import RPCError
 
 from complaints.intake import ActionRefused, ComplaintNotFound, FilingOutcome
+from db.tables import ComplaintEventRow
 from models.clocks import ClockState
 from models.complaint import Status
 from models.intake import complaint_id_for
@@ -129,7 +131,11 @@ async def test_service_attitude_complaint_records_the_staff_members_history(
     await projected(service.engine, result.complaint_id, "acknowledged")
     row = complaint_row(service.engine, result.complaint_id)
     assert row.staff_named == "S-RM-007"
-    assert row.snapshot["staff_record"]["service_quality_score"] == 63.5
+    with Session(service.engine) as session:
+        looked_up = session.exec(select(ComplaintEventRow).where(
+            ComplaintEventRow.complaint_id == result.complaint_id,
+            ComplaintEventRow.kind == "staff_record_looked_up")).one()
+    assert looked_up.detail == {"staff_id": "S-RM-007", "found": True, "score": 63.5}
     assert "staff_record_looked_up" in event_kinds(service.engine, result.complaint_id)
     [ack] = outbox(service.engine, result.complaint_id, "acknowledgement")
     assert ack.channel == "sms" and ack.subject.startswith("【投诉受理确认】")

@@ -1,0 +1,235 @@
+"""The complaint's case file and what every step does with it: record, notify, plan, publish.
+
+``Case`` is a plain object the workflow class builds in ``init``; the step modules are
+functions over it. It holds the state (snapshot, roster, pinned rules, the clock board) and
+the lock that makes staff actions act one after the other, and it is the one place that
+calls the shared activities (by method reference), so histories stay lean: an activity gets
+what it needs, never the case file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from temporalio import workflow
+
+from activities.classification import ClassificationActivities
+from activities.notifications import NotificationActivities
+from activities.projection import ProjectionActivities
+from activities.staff import StaffActivities
+from domain import rules
+from domain.clocks import ClockBoard
+from domain.rules import Refused
+from models.actions import ActionResult
+from models.clocks import Clock, PlanClockRequest
+from models.complaint import (
+    CLOSED_STATUSES,
+    ComplaintEvent,
+    ComplaintFacts,
+    ComplaintProjection,
+    ComplaintSnapshot,
+    ComplaintWorkflowInput,
+    Status,
+    WithdrawRequest,
+)
+from models.notifications import (
+    CustomerAddress,
+    CustomerNotification,
+    StaffNotification,
+)
+from models.policy import HandlingRules, Role
+from models.staff import HandlerChoice, HandlerChoiceRequest, RosterEntry
+from workflows import presentation
+from workflows.options import ACTIVITY_TIMEOUT, RETRY
+
+
+class Case:
+    """One complaint's state and ports. Built in the workflow's ``init``; no I/O of its own."""
+
+    def __init__(self, input: ComplaintWorkflowInput) -> None:
+        self.snap = ComplaintSnapshot(
+            complaint_id=input.complaint_id,
+            workflow_id=workflow.info().workflow_id,
+            status=Status.RECEIVED,
+            intake=input.intake,
+        )
+        self.seq = 0
+        self.roster: dict[str, RosterEntry] = {}
+        self._rules: HandlingRules | None = None
+        self.handling = False  # staff may act (intake is done, the roster is loaded)
+        self.withdrawal: WithdrawRequest | None = None
+        self.continue_as_new = False
+        self.revisits_this_run = 0
+        self.report_tasks: list[asyncio.Task[None]] = []
+        self.investigation_task: asyncio.Task[None] | None = None
+        self.investigation_started = False
+        # Set by ``adopt_patches`` at the start of every run (old histories replay without them).
+        self.serialized = False
+        self.lean = False
+        self.board = ClockBoard(lambda: self.snap.clocks)
+        self._lock = asyncio.Lock()
+        self._published: dict[str, Any] = {}
+        if input.carried is not None:
+            carried = input.carried
+            self.snap, self.seq = carried.snapshot, carried.seq
+            self.roster = {e.staff_id: e for e in carried.roster}
+            self._rules = carried.rules
+            self.handling = True
+
+    def adopt_patches(self, serialized_lean: bool) -> None:
+        self.serialized = self.lean = serialized_lean
+        self.board = ClockBoard(lambda: self.snap.clocks, late_is_breach=serialized_lean)
+
+    # -- state ------------------------------------------------------------------------------
+
+    @property
+    def rules(self) -> HandlingRules:
+        assert self._rules is not None, "the pinned rules come with classification"
+        return self._rules
+
+    @rules.setter
+    def rules(self, value: HandlingRules | None) -> None:
+        self._rules = value
+
+    @property
+    def has_rules(self) -> bool:
+        return self._rules is not None
+
+    def closing(self) -> bool:
+        return self.withdrawal is not None or self.snap.status in CLOSED_STATUSES
+
+    def investigation_done(self) -> bool:
+        return self.investigation_task is None or self.investigation_task.done()
+
+    def with_role(self, *roles: Role) -> list[str]:
+        return [e.staff_id for e in self.roster.values() if e.role in roles]
+
+    @asynccontextmanager
+    async def exclusive(self) -> AsyncIterator[None]:
+        """Staff actions (and the system's own) one after the other, so none acts on stale state."""
+        if not self.serialized:
+            yield
+            return
+        async with self._lock:
+            yield
+
+    # -- what validators share ---------------------------------------------------------------
+
+    def actor(self, actor: str) -> RosterEntry:
+        if not self.handling:
+            rules.require_open(self.snap)
+            raise Refused(f"complaint {self.snap.complaint_id} is still in intake; try again shortly")
+        return rules.actor_entry(self.roster, actor)
+
+    def result(self, message: str) -> ActionResult:
+        return ActionResult(complaint_id=self.snap.complaint_id, status=self.snap.status.value, message=message)
+
+    # -- ports: the shared activities ----------------------------------------------------------
+
+    def reserve_seq(self) -> int:
+        """The next audit-log number, taken before any await (keys built from it stay unique)."""
+        self.seq += 1
+        return self.seq
+
+    async def record(self, kind: str, *, actor: str = "system", detail: dict[str, Any] | None = None,
+                     seq: int | None = None) -> None:
+        """Append to the audit log (and the projection): what changed, not the case file."""
+        seq = seq if seq is not None else self.reserve_seq()
+        snap = self.snap
+        if self.lean:
+            event = ComplaintEvent(
+                complaint_id=snap.complaint_id, seq=seq, kind=kind, at=workflow.now(), actor=actor,
+                detail=detail or {}, projection=ComplaintProjection.of(snap),
+                facts=ComplaintFacts.of(snap) if seq == 1 else None,
+            )
+        else:  # a run that started before events were lean sends what it always sent
+            event = ComplaintEvent(
+                complaint_id=snap.complaint_id, seq=seq, kind=kind, at=workflow.now(), actor=actor,
+                detail=detail or {}, snapshot=snap.model_copy(deep=True),
+            )
+        await workflow.execute_activity_method(
+            ProjectionActivities.record_complaint_event, event,
+            start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY, summary=f"Record '{kind}' in the case file",
+        )
+
+    async def notify_customer(self, key: str, kind: str, context: dict[str, Any]) -> None:
+        intake = self.snap.intake
+        await workflow.execute_activity_method(
+            NotificationActivities.notify_customer,
+            CustomerNotification(
+                idempotency_key=f"{self.snap.complaint_id}:{key}", complaint_id=self.snap.complaint_id, kind=kind,
+                policy_version=self.rules.policy_version, context=context,
+                **({"to": CustomerAddress.of(intake)} if self.lean else {"intake": intake}),
+            ),
+            start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY,
+            summary=f"Send the customer: {kind.replace('_', ' ')}",
+        )
+
+    async def notify_staff(self, key: str, recipients: list[str], subject: str, body: str) -> None:
+        if not recipients:
+            return
+        await workflow.execute_activity_method(
+            NotificationActivities.notify_staff,
+            StaffNotification(
+                idempotency_key=f"{self.snap.complaint_id}:{key}", complaint_id=self.snap.complaint_id,
+                kind=key.split(":")[0], recipients=recipients, subject=subject, body=body,
+            ),
+            start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY, summary=f"Notify {', '.join(recipients)}",
+        )
+
+    async def plan(self, summary: str, **request: Any) -> Clock:
+        """A clock under the complaint's pinned policy (see ``PlanClockRequest``)."""
+        return await workflow.execute_activity_method(
+            ClassificationActivities.plan_clock,
+            PlanClockRequest(complaint_id=self.snap.complaint_id, policy_version=self.rules.policy_version, **request),
+            start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY, summary=summary,
+        )
+
+    async def choose_handler(self, summary: str, *, also_exclude: str | None = None) -> HandlerChoice:
+        """A handler by skills, language and workload; never anyone the complaint implicates."""
+        snap = self.snap
+        exclude = rules.implicated_staff(snap) | ({also_exclude} if also_exclude is not None else set())
+        return await workflow.execute_activity_method(
+            StaffActivities.choose_handler,
+            HandlerChoiceRequest(complaint_id=snap.complaint_id, category=snap.intake.category.value,
+                                 language=snap.intake.customer.language, exclude=sorted(exclude)),
+            start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY, summary=summary,
+        )
+
+    async def assign(self, handler: str, team: list[str], *, actor: str, reason: str) -> None:
+        """Hand the complaint to a handler (and team): by a manager, the system, or recusal."""
+        snap = self.snap
+        previous = snap.assignee
+        snap.assignee, snap.team = handler, team
+        if snap.status == Status.AWAITING_ASSIGNMENT:
+            snap.status = Status.IN_HANDLING
+        self.publish()
+        seq = self.reserve_seq()
+        await self.notify_staff(f"assigned:{seq}", [handler, *team], f"Complaint {snap.complaint_id} is yours",
+                                f"{snap.intake.summary}\nNext deadline: {presentation.fmt_utc(snap.next_deadline)}")
+        await self.record("reassigned" if previous else "assigned", actor=actor, seq=seq,
+                          detail={"handler": handler, "team": team, "previous": previous, "reason": reason})
+
+    # -- what the Web UI shows -------------------------------------------------------------------
+
+    def publish(self) -> None:
+        """Search attributes and current details in step with the state.
+
+        A search attribute is upserted only when its value changed (runs from before that
+        upsert the whole set each time, as their histories recorded).
+        """
+        wanted = presentation.search_attributes(self.snap)
+        if self.lean:
+            changed = [u for name, u in wanted.items() if self._published.get(name) != u]
+            self._published.update(wanted)
+        else:
+            changed = list(wanted.values())
+        if changed:
+            workflow.upsert_search_attributes(changed)
+        self.describe(self.snap.status.value.replace("_", " ").capitalize())
+
+    def describe(self, stage: str) -> None:
+        workflow.set_current_details(presentation.details(self.snap, stage, handling=self.handling))

@@ -1,0 +1,65 @@
+"""Step 1, intake and classification: record, classify by the pinned policy, look up the staff
+member a service-attitude complaint names, acknowledge with the deadlines that apply."""
+
+from __future__ import annotations
+
+from temporalio import workflow
+
+from activities.classification import ClassificationActivities
+from activities.notifications import NotificationActivities
+from activities.staff import StaffActivities
+from models.complaint import ClassifyRequest, ComplaintWorkflowInput, Status
+from models.intake import Category
+from models.notifications import AcknowledgementRequest
+from models.staff import StaffLookupRequest
+from workflows.case import Case
+from workflows.options import ACTIVITY_TIMEOUT, RETRY
+
+
+async def receive(case: Case, input: ComplaintWorkflowInput) -> None:
+    """From the intake to the acknowledgement; the pinned rules come with the classification."""
+    intake, snap = input.intake, case.snap
+    case.describe("Received; classifying")
+    await case.record("received", actor=f"intake:{intake.source_system}", detail={"channel": intake.channel.value})
+
+    result = await workflow.execute_activity_method(
+        ClassificationActivities.classify_complaint,
+        ClassifyRequest(complaint_id=input.complaint_id, intake=intake),
+        start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY, summary="Classify by the policy's rules",
+    )
+    cls = result.classification
+    snap.classification, snap.clocks, snap.status = cls, result.clocks, Status.CLASSIFIED
+    case.rules = result.rules
+    case.publish()
+    await case.record(
+        "classified",
+        detail={"tier": cls.tier.value, "rule": cls.rule_id, "matched": cls.matched, "policy_version": cls.policy_version},
+    )
+
+    if intake.category == Category.SERVICE_ATTITUDE:
+        staff_id: str = intake.details.staff_id  # type: ignore[union-attr]
+        record = await workflow.execute_activity_method(
+            StaffActivities.look_up_staff_record,
+            StaffLookupRequest(complaint_id=input.complaint_id, staff_id=staff_id),
+            start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY, summary=f"Look up staff member {staff_id}",
+        )
+        snap.staff_record = record
+        await case.record(
+            "staff_record_looked_up",
+            detail={"staff_id": staff_id, "found": record.found, "score": record.service_quality_score},
+        )
+
+    receipt = await workflow.execute_activity_method(
+        NotificationActivities.send_acknowledgement,
+        AcknowledgementRequest(complaint_id=input.complaint_id, intake=intake, classification=cls,
+                               clocks=result.clocks),
+        start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY,
+        summary="Acknowledge to the customer with the deadlines",
+    )
+    now = workflow.now()
+    snap.acknowledged_at = now
+    for clock in case.board.named(["acknowledgement"]):
+        case.board.settle(clock, now, "acknowledgement", strict=True)
+    snap.status = Status.AWAITING_ASSIGNMENT
+    case.publish()
+    await case.record("acknowledged", detail={"channel": receipt.channel, "recipient": receipt.recipient})
