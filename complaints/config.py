@@ -15,6 +15,33 @@ def _env(name: str, default: str) -> str:
     return value or default
 
 
+def _env_int(name: str, default: int) -> int:
+    return int(_env(name, str(default)))
+
+
+@dataclass(frozen=True)
+class WorkerTuning:
+    """How much the worker holds and runs at once.
+
+    The SDK's defaults (1,000 cached workflows, 100 workflow-task and 100 activity slots, 5
+    pollers each) are sized for a large machine; these are sized for the 2-core one.
+    """
+
+    # Workflows kept in memory between tasks (sticky cache). One that falls out is rebuilt from
+    # its whole history the next time anything happens to it.
+    max_cached_workflows: int = field(default_factory=lambda: _env_int("COMPLAINTS_WORKER_MAX_CACHED_WORKFLOWS", 1000))
+    # Workflow tasks run at once (they take the GIL: more only queues them inside the worker).
+    max_concurrent_workflow_tasks: int = field(
+        default_factory=lambda: _env_int("COMPLAINTS_WORKER_MAX_CONCURRENT_WORKFLOW_TASKS", 100))
+    # Activities run at once, and the threads of the activity pool (no fewer than the activities).
+    max_concurrent_activities: int = field(
+        default_factory=lambda: _env_int("COMPLAINTS_WORKER_MAX_CONCURRENT_ACTIVITIES", 32))
+    activity_threads: int = field(default_factory=lambda: _env_int("COMPLAINTS_WORKER_ACTIVITY_THREADS", 32))
+    # Long polls held open on the server for workflow and activity tasks.
+    workflow_task_pollers: int = field(default_factory=lambda: _env_int("COMPLAINTS_WORKER_WORKFLOW_TASK_POLLERS", 5))
+    activity_task_pollers: int = field(default_factory=lambda: _env_int("COMPLAINTS_WORKER_ACTIVITY_TASK_POLLERS", 5))
+
+
 @dataclass(frozen=True)
 class Settings:
     temporal_address: str = field(default_factory=lambda: _env("COMPLAINTS_TEMPORAL_ADDRESS", "localhost:7233"))
@@ -49,3 +76,5 @@ class Settings:
     tls_cert: str = field(default_factory=lambda: _env("COMPLAINTS_TEMPORAL_TLS_CERT", ""))
     tls_key: str = field(default_factory=lambda: _env("COMPLAINTS_TEMPORAL_TLS_KEY", ""))
     api_key: str = field(default_factory=lambda: _env("COMPLAINTS_TEMPORAL_API_KEY", ""))
+    # Worker tuning (README, 'Benchmark': what each was measured to do on a 2-core machine).
+    worker: WorkerTuning = field(default_factory=lambda: WorkerTuning())

@@ -1,0 +1,189 @@
+"""What every command of the staff CLI shares: options, output, exit codes, error handling,
+the Temporal client and the database engine, and the two ways of acting on a complaint
+(an update that answers, a signal that does not)."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import sys
+from collections.abc import Awaitable, Callable, Coroutine
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any, TypeVar, overload
+from zoneinfo import ZoneInfo
+
+import typer
+from pydantic import BaseModel, ValidationError
+from rich.console import Console
+from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+
+from complaints.actions import ComplaintActions
+from complaints.config import Settings
+from complaints.intake import (
+    ActionRefused,
+    ComplaintNotFound,
+    describe_validation_error,
+)
+from complaints.temporal import TemporalUnreachable, connect, exit_process
+from db.engine import make_engine
+from domain.policy import PolicyError, load_policy
+from models.actions import ActionResult
+from models.complaint import Status
+from models.intake import Category, EvidenceRef, Money
+from models.policy import Tier
+
+EXIT_REFUSED, EXIT_USAGE, EXIT_NOT_FOUND, EXIT_UNREACHABLE = 1, 2, 3, 4
+
+# Piped output (scripts, logs) gets wide lines instead of 80-column wrapping.
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+StatusChoice = StrEnum("StatusChoice", {s.value: s.value for s in Status})  # type: ignore[misc]
+TierChoice = StrEnum("TierChoice", {t.value: t.value for t in Tier})  # type: ignore[misc]
+CategoryChoice = StrEnum("CategoryChoice", {c.value: c.value for c in Category})  # type: ignore[misc]
+
+As = Annotated[str, typer.Option("--as", help="Your staff id; your role comes from the staff directory.")]
+Json = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
+ComplaintId = Annotated[str, typer.Argument(help="Complaint id, e.g. CMP-29B545EDD8B4.")]
+
+Request = TypeVar("Request", bound=BaseModel)
+# An update on the complaint, named by its method: `ComplaintActions.record_findings`.
+ComplaintAction = Callable[[ComplaintActions, str, Request], Awaitable[ActionResult]]
+# A signal (fire and forget), named by its method: `ComplaintActions.escalate`.
+ComplaintSignal = Callable[[ComplaintActions, str, Request], Awaitable[None]]
+
+
+class CliError(Exception):
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def run(body: Callable[[Settings], Coroutine[Any, Any, None]]) -> None:
+    """Run a command body; turn every expected failure into a sentence and an exit code."""
+    settings = Settings()
+    code = 0
+    try:
+        asyncio.run(body(settings))
+    except ActionRefused as e:
+        err.print(f"refused: {e}")
+        code = EXIT_REFUSED
+    except ComplaintNotFound as e:
+        err.print(f"error: {e}")
+        code = EXIT_NOT_FOUND
+    except ValidationError as e:
+        err.print("error: " + "; ".join(describe_validation_error(e)))
+        code = EXIT_USAGE
+    except TemporalUnreachable as e:
+        err.print(f"error: {e}")
+        code = EXIT_UNREACHABLE
+    except OperationalError as e:
+        err.print(f"error: the database at {settings.database_url} cannot be read: {e.orig}")
+        code = EXIT_UNREACHABLE
+    except CliError as e:
+        err.print(f"error: {e}")
+        code = e.code
+    exit_process(code)
+
+
+def zone(settings: Settings) -> ZoneInfo:
+    try:
+        return ZoneInfo(load_policy(settings.policy_file).timezone)
+    except PolicyError:
+        return ZoneInfo("Asia/Shanghai")
+
+
+def when(value: datetime | None, tz: ZoneInfo) -> str:
+    return value.astimezone(tz).strftime("%Y-%m-%d %H:%M") if value else "—"
+
+
+def print_json(data: Any) -> None:
+    if isinstance(data, BaseModel):
+        data = data.model_dump(mode="json")
+    out.print_json(json.dumps(data, ensure_ascii=False, default=_json_value))
+
+
+def _json_value(value: Any) -> str:
+    return value.isoformat() if isinstance(value, datetime) else str(value)
+
+
+@functools.cache
+def _engine_for(url: str) -> Engine:
+    return make_engine(url)
+
+
+def engine(settings: Settings) -> Engine:
+    """One engine per command run, however many reads it makes."""
+    return _engine_for(settings.database_url)
+
+
+async def temporal_client(settings: Settings) -> Client:
+    return await connect(settings)
+
+
+# -- acting ------------------------------------------------------------------------------
+
+
+def act(complaint_id: str, action: ComplaintAction[Request], build: Callable[[], Request], as_json: bool) -> None:
+    """Run one update on the complaint, e.g. ``act(cid, ComplaintActions.assign, lambda: AssignRequest(...), ...)``."""
+
+    async def body(settings: Settings) -> None:
+        request = build()  # a ValidationError here names the bad argument
+        result = await action(ComplaintActions(await temporal_client(settings)), complaint_id, request)
+        if as_json:
+            print_json(result)
+        else:
+            out.print(f"{complaint_id}: {result.message} (status {result.status})")
+
+    run(body)
+
+
+def signal(
+    complaint_id: str, action: ComplaintSignal[Request], build: Callable[[], Request], as_json: bool, done: str
+) -> None:
+    """Fire-and-forget actions: the complaint records what it made of them in its timeline."""
+
+    async def body(settings: Settings) -> None:
+        request = build()
+        client = await temporal_client(settings)
+        try:
+            await action(ComplaintActions(client), complaint_id, request)
+        except RPCError as e:
+            if e.status == RPCStatusCode.NOT_FOUND:
+                raise ComplaintNotFound(f"no complaint {complaint_id} (or it is closed)") from e
+            raise
+        if as_json:
+            print_json({"complaint_id": complaint_id, "signalled": action.__name__})
+        else:
+            out.print(f"{complaint_id}: {done}")
+
+    run(body)
+
+
+@overload
+def money(amount: Decimal, currency: str, option: str) -> Money: ...
+@overload
+def money(amount: Decimal | None, currency: str, option: str) -> Money | None: ...
+def money(amount: Decimal | None, currency: str, option: str) -> Money | None:
+    if amount is None:
+        return None
+    try:
+        return Money(amount=amount, currency=currency)
+    except ValidationError as e:
+        raise CliError(f"{option} {amount} {currency}: " + "; ".join(describe_validation_error(e)), EXIT_USAGE) from e
+
+
+def evidence_refs(items: list[str]) -> list[EvidenceRef]:
+    refs = []
+    for item in items:
+        uri, _, digest = item.rpartition("#sha256=")
+        if not uri:
+            raise CliError(f"--evidence {item!r}: write it as URI#sha256=<64 hex digits>", EXIT_USAGE)
+        refs.append(EvidenceRef(uri=uri, sha256=digest))
+    return refs
