@@ -71,6 +71,7 @@ def build_worker(
             classification.plan_clock,
             classification.replan_clocks,
             projection.record_complaint_event,
+            projection.record_complaint_events,
             staff.look_up_staff_record,
             staff.load_staff_roster,
             staff.choose_handler,

@@ -10,7 +10,12 @@ from temporalio.exceptions import ApplicationError
 
 from activities.logging import activity_logger
 from db.tables import Complaint, ComplaintEventRow, utc_now
-from models.complaint import ComplaintEvent, ComplaintFacts, ComplaintProjection
+from models.complaint import (
+    ComplaintEvent,
+    ComplaintEventBatch,
+    ComplaintFacts,
+    ComplaintProjection,
+)
 
 
 def _new_row(complaint_id: str, facts: ComplaintFacts, projection: ComplaintProjection) -> Complaint:
@@ -53,6 +58,11 @@ def _apply(row: Complaint, p: ComplaintProjection, seq: int) -> None:
 class ProjectionActivities:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+
+    @activity.defn
+    def record_complaint_events(self, batch: ComplaintEventBatch) -> int:
+        """Several events of one step in order; returns how many this call wrote."""
+        return sum(self.record_complaint_event(event) for event in batch.events)
 
     @activity.defn
     def record_complaint_event(self, event: ComplaintEvent) -> bool:

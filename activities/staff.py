@@ -63,16 +63,17 @@ class StaffActivities:
 
     @activity.defn
     def load_staff_roster(self, request: RosterRequest) -> StaffRoster:
-        """Active staff with roles and managers, so the workflow's validators can check actors."""
+        """Active staff with roles and managers, so the workflow's validators can check actors.
+
+        Skills and languages stay here: only ``choose_handler`` needs them, and the workflow
+        keeps the roster in its history and memory.
+        """
         with Session(self._engine) as session:
             staff = session.exec(select(Staff).where(Staff.active.is_(True)).order_by(Staff.staff_id)).all()
         activity_logger(request.complaint_id).info("roster loaded", staff=len(staff))
         return StaffRoster(
             entries=[
-                RosterEntry(
-                    staff_id=s.staff_id, name=s.name, role=s.role, team=s.team, manager_id=s.manager_id,
-                    skills=list(s.skills), languages=list(s.languages),
-                )
+                RosterEntry(staff_id=s.staff_id, name=s.name, role=s.role, team=s.team, manager_id=s.manager_id)
                 for s in staff
             ]
         )

@@ -243,6 +243,13 @@ class ComplaintEvent(Model):
         return self.projection, self.facts
 
 
+class ComplaintEventBatch(Model):
+    """Events of one step, written together (each still idempotent on its seq)."""
+
+    complaint_id: str
+    events: list[ComplaintEvent] = Field(min_length=1)
+
+
 class WithdrawRequest(Model):
     """The customer withdraws the complaint (relayed by an intake system)."""
 

@@ -10,7 +10,7 @@ what it needs, never the case file.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -28,6 +28,7 @@ from models.clocks import Clock, PlanClockRequest
 from models.complaint import (
     CLOSED_STATUSES,
     ComplaintEvent,
+    ComplaintEventBatch,
     ComplaintFacts,
     ComplaintProjection,
     ComplaintSnapshot,
@@ -72,6 +73,7 @@ class Case:
         self.board = ClockBoard(lambda: self.snap.clocks)
         self._lock = asyncio.Lock()
         self._published: dict[str, Any] = {}
+        self._pending: list[ComplaintEvent] = []  # audit events not yet written (lean runs)
         if input.carried is not None:
             carried = input.carried
             self.snap, self.seq = carried.snapshot, carried.seq
@@ -114,7 +116,10 @@ class Case:
             yield
             return
         async with self._lock:
-            yield
+            try:
+                yield
+            finally:
+                await self.flush()
 
     # -- what validators share ---------------------------------------------------------------
 
@@ -129,6 +134,20 @@ class Case:
 
     # -- ports: the shared activities ----------------------------------------------------------
 
+    async def call(self, method: Callable[..., Any], arg: Any, *, summary: str) -> Any:
+        """A short activity: our own database, the policy, or one notice (outbox, SMTP, SMS).
+
+        In runs since lean histories it is a local activity: one marker in the history, its
+        input not stored, and no round trip to the server. Each is idempotent on its key, so a
+        retry after a worker dies sends nothing twice. Regulator reports, which retry for
+        hours and escalate, stay ordinary activities.
+        """
+        if self.lean:
+            return await workflow.execute_local_activity_method(
+                method, arg, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY, summary=summary)
+        return await workflow.execute_activity_method(
+            method, arg, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY, summary=summary)
+
     def reserve_seq(self) -> int:
         """The next audit-log number, taken before any await (keys built from it stay unique)."""
         self.seq += 1
@@ -136,68 +155,82 @@ class Case:
 
     async def record(self, kind: str, *, actor: str = "system", detail: dict[str, Any] | None = None,
                      seq: int | None = None) -> None:
-        """Append to the audit log (and the projection): what changed, not the case file."""
+        """Append to the audit log (and the projection): what changed, not the case file.
+
+        In lean runs the event waits for ``flush``, which writes a step's events together:
+        at the end of every staff action and system step (``exclusive``), of intake, and
+        before the run ends.
+        """
         seq = seq if seq is not None else self.reserve_seq()
         snap = self.snap
         if self.lean:
-            event = ComplaintEvent(
+            self._pending.append(ComplaintEvent(
                 complaint_id=snap.complaint_id, seq=seq, kind=kind, at=workflow.now(), actor=actor,
                 detail=detail or {}, projection=ComplaintProjection.of(snap),
                 facts=ComplaintFacts.of(snap) if seq == 1 else None,
-            )
-        else:  # a run that started before events were lean sends what it always sent
-            event = ComplaintEvent(
-                complaint_id=snap.complaint_id, seq=seq, kind=kind, at=workflow.now(), actor=actor,
-                detail=detail or {}, snapshot=snap.model_copy(deep=True),
-            )
-        await workflow.execute_activity_method(
-            ProjectionActivities.record_complaint_event, event,
-            start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY, summary=f"Record '{kind}' in the case file",
+            ))
+            return
+        # A run that started before events were lean sends what it always sent.
+        event = ComplaintEvent(
+            complaint_id=snap.complaint_id, seq=seq, kind=kind, at=workflow.now(), actor=actor,
+            detail=detail or {}, snapshot=snap.model_copy(deep=True),
         )
+        await self.call(ProjectionActivities.record_complaint_event, event, summary=f"Record '{kind}' in the case file")
+
+    async def flush(self) -> None:
+        """Write the pending audit events (one local activity for the lot)."""
+        if not self._pending:
+            return
+        batch, self._pending = self._pending, []
+        kinds = ", ".join(e.kind for e in batch)
+        await self.call(ProjectionActivities.record_complaint_events,
+                        ComplaintEventBatch(complaint_id=self.snap.complaint_id, events=batch),
+                        summary=f"Record {kinds} in the case file")
 
     async def notify_customer(self, key: str, kind: str, context: dict[str, Any]) -> None:
         intake = self.snap.intake
-        await workflow.execute_activity_method(
+        await self.call(
             NotificationActivities.notify_customer,
             CustomerNotification(
                 idempotency_key=f"{self.snap.complaint_id}:{key}", complaint_id=self.snap.complaint_id, kind=kind,
                 policy_version=self.rules.policy_version, context=context,
                 **({"to": CustomerAddress.of(intake)} if self.lean else {"intake": intake}),
             ),
-            start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY,
             summary=f"Send the customer: {kind.replace('_', ' ')}",
         )
 
     async def notify_staff(self, key: str, recipients: list[str], subject: str, body: str) -> None:
         if not recipients:
             return
-        await workflow.execute_activity_method(
+        await self.call(
             NotificationActivities.notify_staff,
             StaffNotification(
                 idempotency_key=f"{self.snap.complaint_id}:{key}", complaint_id=self.snap.complaint_id,
                 kind=key.split(":")[0], recipients=recipients, subject=subject, body=body,
             ),
-            start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY, summary=f"Notify {', '.join(recipients)}",
+            summary=f"Notify {', '.join(recipients)}",
         )
 
     async def plan(self, summary: str, **request: Any) -> Clock:
         """A clock under the complaint's pinned policy (see ``PlanClockRequest``)."""
-        return await workflow.execute_activity_method(
+        clock: Clock = await self.call(
             ClassificationActivities.plan_clock,
             PlanClockRequest(complaint_id=self.snap.complaint_id, policy_version=self.rules.policy_version, **request),
-            start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY, summary=summary,
+            summary=summary,
         )
+        return clock
 
     async def choose_handler(self, summary: str, *, also_exclude: str | None = None) -> HandlerChoice:
         """A handler by skills, language and workload; never anyone the complaint implicates."""
         snap = self.snap
         exclude = rules.implicated_staff(snap) | ({also_exclude} if also_exclude is not None else set())
-        return await workflow.execute_activity_method(
+        choice: HandlerChoice = await self.call(
             StaffActivities.choose_handler,
             HandlerChoiceRequest(complaint_id=snap.complaint_id, category=snap.intake.category.value,
                                  language=snap.intake.customer.language, exclude=sorted(exclude)),
-            start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY, summary=summary,
+            summary=summary,
         )
+        return choice
 
     async def assign(self, handler: str, team: list[str], *, actor: str, reason: str) -> None:
         """Hand the complaint to a handler (and team): by a manager, the system, or recusal."""

@@ -81,7 +81,7 @@ class ComplaintWorkflow:
             await handling.keep_clocks(case)
         else:
             await step1_intake.receive(case, input)
-            if workflow.patched(legacy.TIERED_HANDLING):
+            if legacy.newer(case, legacy.TIERED_HANDLING):
                 await handling.start(case)
             else:
                 await legacy.watch_clocks(case)

@@ -11,7 +11,7 @@ which is this workflow's result.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
@@ -83,6 +83,14 @@ class InvestigationWorkflow:
         self._lock = asyncio.Lock()
         self._board = ClockBoard(lambda: [self._file.clock] if self._file.clock else [])
 
+    async def _call(self, method: Callable[..., Any], arg: Any, *, summary: str) -> Any:
+        """Our own database or the policy: a local activity in runs since lean histories."""
+        if self._serialized:
+            return await workflow.execute_local_activity_method(
+                method, arg, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY, summary=summary)
+        return await workflow.execute_activity_method(
+            method, arg, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY, summary=summary)
+
     @asynccontextmanager
     async def _exclusive(self) -> AsyncIterator[None]:
         """Actions one after the other, so none acts on what another is about to change."""
@@ -98,11 +106,11 @@ class InvestigationWorkflow:
         self._serialized = workflow.patched(SERIALIZED_LEAN)
         self._board = ClockBoard(lambda: [self._file.clock] if self._file.clock else [],
                                  late_is_breach=self._serialized)
-        file.clock = await workflow.execute_activity_method(
+        file.clock = await self._call(
             ClassificationActivities.plan_clock,
             PlanClockRequest(complaint_id=input.complaint_id, policy_version=input.rules.policy_version,
                              started_at=file.opened_at, purpose="investigation"),
-            start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY, summary="Start the investigation clock",
+            summary="Start the investigation clock",
         )
         file.lead = self._available_investigator()
         self._ready = True
@@ -299,13 +307,12 @@ class InvestigationWorkflow:
                 "accountability": decision.decision, "responsible": file.people_responsible,
                 "suspected_illegal": request.suspected_illegal})
             if decision.decision != "none" and file.people_responsible:
-                await workflow.execute_activity_method(
+                await self._call(
                     InvestigationActivities.record_accountability,
                     AccountabilityRecordRequest(
                         investigation_id=file.investigation_id, complaint_id=file.complaint_id,
                         policy_version=self._input.rules.policy_version, staff_ids=file.people_responsible,
                         decision=decision.decision, decided_on=decision.at, reason=decision.reason),
-                    start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY,
                     summary=f"Service history: {decision.decision} for {', '.join(file.people_responsible)}",
                 )
             flagged: list[FlaggedComplaint] = []
@@ -357,11 +364,10 @@ class InvestigationWorkflow:
     async def _flag(self, staff_ids: list[str], actor: str, reason: str) -> list[FlaggedComplaint]:
         """Tell each other open complaint of these staff that it needs a manager's review."""
         file = self._file
-        found: OpenComplaints = await workflow.execute_activity_method(
+        found: OpenComplaints = await self._call(
             InvestigationActivities.find_open_complaints,
             OpenComplaintsRequest(investigation_id=file.investigation_id, staff_ids=sorted(set(staff_ids)),
                                   exclude_complaint_id=file.complaint_id),
-            start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY,
             summary=f"Find other open complaints of {', '.join(sorted(set(staff_ids)))}",
         )
         done = {(f.complaint_id, f.staff_id) for f in file.flagged if f.delivered}
@@ -416,11 +422,11 @@ class InvestigationWorkflow:
         if not recipients:
             return
         file = self._file
-        await workflow.execute_activity_method(
+        await self._call(
             NotificationActivities.notify_staff,
             StaffNotification(idempotency_key=f"{file.complaint_id}:investigation:{key}", complaint_id=file.complaint_id,
                               kind=f"investigation_{key.split(':')[0]}", recipients=recipients, subject=subject, body=body),
-            start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY, summary=f"Notify {', '.join(recipients)}",
+            summary=f"Notify {', '.join(recipients)}",
         )
 
     async def _record(self, kind: str, *, actor: str = "system", detail: dict[str, Any] | None = None,
@@ -428,12 +434,11 @@ class InvestigationWorkflow:
         if seq is None:
             self._seq += 1
             seq = self._seq
-        await workflow.execute_activity_method(
+        await self._call(
             InvestigationActivities.record_investigation_event,
             InvestigationEvent(investigation_id=self._file.investigation_id, complaint_id=self._file.complaint_id,
                                seq=seq, kind=kind, at=workflow.now(), actor=actor, detail=detail or {},
                                file=self._file.model_copy(deep=True)),
-            start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY,
             summary=f"Record '{kind}' in the investigation file",
         )
 

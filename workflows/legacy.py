@@ -54,6 +54,15 @@ SERIALIZED_LEAN = "serialized-handlers-lean-history"
 MET_BY_INVESTIGATION = {"major_first_response"}
 
 
+def newer(case: Case, patch_id: str) -> bool:
+    """Whether this run takes the path a patch introduced.
+
+    A run that started on lean-history code is newer than every patch before it, so it asks
+    no marker of them (nor records one); older runs ask as they always did, at the same point.
+    """
+    return case.lean or workflow.patched(patch_id)
+
+
 async def watch_clocks(case: Case) -> None:
     """Before tiered handling: sleep until the next deadline or a withdrawal; a missed one is a breach."""
     closing = lambda: case.withdrawal is not None  # noqa: E731
@@ -150,7 +159,7 @@ async def record_investigation_outcome(case: Case, request: InvestigationOutcome
         investigation = case.snap.investigation
         assert investigation is not None
         investigation.outcome, investigation.concluded_at = request, workflow.now()
-        if request.suspected_illegal and workflow.patched(REGULATOR_REPORTS):
+        if request.suspected_illegal and newer(case, REGULATOR_REPORTS):
             await step2_regulator.report_suspected_illegal_conduct(case)
         case.publish()
         await case.record("investigation_concluded", actor=request.actor, detail={

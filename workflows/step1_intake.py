@@ -8,12 +8,16 @@ from temporalio import workflow
 from activities.classification import ClassificationActivities
 from activities.notifications import NotificationActivities
 from activities.staff import StaffActivities
-from models.complaint import ClassifyRequest, ComplaintWorkflowInput, Status
+from models.complaint import (
+    ClassificationResult,
+    ClassifyRequest,
+    ComplaintWorkflowInput,
+    Status,
+)
 from models.intake import Category
-from models.notifications import AcknowledgementRequest
-from models.staff import StaffLookupRequest
+from models.notifications import AcknowledgementRequest, NotificationReceipt
+from models.staff import StaffLookupRequest, StaffRecord
 from workflows.case import Case
-from workflows.options import ACTIVITY_TIMEOUT, RETRY
 
 
 async def receive(case: Case, input: ComplaintWorkflowInput) -> None:
@@ -22,15 +26,15 @@ async def receive(case: Case, input: ComplaintWorkflowInput) -> None:
     case.describe("Received; classifying")
     await case.record("received", actor=f"intake:{intake.source_system}", detail={"channel": intake.channel.value})
 
-    result = await workflow.execute_activity_method(
+    result: ClassificationResult = await case.call(
         ClassificationActivities.classify_complaint,
-        ClassifyRequest(complaint_id=input.complaint_id, intake=intake),
-        start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY, summary="Classify by the policy's rules",
+        ClassifyRequest(complaint_id=input.complaint_id, intake=intake), summary="Classify by the policy's rules",
     )
     cls = result.classification
     snap.classification, snap.clocks, snap.status = cls, result.clocks, Status.CLASSIFIED
     case.rules = result.rules
-    case.publish()
+    if not case.lean:  # lean runs publish once, acknowledged
+        case.publish()
     await case.record(
         "classified",
         detail={"tier": cls.tier.value, "rule": cls.rule_id, "matched": cls.matched, "policy_version": cls.policy_version},
@@ -38,10 +42,10 @@ async def receive(case: Case, input: ComplaintWorkflowInput) -> None:
 
     if intake.category == Category.SERVICE_ATTITUDE:
         staff_id: str = intake.details.staff_id  # type: ignore[union-attr]
-        record = await workflow.execute_activity_method(
+        record: StaffRecord = await case.call(
             StaffActivities.look_up_staff_record,
             StaffLookupRequest(complaint_id=input.complaint_id, staff_id=staff_id),
-            start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY, summary=f"Look up staff member {staff_id}",
+            summary=f"Look up staff member {staff_id}",
         )
         snap.staff_record = record
         await case.record(
@@ -49,11 +53,10 @@ async def receive(case: Case, input: ComplaintWorkflowInput) -> None:
             detail={"staff_id": staff_id, "found": record.found, "score": record.service_quality_score},
         )
 
-    receipt = await workflow.execute_activity_method(
+    receipt: NotificationReceipt = await case.call(
         NotificationActivities.send_acknowledgement,
         AcknowledgementRequest(complaint_id=input.complaint_id, intake=intake, classification=cls,
                                clocks=result.clocks),
-        start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY,
         summary="Acknowledge to the customer with the deadlines",
     )
     now = workflow.now()
@@ -63,3 +66,4 @@ async def receive(case: Case, input: ComplaintWorkflowInput) -> None:
     snap.status = Status.AWAITING_ASSIGNMENT
     case.publish()
     await case.record("acknowledged", detail={"channel": receipt.channel, "recipient": receipt.recipient})
+    await case.flush()

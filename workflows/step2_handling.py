@@ -25,30 +25,29 @@ from models.actions import (
     ReapplyPolicyRequest,
 )
 from models.case_file import Escalation, InformationRequestRecord
-from models.clocks import Clock, ClockState, PlanClockRequest, ReplanRequest
+from models.clocks import Clock, ClockState, ReplanRequest, ReplanResult
 from models.complaint import Status
 from models.intake import Channel
 from models.policy import Role, Tier
-from models.staff import RosterRequest
+from models.staff import RosterRequest, StaffRoster
 from workflows import legacy, step2_investigation, step2_regulator
 from workflows.case import Case
 from workflows.clocks import run_clocks
 from workflows.handlers import recheck
-from workflows.options import ACTIVITY_TIMEOUT, RETRY
 from workflows.presentation import fmt_utc
 
 
 async def start(case: Case) -> None:
     """Load the roster, route by tier, open any regulator reports, assign, then keep the clocks."""
     snap = case.snap
-    roster = await workflow.execute_activity_method(
+    roster: StaffRoster = await case.call(
         StaffActivities.load_staff_roster, RosterRequest(complaint_id=snap.complaint_id),
-        start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY, summary="Load the staff directory",
+        summary="Load the staff directory",
     )
     case.roster = {e.staff_id: e for e in roster.entries}
     cls = snap.classification
     await route_to_tier(case, snap.tier, f"rule {cls.rule_id}: {cls.matched}" if cls else "classified major")
-    if snap.tier == Tier.MAJOR and snap.intake.regulators and workflow.patched(legacy.REGULATOR_REPORTS):
+    if snap.tier == Tier.MAJOR and snap.intake.regulators and legacy.newer(case, legacy.REGULATOR_REPORTS):
         reason = ("referred_by_regulator" if snap.intake.channel == Channel.REGULATOR_REFERRAL
                   else "lodged_with_regulator")
         for regulator in snap.intake.regulators:
@@ -114,7 +113,7 @@ async def breach(case: Case, clock: Clock) -> None:
 async def route_to_tier(case: Case, tier: Tier | None, reason: str) -> None:
     """Complex: legal and management evaluate; major: compliance investigates, management knows."""
     snap = case.snap
-    if tier == Tier.MAJOR and workflow.patched(legacy.INVESTIGATION_WORKFLOW):
+    if tier == Tier.MAJOR and legacy.newer(case, legacy.INVESTIGATION_WORKFLOW):
         await step2_investigation.start(case, reason)
     elif tier == Tier.MAJOR:
         await legacy.announce_major(case)
@@ -239,10 +238,9 @@ async def reapply_policy(case: Case, request: ReapplyPolicyRequest) -> ActionRes
         recheck(lambda r: validate_reapply(case, r), request)
         snap = case.snap
         assert snap.tier is not None and snap.classification is not None
-        result = await workflow.execute_activity_method(
+        result: ReplanResult = await case.call(
             ClassificationActivities.replan_clocks,
             ReplanRequest(complaint_id=snap.complaint_id, tier=snap.tier, clocks=list(snap.clocks)),
-            start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY,
             summary="Re-apply the policy in force to the clocks",
         )
         previous = case.rules.policy_version
@@ -274,12 +272,7 @@ async def escalate(case: Case, request: EscalateSignal) -> None:
         assert snap.classification is not None
         old, new = snap.classification.tier, rules.raised_tier(snap.classification.tier, request.to_tier)
         now = workflow.now()
-        clock = await workflow.execute_activity_method(
-            ClassificationActivities.plan_clock,
-            PlanClockRequest(complaint_id=snap.complaint_id, policy_version=case.rules.policy_version,
-                             started_at=now, tier=new),
-            start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY, summary=f"Start the {new.value}-tier clock",
-        )
+        clock = await case.plan(f"Start the {new.value}-tier clock", started_at=now, tier=new)
         # Tier, escalation record and clocks change together, so no query sees half of it.
         snap.classification = snap.classification.model_copy(update={"tier": new})
         snap.escalations.append(Escalation(at=now, by=request.actor, reason=request.reason, from_tier=old, to_tier=new))

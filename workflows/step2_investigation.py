@@ -95,6 +95,7 @@ async def _investigate(case: Case, reason: str) -> None:
         case.investigation_started = True
         await case.record("investigation_opened", detail={"workflow_id": inv.workflow_id, "reason": reason,
                                                            "attempt": attempt})
+        await case.flush()
         try:
             result: InvestigationResult = await handle
             break
@@ -104,6 +105,7 @@ async def _investigate(case: Case, reason: str) -> None:
                                     f"Investigation of {snap.complaint_id} was ended without an outcome",
                                     f"{err.cause or err}. It has been started again.")
             await case.record("investigation_interrupted", detail={"cause": str(err.cause or err)})
+            await case.flush()
     async with case.exclusive():
         await _apply_result(case, result)
 

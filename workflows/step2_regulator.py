@@ -82,6 +82,7 @@ async def _file(case: Case, thread: RegulatorThread, clock: Clock) -> None:
                                         f"{thread.regulator} rejected the report on {complaint_id}", cause.message)
                 await case.record("regulator_report_rejected",
                                   detail={"regulator": thread.regulator, "reason": cause.message})
+                await case.flush()
                 return
             if not thread.escalated:
                 thread.escalated = True
@@ -91,10 +92,12 @@ async def _file(case: Case, thread: RegulatorThread, clock: Clock) -> None:
                     f"Due {fmt_utc(thread.due_at)}; still retrying with key {thread.idempotency_key}.")
                 await case.record("regulator_report_escalated",
                                   detail={"regulator": thread.regulator, "attempts": thread.attempts})
+                await case.flush()
             continue
         thread.state, thread.acknowledgement_id = "acknowledged", receipt.acknowledgement_id
         case.board.settle(clock, workflow.now(), "report filed")
         case.publish()
         await case.record("regulator_report_filed",
                           detail={"regulator": thread.regulator, "acknowledgement_id": receipt.acknowledgement_id})
+        await case.flush()
         return

@@ -224,7 +224,7 @@ async def record_customer_answer(case: Case, request: CustomerAnswer) -> ActionR
         proposal = snap.current_proposal
         assert proposal is not None
         proposal.customer_comments = request.comments
-        if request.accepted and workflow.patched(legacy.FOLLOW_UP):
+        if request.accepted and legacy.newer(case, legacy.FOLLOW_UP):
             proposal.state = "accepted"
             key = "final_response" if snap.reopened_count == 0 else f"final_response:{snap.reopened_count}"
             await case.notify_customer(key, "final_response", remedy_context(proposal))

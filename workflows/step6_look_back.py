@@ -163,6 +163,7 @@ async def note_contact(case: Case, request: ContactNoteSignal) -> None:
     case.snap.contact_notes.append(ContactNote(by=request.actor, at=workflow.now(), note=request.note))
     await workflow.wait_condition(lambda: case.handling or case.closing())
     await case.record("customer_contact", actor=request.actor, detail={"note": request.note})
+    await case.flush()
 
 
 async def close_if_ready(case: Case) -> None:
@@ -213,6 +214,7 @@ def close(case: Case, status: Status, reason: str) -> None:
 
 async def end_of_run(case: Case) -> ComplaintWorkflowInput | None:
     """Wait for what must not be dropped; the input of the next run when continuing as new."""
+    await case.flush()
     # A report owed to a regulator is never dropped, whatever happens to the complaint.
     await workflow.wait_condition(lambda: all(t.done() for t in case.report_tasks))
     if case.continue_as_new and not case.closing():
@@ -228,11 +230,13 @@ async def end_of_run(case: Case) -> ComplaintWorkflowInput | None:
     if withdrawal is not None and case.snap.status not in CLOSED_STATUSES:
         close(case, Status.WITHDRAWN, withdrawal.reason)
         await case.record("withdrawn", actor=withdrawal.relayed_by, detail={"reason": withdrawal.reason})
+        await case.flush()
     # Nor is an investigation: a withdrawn complaint still waits for its outcome (and any
     # report the outcome makes due).
     await workflow.wait_condition(case.investigation_done)
     await workflow.wait_condition(lambda: all(t.done() for t in case.report_tasks))
     await workflow.wait_condition(workflow.all_handlers_finished)
+    await case.flush()
     return None
 async def reopen(case: Case, reason: str, *, actor: str) -> None:
     """Back into handling with its history, the same tier or higher, and new clocks."""
