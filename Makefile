@@ -5,7 +5,7 @@ STAMP   := $(VENV)/.installed-stamp
 PYTHON  ?= python3
 export PATH := $(BIN):$(PATH)
 
-.PHONY: install browser run test bench demo clean
+.PHONY: install browser run test bench demo clean mutate
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,13 +30,24 @@ browser:
 test: install browser
 	$(BIN)/pytest
 
-## Throughput and worker memory, side by side with a bare Temporal workflow.
+## Throughput, capacity and history size, side by side with a bare Temporal workflow
+## (ONLY=closure,burst,capacity,history picks lines; N, BURST, CAPACITY set their sizes).
 bench: install
-	$(BIN)/python -m bench.run $(if $(N),--count $(N),)
+	$(BIN)/python -m bench.run $(if $(ONLY),--only $(ONLY),) $(if $(N),--count $(N),) \
+	  $(if $(BURST),--burst $(BURST),) $(if $(CAPACITY),--capacity $(CAPACITY),)
 
 ## A realistic mix of complaints worked through the CLI (uses `make run`'s server, or starts one).
 demo: install
 	$(BIN)/python -m demo.run
+
+## Mutation testing of the pure rules in domain/ against their unit tests (no server, a few
+## minutes); prints the mutants the tests did not kill. Config: [tool.mutmut] in pyproject.toml.
+## `mutmut show NAME` prints one's diff. JOBS=n runs n at a time (default: one per core).
+mutate: install
+	rm -rf mutants
+	$(BIN)/mutmut run $(if $(JOBS),--max-children $(JOBS),)
+	@echo "Mutants not killed (survived, timeout, no tests):"
+	@$(BIN)/mutmut results
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from db.tables import Complaint, ComplaintEventRow, OutboxMessage
 from models.complaint import ComplaintStatusQuery, Status
@@ -111,8 +111,10 @@ async def investigation_file(client: Any, complaint_id: str, timeout: float = 30
     async def probe() -> Any:
         try:
             answer = await investigations.status(complaint_id)
-        except Exception:  # noqa: BLE001 - not started yet
-            return None
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                return None  # the complaint has not started its investigation yet
+            raise
         return answer.file if answer.file.clock else None
 
     return await eventually(probe, timeout=timeout, what=f"the investigation of {complaint_id}")

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,7 @@ from tests.helpers import (
     dev_server_process,
     event_kinds,
     eventually,
+    investigation_file,
     outbox,
     projected,
     status_once,
@@ -45,6 +47,12 @@ from workflows.complaint import ComplaintWorkflow
 async def dev_server(db_file: Path, port: int) -> AsyncIterator[Client]:
     async with dev_server_process(dev_server_command(db_file, port=port, headless=True, log_level="error"), port) as c:
         yield c
+
+
+async def sleep_until_past(moment: datetime) -> None:
+    """Wait until ``moment`` has certainly passed (with a second to spare), and check it has."""
+    await asyncio.sleep(max(0.0, (moment - datetime.now(timezone.utc)).total_seconds()) + 1)
+    assert datetime.now(timezone.utc) > moment
 
 
 @asynccontextmanager
@@ -68,9 +76,10 @@ async def test_open_complaints_carry_on_after_a_server_restart(
             filed = await intake.file(major)
             state = await status_once(intake.handle(filed.complaint_id), {Status.IN_HANDLING})
             assert not state.sla_breached
+            due = (await investigation_file(client, filed.complaint_id)).clock.due_at
         pending = await intake.file(waiting)
     # Server and worker are down now; the investigation clock falls due while nobody is there.
-    await asyncio.sleep(3)
+    await sleep_until_past(due)
 
     async with dev_server(db_file, port) as client:
         intake = ComplaintIntakeClient(client, task_queue=task_queue)
@@ -118,10 +127,12 @@ async def test_a_killed_worker_loses_no_clock(client: Client, database_url: str,
     try:
         filed = await intake.file(intake_payload("fees_and_interest"))  # 20 s clock
         handle = intake.handle(filed.complaint_id)
-        await status_once(handle, {Status.IN_HANDLING}, timeout=60)
+        state = await status_once(handle, {Status.IN_HANDLING}, timeout=60)
+        [solution] = [c for c in state.snapshot.clocks if c.name == "simple_first_response"]
+        assert solution.state == ClockState.RUNNING
         worker.send_signal(signal.SIGKILL)
         worker.wait(timeout=10)
-        await asyncio.sleep(21)  # the clock falls due while no worker runs
+        await sleep_until_past(solution.due_at)  # the clock falls due while no worker runs
         assert "sla_breached" not in event_kinds(engine, filed.complaint_id), "nothing fires without a worker"
         worker = start_worker()
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -60,5 +60,45 @@ def test_official_calendar(day: str, business: bool) -> None:
 
 
 def test_naive_start_is_refused() -> None:
-    with pytest.raises(ValueError, match="timezone-aware"):
+    with pytest.raises(ValueError, match="^start must be timezone-aware$"):
         add_limit(datetime(2026, 10, 1), business_days(1), POLICY)
+
+
+def test_the_day_of_receipt_is_the_policy_time_zones_day() -> None:
+    # 17:00 UTC on Thursday 26 Nov is already Friday 27 Nov, 01:00, in Shanghai: the day of
+    # receipt is the Friday, so one business day later is Monday 30 Nov (counting from the UTC
+    # date, Thursday, would give Friday 27 Nov).
+    received = datetime(2026, 11, 26, 17, 0, tzinfo=timezone.utc)
+    due = add_limit(received, business_days(1), POLICY)
+    assert due.due_at == datetime(2026, 11, 30, 18, 0, tzinfo=SHANGHAI)
+    assert due.due_at.tzinfo == SHANGHAI and not due.estimated
+    # A minute before midnight in Shanghai it is still Thursday there: due on Friday.
+    assert add_limit(datetime(2026, 11, 26, 15, 59, tzinfo=timezone.utc), business_days(1), POLICY).due_at == datetime(
+        2026, 11, 27, 18, 0, tzinfo=SHANGHAI)
+
+
+def test_a_limit_in_seconds_to_calendar_days_is_never_estimated() -> None:
+    received = datetime(2030, 1, 5, 9, 0, tzinfo=SHANGHAI)  # a year the official calendar does not cover
+    for unit in (TimeUnit.SECONDS, TimeUnit.MINUTES, TimeUnit.HOURS, TimeUnit.CALENDAR_DAYS):
+        assert not add_limit(received, TimeLimit(amount=2, unit=unit), POLICY).estimated
+
+
+@pytest.mark.parametrize(("day", "business"), [("2030-01-04", True), ("2030-01-05", False), ("2030-01-06", False)])
+def test_outside_the_official_calendar_weekdays_are_business_days(day: str, business: bool) -> None:
+    assert is_business_day(date.fromisoformat(day)) == (business, False)
+
+
+def test_a_deadline_that_spans_days_the_calendar_does_not_know_is_estimated() -> None:
+    # The calendar starts in 2004: Wed 31 Dec 2003 is unknown, the days after it are known.
+    received = datetime(2003, 12, 30, 9, 0, tzinfo=SHANGHAI)
+    due = add_limit(received, business_days(2), POLICY)
+    assert due.due_at == datetime(2004, 1, 2, 18, 0, tzinfo=SHANGHAI)  # 31 Dec (estimated), 1 Jan holiday, 2 Jan
+    assert due.estimated
+
+
+def test_the_policys_business_calendar_is_the_one_used() -> None:
+    with pytest.raises(ValueError, match="^business_calendar: no calendar for 'US'$"):
+        is_business_day(date(2026, 10, 12), "US")
+    elsewhere = POLICY.model_copy(update={"business_calendar": "US"})
+    with pytest.raises(ValueError, match="no calendar for 'US'"):
+        add_limit(datetime(2026, 10, 12, 9, 0, tzinfo=SHANGHAI), business_days(1), elsewhere)

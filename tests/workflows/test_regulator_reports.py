@@ -108,14 +108,29 @@ async def test_an_invalid_report_is_not_resent_blindly(client: Client, engine: E
     with RegulatorServer() as server:
         server.reject = True
         async with http_worker(client, engine, policies, server.url) as intake:
-            filed = await intake.file(lodged_with("CSRC"))
-            state = await reports_settled(intake, filed.complaint_id)
+            cid = (await intake.file(lodged_with("CSRC"))).complaint_id
+            state = await reports_settled(intake, cid)
             [thread] = state.snapshot.regulator_reports
             assert thread.state == "rejected" and "contract_annex" in thread.rejection
-            await asyncio.sleep(2)
-            assert server.posts[f"{filed.complaint_id}:CSRC:initial:1"] == 1
-            await projected(engine, filed.complaint_id, "regulator_report_rejected")
-            await intake.withdraw(filed.complaint_id, "test done", "test")
+            await projected(engine, cid, "regulator_report_rejected")
+
+            # The complaint completes only after every report thread has finished, so once it
+            # has completed nothing can be resent any more.
+            async def complete() -> None:
+                await intake.withdraw(cid, "test done", "test")
+                await conclude_investigation(client, cid)
+                await intake.handle(cid).result()
+
+            try:
+                await asyncio.wait_for(complete(), timeout=60)
+            except TimeoutError:
+                pytest.fail(f"the complaint did not complete: a report thread is still running "
+                            f"({server.posts[f'{cid}:CSRC:initial:1']} posts so far)")
+            assert server.posts[f"{cid}:CSRC:initial:1"] == 1
+            assert list(server.filed_for(cid)) == []
+            history = await intake.handle(cid).fetch_history()
+            assert sum(e.activity_task_scheduled_event_attributes.activity_type.name == "file_regulator_report"
+                       for e in history.events if e.HasField("activity_task_scheduled_event_attributes")) == 1
 
 
 @pytest.mark.timeout(180)
