@@ -93,7 +93,8 @@ class ProjectionActivities:
                     recorded_at=utc_now(),
                 )
             )
-            row = session.get(Complaint, event.complaint_id)
+            with session.no_autoflush:  # the event row is added above: a race on it shows at commit
+                row = session.get(Complaint, event.complaint_id)
             if row is None:
                 if facts is None:
                     raise ApplicationError(

@@ -7,10 +7,8 @@ it is safe in the workflow sandbox and testable without a server.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timedelta
 from decimal import Decimal
 
-from models.clocks import Clock
 from models.complaint import CLOSED_STATUSES, ComplaintSnapshot, Status
 from models.policy import TIER_RANK, HandlingRules, Role, Tier
 from models.staff import RosterEntry
@@ -126,9 +124,3 @@ def escalation_target(snap: ComplaintSnapshot, roster: Mapping[str, RosterEntry]
             seniors = sorted(e.staff_id for e in roster.values() if e.role == Role.SENIOR_MANAGER)
             return seniors[0] if seniors else None
     return holder
-
-
-def warning_at(clock: Clock, fraction: float) -> datetime:
-    """When a clock has used ``fraction`` of its time (paused time not counted)."""
-    budget = (clock.due_at - clock.started_at) - timedelta(seconds=clock.paused_seconds)
-    return clock.due_at - budget * (1 - fraction)

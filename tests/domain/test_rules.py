@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -12,6 +11,7 @@ import pytest
 from complaints.config import PROJECT_ROOT
 from domain import rules
 from domain.classification import handling_rules
+from domain.clocks import warning_at
 from domain.policy import load_policy
 from domain.rules import Refused
 from models.actions import InvestigationOutcomeRequest
@@ -72,25 +72,10 @@ def test_the_approval_limit_is_inclusive_at_50000(policy: str) -> None:
 # -- warnings ------------------------------------------------------------------------------
 
 
-def _warning_at_implementations() -> list[Any]:
-    """``warning_at`` wherever it lives (domain.rules; domain.clocks during the clock refactor)."""
-    found = []
-    for name in ("domain.rules", "domain.clocks"):
-        try:
-            module = importlib.import_module(name)
-        except ImportError:
-            continue
-        if hasattr(module, "warning_at"):
-            found.append(pytest.param(module.warning_at, id=name))
-    return found
 
 
-WARNING_AT = _warning_at_implementations()
-
-
-@pytest.mark.parametrize("warning_at", WARNING_AT)
 @pytest.mark.parametrize("policy", sorted(POLICIES))
-def test_the_warning_comes_at_the_policys_fraction_of_the_time(policy: str, warning_at: Any) -> None:
+def test_the_warning_comes_at_the_policys_fraction_of_the_time(policy: str) -> None:
     fraction = POLICIES[policy].warning_fraction
     assert fraction == 0.8
     clock = Clock(name="c", label="l", limit="100 s", source="s", started_at=T0, due_at=T0 + timedelta(seconds=100))
@@ -98,8 +83,7 @@ def test_the_warning_comes_at_the_policys_fraction_of_the_time(policy: str, warn
     assert warning_at(clock, fraction) == T0 + timedelta(seconds=80)
 
 
-@pytest.mark.parametrize("warning_at", WARNING_AT)
-def test_paused_time_is_not_counted_towards_the_warning(warning_at: Any) -> None:
+def test_paused_time_is_not_counted_towards_the_warning() -> None:
     # 100 s of budget, paused for 20 s: the due time moved to 120 s, the warning to 100 s.
     clock = Clock(name="c", label="l", limit="100 s", source="s", started_at=T0, due_at=T0 + timedelta(seconds=120),
                   paused_seconds=20)
