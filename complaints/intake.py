@@ -11,7 +11,7 @@ Validation happens here, before any workflow starts: a rejected complaint writes
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -84,7 +84,7 @@ def validate_intake(payload: Mapping[str, Any] | ComplaintIntake, now: datetime 
         intake = payload if isinstance(payload, ComplaintIntake) else ComplaintIntake.model_validate(payload)
     except ValidationError as err:
         raise IntakeRejected(describe_validation_error(err)) from err
-    problem = received_at_problem(intake.received_at, now or datetime.now(timezone.utc))
+    problem = received_at_problem(intake.received_at, now or datetime.now(UTC))
     if problem:
         raise IntakeRejected([problem])
     return intake
@@ -154,7 +154,10 @@ class ComplaintIntakeClient:
         except WorkflowAlreadyStartedError:
             outcome = FilingOutcome.ALREADY_FILED
         return FilingResult(
-            outcome=outcome, complaint_id=complaint_id, workflow_id=workflow_id, source_reference=intake.source_reference
+            outcome=outcome,
+            complaint_id=complaint_id,
+            workflow_id=workflow_id,
+            source_reference=intake.source_reference,
         )
 
     def handle(self, complaint_id: str) -> WorkflowHandle[ComplaintWorkflow, Any]:
@@ -166,8 +169,10 @@ class ComplaintIntakeClient:
     async def withdraw(self, complaint_id: str, reason: str, relayed_by: str) -> WithdrawResult:
         """The customer withdraws the complaint; ActionRefused when that is not possible now."""
         return await execute_action(
-            self.handle(complaint_id), ComplaintWorkflow.withdraw,
-            WithdrawRequest(reason=reason, relayed_by=relayed_by), what="withdrawal",
+            self.handle(complaint_id),
+            ComplaintWorkflow.withdraw,
+            WithdrawRequest(reason=reason, relayed_by=relayed_by),
+            what="withdrawal",
         )
 
 
@@ -186,10 +191,15 @@ async def execute_action(handle: WorkflowHandle[Any, Any], update: Any, request:
         cause = getattr(err.cause, "message", None) or str(err.cause)
         raise ActionRefused(f"{what} of {subject} refused: {cause}") from err
     except RPCError as err:
-        if "completed" in err.message:
+        # Closed before the action reached it, or while it waited its turn behind another
+        # action that closed it ("workflow update was aborted by closing workflow").
+        if "completed" in err.message or "closing workflow" in err.message:
             closed = "the investigation has concluded" if investigation else "the complaint is closed"
             raise ActionRefused(f"{what} of {subject} refused: {closed}") from err
         if err.status == RPCStatusCode.NOT_FOUND:
-            raise ComplaintNotFound(f"no investigation of {complaint_id} (is it a major complaint?)" if investigation
-                                    else f"no complaint {complaint_id}") from err
+            raise ComplaintNotFound(
+                f"no investigation of {complaint_id} (is it a major complaint?)"
+                if investigation
+                else f"no complaint {complaint_id}"
+            ) from err
         raise
