@@ -7,7 +7,7 @@ tests call them without a server.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from temporalio.common import SearchAttributeUpdate
@@ -20,7 +20,8 @@ from models.investigation import InvestigationFile
 
 
 def fmt_utc(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "—"
+    """A time as UTC, converted (deadlines come back in the policy's zone, e.g. +08:00)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if moment else "—"
 
 
 def search_attributes(snap: ComplaintSnapshot) -> dict[str, SearchAttributeUpdate[Any]]:
@@ -59,13 +60,20 @@ def details(snap: ComplaintSnapshot, stage: str, *, handling: bool) -> str:
             lines.append(f"**Waiting for:** {', '.join(missing)}")
     inv = snap.investigation
     if inv is not None and inv.workflow_id:
-        state = (f"concluded, accountability {inv.outcome.accountability}" if inv.outcome
-                 else f"open, led by {inv.lead or 'nobody yet'}")
-        lines.append(f"**Investigation:** `{inv.workflow_id}` {state}"
-                     + (f"; recused: {', '.join(inv.implicated)}" if inv.implicated else ""))
+        state = (
+            f"concluded, accountability {inv.outcome.accountability}"
+            if inv.outcome
+            else f"open, led by {inv.lead or 'nobody yet'}"
+        )
+        lines.append(
+            f"**Investigation:** `{inv.workflow_id}` {state}"
+            + (f"; recused: {', '.join(inv.implicated)}" if inv.implicated else "")
+        )
     for flag in snap.review_flags:
         if flag.reviewed_at is None:
-            lines.append(f"**Under review:** {flag.staff_id} ({flag.relation}) is implicated in `{flag.investigation_id}`")
+            lines.append(
+                f"**Under review:** {flag.staff_id} ({flag.relation}) is implicated in `{flag.investigation_id}`"
+            )
     if snap.follow_up and snap.status == Status.FOLLOW_UP:
         lines.append(f"**Follow-up call:** by {snap.follow_up.caller}, attempt {len(snap.follow_up.calls) + 1}")
     if snap.look_back and snap.status == Status.LOOK_BACK:
@@ -82,15 +90,19 @@ def details(snap: ComplaintSnapshot, stage: str, *, handling: bool) -> str:
         s = snap.staff_record
         lines.append(f"**Staff named:** {s.name} ({s.role}), service-quality score {s.service_quality_score}")
     if snap.clocks:
-        lines.append("**Clocks:**\n\n" + "\n".join(
-            f"- {c.label} ({c.limit}): {c.state.value}, due {fmt_utc(c.due_at)}" for c in snap.clocks))
+        lines.append(
+            "**Clocks:**\n\n"
+            + "\n".join(f"- {c.label} ({c.limit}): {c.state.value}, due {fmt_utc(c.due_at)}" for c in snap.clocks)
+        )
     return "\n\n".join(lines)
 
 
 def complaint_summary(snap: ComplaintSnapshot, reason: str) -> tuple[str, str]:
     """The investigation child's static summary and details, as the complaint starts it."""
-    return (f"Investigation of {snap.complaint_id}: {snap.intake.summary[:120]}",
-            f"Major complaint {snap.complaint_id}, customer {snap.intake.customer.name}.\n\nWhy major: {reason}")
+    return (
+        f"Investigation of {snap.complaint_id}: {snap.intake.summary[:120]}",
+        f"Major complaint {snap.complaint_id}, customer {snap.intake.customer.name}.\n\nWhy major: {reason}",
+    )
 
 
 def investigation_search_attributes(file: InvestigationFile) -> list[SearchAttributeUpdate[Any]]:
@@ -103,19 +115,29 @@ def investigation_search_attributes(file: InvestigationFile) -> list[SearchAttri
 
 
 def investigation_details(file: InvestigationFile) -> str:
-    lines = [f"**Stage:** {file.stage.value.replace('_', ' ')}", f"**Complaint:** {file.complaint_id} ({file.reason})",
-             f"**Lead:** {file.lead or 'nobody: compliance must assign one'}",
-             f"**Recused:** {', '.join(file.implicated) or 'nobody'}"]
+    lines = [
+        f"**Stage:** {file.stage.value.replace('_', ' ')}",
+        f"**Complaint:** {file.complaint_id} ({file.reason})",
+        f"**Lead:** {file.lead or 'nobody: compliance must assign one'}",
+        f"**Recused:** {', '.join(file.implicated) or 'nobody'}",
+    ]
     if file.clock:
-        lines.append(f"**Clock:** {file.clock.label} ({file.clock.limit}): {file.clock.state.value}, "
-                     f"due {fmt_utc(file.clock.due_at)}")
-    lines.append(f"**On file:** {len(file.findings)} finding(s), {len(file.evidence)} evidence reference(s), "
-                 f"responsible: {', '.join(file.people_responsible) or 'none named'}")
+        lines.append(
+            f"**Clock:** {file.clock.label} ({file.clock.limit}): {file.clock.state.value}, "
+            f"due {fmt_utc(file.clock.due_at)}"
+        )
+    lines.append(
+        f"**On file:** {len(file.findings)} finding(s), {len(file.evidence)} evidence reference(s), "
+        f"responsible: {', '.join(file.people_responsible) or 'none named'}"
+    )
     if file.decision:
         lines.append(f"**Accountability:** {file.decision.decision} (by {file.decision.by})")
-    if file.flagged:
-        lines.append(f"**Flagged for review:** {', '.join(sorted({f.complaint_id for f in file.flagged if f.delivered}))}")
+    delivered = sorted({f.complaint_id for f in file.flagged if f.delivered})
+    if delivered:
+        lines.append(f"**Flagged for review:** {', '.join(delivered)}")
     if file.concluded_at:
-        lines.append(f"**Concluded:** {fmt_utc(file.concluded_at)} by {file.concluded_by}"
-                     + ("; suspected illegal conduct: reported to the regulator" if file.suspected_illegal else ""))
+        lines.append(
+            f"**Concluded:** {fmt_utc(file.concluded_at)} by {file.concluded_by}"
+            + ("; suspected illegal conduct: reported to the regulator" if file.suspected_illegal else "")
+        )
     return "\n\n".join(lines)
