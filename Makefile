@@ -5,7 +5,7 @@ STAMP   := $(VENV)/.installed-stamp
 PYTHON  ?= python3
 export PATH := $(BIN):$(PATH)
 
-.PHONY: install browser run test bench demo clean mutate
+.PHONY: install browser run lint test bench demo clean mutate
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,8 +26,14 @@ browser:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
 	  echo "note: could not install chromium (needs root and apt); the Web UI test will skip, and fail under CI=true"
 
-## The whole suite against a dev server the tests start, on SQLite and PostgreSQL.
-test: install browser
+## Lint, import order and format (ruff, whole tree) and types (mypy; config in pyproject.toml).
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+## The whole suite against a dev server the tests start, on SQLite and PostgreSQL (after lint).
+test: install browser lint
 	$(BIN)/pytest
 
 ## Throughput, capacity and history size, side by side with a bare Temporal workflow

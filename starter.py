@@ -35,7 +35,12 @@ def parse_payloads(text: str) -> list[tuple[str, Any]]:
         parsed = [(f"line {n}", _parse_line(line)) for n, line in lines]
         if all(isinstance(p, ValueError) for _, p in parsed):
             # Not JSON Lines at all: one malformed document.
-            return [("input", ValueError(f"malformed JSON at line {whole_err.lineno} column {whole_err.colno}: {whole_err.msg}"))]
+            return [
+                (
+                    "input",
+                    ValueError(f"malformed JSON at line {whole_err.lineno} column {whole_err.colno}: {whole_err.msg}"),
+                )
+            ]
         return parsed
     if isinstance(document, list):
         return [(f"item {i}", item) for i, item in enumerate(document, start=1)]

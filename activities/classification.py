@@ -51,12 +51,18 @@ class ClassificationActivities:
         policy = self._policies.get(request.policy_version)
         log = activity_logger(request.complaint_id)
         if request.purpose == "regulator_report":
-            spec = ClockSpec(label=f"Report to {request.regulator}", limit=policy.regulator_reporting.due,
-                             source="regulatory duty to report (domain brief, step 2)")
+            spec = ClockSpec(
+                label=f"Report to {request.regulator}",
+                limit=policy.regulator_reporting.due,
+                source="regulatory duty to report (domain brief, step 2)",
+            )
             return start_clock(f"regulator_report_{request.regulator}", spec, request.started_at, policy)
         if request.purpose == "investigation":
-            spec = ClockSpec(label="Internal investigation", limit=policy.investigation.due,
-                             source="company procedure step 2 (internal investigation of major complaints)")
+            spec = ClockSpec(
+                label="Internal investigation",
+                limit=policy.investigation.due,
+                source="company procedure step 2 (internal investigation of major complaints)",
+            )
             return start_clock("investigation", spec, request.started_at, policy)
         if request.purpose == "decision":
             return start_clock("regulatory_decision", policy.regulatory_pack.decision, request.started_at, policy)
@@ -73,18 +79,26 @@ class ClassificationActivities:
             look = policy.look_back
             every = TimeLimit(amount=look.interval.amount * request.revisit, unit=look.interval.unit)
             opens = add_limit(request.started_at, every, policy).due_at
-            spec = ClockSpec(label=f"Look-back revisit {request.revisit}", limit=look.window,
-                             source="company procedure step 6 (回头看)")
+            spec = ClockSpec(
+                label=f"Look-back revisit {request.revisit}",
+                limit=look.window,
+                source="company procedure step 6 (回头看)",
+            )
             clock = start_clock(f"look_back_{request.revisit}", spec, opens, policy)
             log.info("look-back revisit planned", revisit=request.revisit, opens=opens.isoformat())
             return clock
         if request.tier is not None:
-            return start_clock(f"{request.tier.value}_first_response", policy.tier_clocks[request.tier],
-                               request.started_at, policy)
+            return start_clock(
+                f"{request.tier.value}_first_response", policy.tier_clocks[request.tier], request.started_at, policy
+            )
         if request.extension_index is None:
             raise ValueError("plan_clock needs a tier, an extension_index or a purpose")
-        spec = policy.regulatory_pack.extensions[request.extension_index]
-        clock = start_clock("regulatory_decision", ClockSpec(label=spec.label, limit=spec.limit, source=spec.source),
-                            request.started_at, policy)
-        log.info("extension planned", label=spec.label, due_at=clock.due_at.isoformat())
+        extension = policy.regulatory_pack.extensions[request.extension_index]
+        clock = start_clock(
+            "regulatory_decision",
+            ClockSpec(label=extension.label, limit=extension.limit, source=extension.source),
+            request.started_at,
+            policy,
+        )
+        log.info("extension planned", label=extension.label, due_at=clock.due_at.isoformat())
         return clock

@@ -3,6 +3,7 @@ accountability entry in each responsible person's service history (step 4)."""
 
 from __future__ import annotations
 
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, String, cast, or_
@@ -48,13 +49,23 @@ class InvestigationActivities:
             if already is not None:
                 log.info("investigation event already recorded", seq=event.seq, kind=event.kind)
                 return False
-            session.add(InvestigationEventRow(
-                investigation_id=event.investigation_id, seq=event.seq, kind=event.kind, actor=event.actor,
-                at=event.at, detail=event.detail, recorded_at=utc_now(),
-            ))
+            session.add(
+                InvestigationEventRow(
+                    investigation_id=event.investigation_id,
+                    seq=event.seq,
+                    kind=event.kind,
+                    actor=event.actor,
+                    at=event.at,
+                    detail=event.detail,
+                    recorded_at=utc_now(),
+                )
+            )
             row = session.get(InvestigationRow, event.investigation_id) or InvestigationRow(
-                investigation_id=event.investigation_id, complaint_id=event.complaint_id, stage=file.stage.value,
-                opened_at=file.opened_at, updated_at=utc_now(),
+                investigation_id=event.investigation_id,
+                complaint_id=event.complaint_id,
+                stage=file.stage.value,
+                opened_at=file.opened_at,
+                updated_at=utc_now(),
             )
             if event.seq > row.last_seq:
                 decision = file.decision
@@ -86,18 +97,31 @@ class InvestigationActivities:
         with Session(self._engine) as session:
             rows = session.exec(
                 select(Complaint)
-                .where(Complaint.closed_at.is_(None), Complaint.complaint_id != request.exclude_complaint_id)
+                .where(col(Complaint.closed_at).is_(None), Complaint.complaint_id != request.exclude_complaint_id)
                 .where(or_(col(Complaint.assignee).in_(wanted), col(Complaint.staff_named).in_(wanted), *mentions))
-                .order_by(Complaint.received_at)
+                .order_by(col(Complaint.received_at))
             ).all()
         for row in rows:
             team = set(row.team or [])
             for staff_id in sorted(wanted):
-                relation = ("handler" if row.assignee == staff_id else "named" if row.staff_named == staff_id
-                            else "team" if staff_id in team else None)
+                relation: Literal["handler", "team", "named"] | None = (
+                    "handler"
+                    if row.assignee == staff_id
+                    else "named"
+                    if row.staff_named == staff_id
+                    else "team"
+                    if staff_id in team
+                    else None
+                )
                 if relation:
-                    found.append(OpenComplaintRef(complaint_id=row.complaint_id, workflow_id=row.workflow_id,
-                                                  staff_id=staff_id, relation=relation))
+                    found.append(
+                        OpenComplaintRef(
+                            complaint_id=row.complaint_id,
+                            workflow_id=row.workflow_id,
+                            staff_id=staff_id,
+                            relation=relation,
+                        )
+                    )
         log.info("open complaints of implicated staff", staff=sorted(wanted), found=len(found))
         return OpenComplaints(complaints=found)
 
@@ -113,10 +137,17 @@ class InvestigationActivities:
             with Session(self._engine) as session:
                 if session.exec(select(StaffServiceEvent.id).where(StaffServiceEvent.source_key == key)).first():
                     continue
-                session.add(StaffServiceEvent(
-                    staff_id=staff_id, occurred_on=day, kind=request.decision, source_key=key,
-                    note=f"Investigation {request.investigation_id} ({request.complaint_id}): {request.reason}"[:500],
-                ))
+                session.add(
+                    StaffServiceEvent(
+                        staff_id=staff_id,
+                        occurred_on=day,
+                        kind=request.decision,
+                        source_key=key,
+                        note=f"Investigation {request.investigation_id} ({request.complaint_id}): {request.reason}"[
+                            :500
+                        ],
+                    )
+                )
                 try:
                     session.commit()
                     written += 1

@@ -97,7 +97,8 @@ class SmsGateway:
 
     def deliver(self, message: OutgoingMessage) -> None:
         response = self._client.post(
-            self._endpoint, json={"to": message.recipient, "text": f"{message.subject}\n{message.body}"},
+            self._endpoint,
+            json={"to": message.recipient, "text": f"{message.subject}\n{message.body}"},
             headers={"Idempotency-Key": message.idempotency_key},
         )
         response.raise_for_status()
@@ -118,7 +119,9 @@ class ChannelNotifier:
 
     def send(self, message: OutgoingMessage) -> bool:
         with Session(self._engine) as session:
-            row = session.exec(select(OutboxMessage).where(OutboxMessage.idempotency_key == message.idempotency_key)).first()
+            row = session.exec(
+                select(OutboxMessage).where(OutboxMessage.idempotency_key == message.idempotency_key)
+            ).first()
             if row is not None and row.status == "sent":
                 return False
             if row is None:
@@ -131,13 +134,21 @@ class ChannelNotifier:
         if adapter is not None:
             adapter.deliver(message)  # an exception leaves the row pending; the activity retries
         with Session(self._engine) as session:
-            row = session.exec(select(OutboxMessage).where(OutboxMessage.idempotency_key == message.idempotency_key)).one()
+            row = session.exec(
+                select(OutboxMessage).where(OutboxMessage.idempotency_key == message.idempotency_key)
+            ).one()
             row.status, row.sent_at = "sent", utc_now()
             session.add(row)
             session.commit()
-        self._log.info("notification sent", complaint_id=message.complaint_id, key=message.idempotency_key,
-                       channel=message.channel, recipient=message.recipient, subject=message.subject,
-                       via=message.channel if adapter else "outbox")
+        self._log.info(
+            "notification sent",
+            complaint_id=message.complaint_id,
+            key=message.idempotency_key,
+            channel=message.channel,
+            recipient=message.recipient,
+            subject=message.subject,
+            via=message.channel if adapter else "outbox",
+        )
         return True
 
 
@@ -194,19 +205,21 @@ class NotificationActivities:
     def send_acknowledgement(self, request: AcknowledgementRequest) -> NotificationReceipt:
         """Tell the customer we have the complaint and which deadlines now apply."""
         language = request.intake.customer.language
-        return self._to_customer(CustomerNotification(
-            idempotency_key=f"{request.complaint_id}:acknowledgement",
-            complaint_id=request.complaint_id,
-            kind="acknowledgement",
-            to=CustomerAddress.of(request.intake),
-            policy_version=request.classification.policy_version,
-            context={
-                "tier_label": TIER_LABELS[language][request.classification.tier.value],
-                "clocks": [
-                    {**c.model_dump(), "label_zh": CLOCK_LABELS_ZH.get(c.name, c.label)} for c in request.clocks
-                ],
-            },
-        ))
+        return self._to_customer(
+            CustomerNotification(
+                idempotency_key=f"{request.complaint_id}:acknowledgement",
+                complaint_id=request.complaint_id,
+                kind="acknowledgement",
+                to=CustomerAddress.of(request.intake),
+                policy_version=request.classification.policy_version,
+                context={
+                    "tier_label": TIER_LABELS[language][request.classification.tier.value],
+                    "clocks": [
+                        {**c.model_dump(), "label_zh": CLOCK_LABELS_ZH.get(c.name, c.label)} for c in request.clocks
+                    ],
+                },
+            )
+        )
 
     @activity.defn
     def notify_customer(self, request: CustomerNotification) -> NotificationReceipt:
@@ -240,10 +253,14 @@ class NotificationActivities:
                 body=body,
             )
         )
-        activity_logger(request.complaint_id).info("customer notified", kind=request.kind, sent_now=sent,
-                                                   channel=channel)
+        activity_logger(request.complaint_id).info(
+            "customer notified", kind=request.kind, sent_now=sent, channel=channel
+        )
         return NotificationReceipt(
-            idempotency_key=request.idempotency_key, channel=channel, recipient=recipient, subject=subject,
+            idempotency_key=request.idempotency_key,
+            channel=channel,
+            recipient=recipient,
+            subject=subject,
             already_sent=not sent,
         )
 

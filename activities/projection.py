@@ -99,7 +99,8 @@ class ProjectionActivities:
                 if facts is None:
                     raise ApplicationError(
                         f"complaint {event.complaint_id} has no row yet and event {event.seq} carries no facts",
-                        type="ValidationError", non_retryable=True,
+                        type="ValidationError",
+                        non_retryable=True,
                     )
                 row = _new_row(event.complaint_id, facts, projection)
                 if event.snapshot is not None:

@@ -44,16 +44,24 @@ class OutboxDirectoryGateway:
         path = self._directory / f"{report.regulator}-{report.complaint_id}-{name}.json"
         ack = f"OUTBOX-{name}"
         if path.exists():
-            return RegulatorReceipt(idempotency_key=report.idempotency_key, regulator=report.regulator,
-                                    acknowledgement_id=ack, already_filed=True)
+            return RegulatorReceipt(
+                idempotency_key=report.idempotency_key,
+                regulator=report.regulator,
+                acknowledgement_id=ack,
+                already_filed=True,
+            )
         body = report.model_dump_json(indent=2).encode()
         signature = hmac.new(self._key, body, hashlib.sha256).hexdigest()
         tmp = path.with_suffix(".tmp")
         tmp.write_bytes(body)
         path.with_suffix(".sig").write_text(signature)
         tmp.replace(path)  # the report appears whole or not at all
-        return RegulatorReceipt(idempotency_key=report.idempotency_key, regulator=report.regulator,
-                                acknowledgement_id=ack, already_filed=False)
+        return RegulatorReceipt(
+            idempotency_key=report.idempotency_key,
+            regulator=report.regulator,
+            acknowledgement_id=ack,
+            already_filed=False,
+        )
 
 
 class HttpRegulatorGateway:
@@ -68,12 +76,17 @@ class HttpRegulatorGateway:
             headers={"Content-Type": "application/json", "Idempotency-Key": report.idempotency_key},
         )
         if 400 <= response.status_code < 500:
-            raise RegulatorRejected(f"{report.regulator} rejected the report ({response.status_code}): {response.text[:300]}")
+            raise RegulatorRejected(
+                f"{report.regulator} rejected the report ({response.status_code}): {response.text[:300]}"
+            )
         response.raise_for_status()
         answer = response.json()
-        return RegulatorReceipt(idempotency_key=report.idempotency_key, regulator=report.regulator,
-                                acknowledgement_id=str(answer["acknowledgement_id"]),
-                                already_filed=bool(answer.get("duplicate", False)))
+        return RegulatorReceipt(
+            idempotency_key=report.idempotency_key,
+            regulator=report.regulator,
+            acknowledgement_id=str(answer["acknowledgement_id"]),
+            already_filed=bool(answer.get("duplicate", False)),
+        )
 
 
 class RegulatorActivities:
@@ -82,8 +95,9 @@ class RegulatorActivities:
 
     @activity.defn
     def file_regulator_report(self, request: FileReportRequest) -> RegulatorReceipt:
-        log = activity_logger(request.complaint_id).bind(regulator=request.report.regulator,
-                                                         key=request.report.idempotency_key)
+        log = activity_logger(request.complaint_id).bind(
+            regulator=request.report.regulator, key=request.report.idempotency_key
+        )
         try:
             receipt = self._gateway.submit(request.report)
         except RegulatorRejected as err:
@@ -98,8 +112,9 @@ class RegulatorActivities:
 
 def signature_of(path: Path, key: bytes) -> bool:
     """Whether the report file at ``path`` matches its .sig (for audits and tests)."""
-    return hmac.compare_digest(hmac.new(key, path.read_bytes(), hashlib.sha256).hexdigest(),
-                               path.with_suffix(".sig").read_text())
+    return hmac.compare_digest(
+        hmac.new(key, path.read_bytes(), hashlib.sha256).hexdigest(), path.with_suffix(".sig").read_text()
+    )
 
 
 def report_json(path: Path) -> dict[str, object]:

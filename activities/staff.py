@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from sqlalchemy import Engine, func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from temporalio import activity
 
 from activities.logging import activity_logger
 from db.tables import Complaint, Staff, StaffServiceEvent
+from models.policy import Role
 from models.staff import (
     HandlerChoice,
     HandlerChoiceRequest,
@@ -38,14 +39,14 @@ class StaffActivities:
             history = session.exec(
                 select(StaffServiceEvent)
                 .where(StaffServiceEvent.staff_id == staff.staff_id)
-                .order_by(StaffServiceEvent.occurred_on.desc())
+                .order_by(col(StaffServiceEvent.occurred_on).desc())
                 .limit(HISTORY_LIMIT)
             ).all()
             naming = session.exec(
                 select(func.count())
                 .select_from(Complaint)
                 .where(Complaint.staff_named == staff.staff_id, Complaint.complaint_id != request.complaint_id)
-                .where(Complaint.closed_at.is_(None))
+                .where(col(Complaint.closed_at).is_(None))
             ).one()
         log.info("staff record looked up", staff_id=staff.staff_id, score=staff.service_quality_score)
         return StaffRecord(
@@ -69,11 +70,11 @@ class StaffActivities:
         keeps the roster in its history and memory.
         """
         with Session(self._engine) as session:
-            staff = session.exec(select(Staff).where(Staff.active.is_(True)).order_by(Staff.staff_id)).all()
+            staff = session.exec(select(Staff).where(col(Staff.active).is_(True)).order_by(Staff.staff_id)).all()
         activity_logger(request.complaint_id).info("roster loaded", staff=len(staff))
         return StaffRoster(
             entries=[
-                RosterEntry(staff_id=s.staff_id, name=s.name, role=s.role, team=s.team, manager_id=s.manager_id)
+                RosterEntry(staff_id=s.staff_id, name=s.name, role=Role(s.role), team=s.team, manager_id=s.manager_id)
                 for s in staff
             ]
         )
@@ -84,12 +85,12 @@ class StaffActivities:
         log = activity_logger(request.complaint_id)
         with Session(self._engine) as session:
             handlers = session.exec(
-                select(Staff).where(Staff.active.is_(True), Staff.role == "handler").order_by(Staff.staff_id)
+                select(Staff).where(col(Staff.active).is_(True), Staff.role == "handler").order_by(Staff.staff_id)
             ).all()
             workload = dict(
                 session.exec(
                     select(Complaint.assignee, func.count())
-                    .where(Complaint.assignee.is_not(None), Complaint.closed_at.is_(None))
+                    .where(col(Complaint.assignee).is_not(None), col(Complaint.closed_at).is_(None))
                     .group_by(Complaint.assignee)
                 ).all()
             )

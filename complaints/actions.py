@@ -82,16 +82,24 @@ class ComplaintActions:
         return await self._run(complaint_id, ComplaintWorkflow.record_loss_calculation, request, "loss calculation")
 
     async def request_customer_information(self, complaint_id: str, request: InformationRequest) -> ActionResult:
-        return await self._run(complaint_id, ComplaintWorkflow.request_customer_information, request, "information request")
+        return await self._run(
+            complaint_id, ComplaintWorkflow.request_customer_information, request, "information request"
+        )
 
     async def record_customer_information(self, complaint_id: str, request: InformationReceived) -> ActionResult:
-        return await self._run(complaint_id, ComplaintWorkflow.record_customer_information, request, "information received")
+        return await self._run(
+            complaint_id, ComplaintWorkflow.record_customer_information, request, "information received"
+        )
 
     async def open_investigation(self, complaint_id: str, request: OpenInvestigationRequest) -> ActionResult:
         return await self._run(complaint_id, ComplaintWorkflow.open_investigation, request, "opening the investigation")
 
-    async def record_investigation_outcome(self, complaint_id: str, request: InvestigationOutcomeRequest) -> ActionResult:
-        return await self._run(complaint_id, ComplaintWorkflow.record_investigation_outcome, request, "investigation outcome")
+    async def record_investigation_outcome(
+        self, complaint_id: str, request: InvestigationOutcomeRequest
+    ) -> ActionResult:
+        return await self._run(
+            complaint_id, ComplaintWorkflow.record_investigation_outcome, request, "investigation outcome"
+        )
 
     async def send_feedback(self, complaint_id: str, request: FeedbackRequest) -> ActionResult:
         return await self._run(complaint_id, ComplaintWorkflow.send_feedback, request, "feedback")
@@ -153,10 +161,16 @@ class InvestigationActions:
     async def status(self, complaint_id: str) -> InvestigationStatusQuery:
         return await self.handle(complaint_id).query(InvestigationWorkflow.status)
 
-    async def assign_investigator(self, complaint_id: str, request: AssignInvestigatorRequest) -> InvestigationActionResult:
-        return await self._run(complaint_id, InvestigationWorkflow.assign_investigator, request, "investigator assignment")
+    async def assign_investigator(
+        self, complaint_id: str, request: AssignInvestigatorRequest
+    ) -> InvestigationActionResult:
+        return await self._run(
+            complaint_id, InvestigationWorkflow.assign_investigator, request, "investigator assignment"
+        )
 
-    async def record_finding(self, complaint_id: str, request: InvestigationFindingRequest) -> InvestigationActionResult:
+    async def record_finding(
+        self, complaint_id: str, request: InvestigationFindingRequest
+    ) -> InvestigationActionResult:
         return await self._run(complaint_id, InvestigationWorkflow.record_finding, request, "finding")
 
     async def add_evidence(self, complaint_id: str, request: EvidenceRequest) -> InvestigationActionResult:
@@ -165,11 +179,17 @@ class InvestigationActions:
     async def name_responsible(self, complaint_id: str, request: ResponsibleRequest) -> InvestigationActionResult:
         return await self._run(complaint_id, InvestigationWorkflow.name_responsible, request, "naming the responsible")
 
-    async def decide_accountability(self, complaint_id: str, request: AccountabilityRequest) -> InvestigationActionResult:
-        return await self._run(complaint_id, InvestigationWorkflow.decide_accountability, request, "accountability decision")
+    async def decide_accountability(
+        self, complaint_id: str, request: AccountabilityRequest
+    ) -> InvestigationActionResult:
+        return await self._run(
+            complaint_id, InvestigationWorkflow.decide_accountability, request, "accountability decision"
+        )
 
     async def conclude(self, complaint_id: str, request: ConcludeInvestigationRequest) -> InvestigationActionResult:
         return await self._run(complaint_id, InvestigationWorkflow.conclude, request, "conclusion")
 
-    async def flag_open_complaints(self, complaint_id: str, request: FlagOpenComplaintsRequest) -> InvestigationActionResult:
+    async def flag_open_complaints(
+        self, complaint_id: str, request: FlagOpenComplaintsRequest
+    ) -> InvestigationActionResult:
         return await self._run(complaint_id, InvestigationWorkflow.flag_open_complaints, request, "flagging")

@@ -41,7 +41,7 @@ def dev_server_command(
     cmd += ["--headless"] if headless else ["--ui-port", str(ui_port)]
     if db_file is not None:
         cmd += ["--db-filename", str(db_file), *FAST_SQLITE]
-    return cmd + ["--log-level", log_level, *dev_server_flags()]
+    return [*cmd, "--log-level", log_level, *dev_server_flags()]
 
 
 def main() -> None:

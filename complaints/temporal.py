@@ -7,6 +7,7 @@ import os
 import sys
 from pathlib import Path
 
+from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import (
     AddSearchAttributesRequest,
     ListSearchAttributesRequest,
@@ -68,13 +69,19 @@ async def ensure_search_attributes(client: Client) -> list[str]:
     sets an unregistered attribute fails its task until someone registers it.
     """
     listed = await client.operator_service.list_search_attributes(
-        ListSearchAttributesRequest(namespace=client.namespace))
-    missing = {k.name: int(k.indexed_value_type) for k in sa.ALL if k.name not in listed.custom_attributes}
+        ListSearchAttributesRequest(namespace=client.namespace)
+    )
+    missing = {
+        k.name: IndexedValueType.ValueType(k.indexed_value_type)
+        for k in sa.ALL
+        if k.name not in listed.custom_attributes
+    }
     if not missing:
         return []
     try:
         await client.operator_service.add_search_attributes(
-            AddSearchAttributesRequest(namespace=client.namespace, search_attributes=missing))
+            AddSearchAttributesRequest(namespace=client.namespace, search_attributes=missing)
+        )
     except RPCError as err:
         flags = " ".join(f for f in sa.dev_server_flags() if any(name in f for name in missing))
         raise SearchAttributesMissing(

@@ -115,11 +115,16 @@ def replan(clock: Clock, tier: Tier, policy: Policy) -> Clock:
     else:
         return clock  # follow-up and look-back clocks keep their schedule
     fresh = start_clock(clock.name, spec, clock.started_at, policy)
-    return clock.model_copy(update={
-        "label": fresh.label, "limit": fresh.limit, "source": fresh.source,
-        "due_at": fresh.due_at + timedelta(seconds=clock.paused_seconds),
-        "calendar_estimated": fresh.calendar_estimated, "warned_at": None,
-    })
+    return clock.model_copy(
+        update={
+            "label": fresh.label,
+            "limit": fresh.limit,
+            "source": fresh.source,
+            "due_at": fresh.due_at + timedelta(seconds=clock.paused_seconds),
+            "calendar_estimated": fresh.calendar_estimated,
+            "warned_at": None,
+        }
+    )
 
 
 def handling_rules(policy: Policy) -> HandlingRules:

@@ -141,8 +141,13 @@ class ClockBoard:
             clock.state, clock.paused_at = ClockState.STOPPED, None
         self.changed = True
 
-    def stop_all(self, *, settle_by: str | None = None, now: datetime | None = None,
-                 keep: Callable[[Clock], bool] = lambda c: c.name.startswith("regulator_report_")) -> None:
+    def stop_all(
+        self,
+        *,
+        settle_by: str | None = None,
+        now: datetime | None = None,
+        keep: Callable[[Clock], bool] = lambda c: c.name.startswith("regulator_report_"),
+    ) -> None:
         """End every open clock (``settle_by``: as done, met or breached by the deadline).
 
         Regulator-report clocks are kept by default: the report thread settles its own.
@@ -159,6 +164,13 @@ class ClockBoard:
 
     def open_revisit(self) -> Clock | None:
         """The look-back revisit still to be done (running, or breached and not yet done)."""
-        return next((c for c in reversed(self.clocks)
-                     if c.name.startswith("look_back_") and c.state in (ClockState.RUNNING, ClockState.BREACHED)
-                     and c.met_at is None), None)
+        return next(
+            (
+                c
+                for c in reversed(self.clocks)
+                if c.name.startswith("look_back_")
+                and c.state in (ClockState.RUNNING, ClockState.BREACHED)
+                and c.met_at is None
+            ),
+            None,
+        )

@@ -26,9 +26,7 @@ def load_policy(path: Path) -> Policy:
     try:
         return Policy.model_validate(raw)
     except ValidationError as err:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '(top level)'}: {e['msg']}" for e in err.errors()
-        )
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(top level)'}: {e['msg']}" for e in err.errors())
         raise PolicyError(f"policy file {path} is invalid: {problems}") from err
 
 
@@ -53,7 +51,9 @@ class PolicyStore:
     def from_file(cls, path: Path) -> PolicyStore:
         current = load_policy(path)
         # Every policy file beside the current one stays loadable, so pinned versions resolve.
-        others = [load_policy(p) for p in sorted(Path(path).parent.glob("*.yaml")) if p.resolve() != Path(path).resolve()]
+        others = [
+            load_policy(p) for p in sorted(Path(path).parent.glob("*.yaml")) if p.resolve() != Path(path).resolve()
+        ]
         return cls(current, others)
 
     def adopt(self, policy: Policy) -> None:

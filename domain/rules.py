@@ -95,7 +95,9 @@ def missing_before_customer(snap: ComplaintSnapshot) -> list[str]:
 def require_ready_for_customer(snap: ComplaintSnapshot, action: str) -> None:
     missing = missing_before_customer(snap)
     if missing:
-        raise Refused(f"cannot {action} for a {snap.tier.value if snap.tier else ''} complaint before the {', '.join(missing)}")
+        raise Refused(
+            f"cannot {action} for a {snap.tier.value if snap.tier else ''} complaint before the {', '.join(missing)}"
+        )
 
 
 def approver_roles(rules: HandlingRules, total: Decimal) -> list[Role]:

@@ -7,7 +7,7 @@ Run it twice: the second run answers `already_filed` with the same complaint id.
 
 import asyncio
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from complaints.config import Settings
 from complaints.intake import ComplaintIntakeClient, FilingOutcome
@@ -28,13 +28,19 @@ async def main() -> None:
         source_system="online-platform",
         source_reference=sys.argv[1] if len(sys.argv) > 1 else "WEB-2026-000981",
         channel=Channel.WEB_PLATFORM,
-        received_at=datetime.now(timezone.utc),
-        customer=Customer(customer_id="C-200117", name="Liu Min", company="Liu Min Trading Co.",
-                          language="en", email="liu.min@trading.example"),
+        received_at=datetime.now(UTC),
+        customer=Customer(
+            customer_id="C-200117",
+            name="Liu Min",
+            company="Liu Min Trading Co.",
+            language="en",
+            email="liu.min@trading.example",
+        ),
         summary="Penalty interest charged although the instalment was paid on time",
         description="The October instalment left our account on the due date; penalty interest was still charged.",
-        details=FeesAndInterestDetails(contract_number="CL-2024-1188", charge_type="penalty_interest",
-                                       amount_disputed=Money(amount="8600.00")),
+        details=FeesAndInterestDetails(
+            contract_number="CL-2024-1188", charge_type="penalty_interest", amount_disputed=Money(amount="8600.00")
+        ),
     )
     result = await intake.file(complaint)
     if result.outcome == FilingOutcome.REJECTED:

@@ -50,7 +50,9 @@ class PlanClockRequest(BaseModel):
     started_at: AwareDatetime
     tier: Tier | None = None
     extension_index: int | None = None
-    purpose: Literal["decision", "follow_up", "follow_up_retry", "look_back", "regulator_report", "investigation"] | None = None
+    purpose: (
+        Literal["decision", "follow_up", "follow_up_retry", "look_back", "regulator_report", "investigation"] | None
+    ) = None
     regulator: str | None = None
     revisit: int | None = None
 

@@ -170,10 +170,15 @@ class ComplaintFacts(Model):
     def of(cls, snap: ComplaintSnapshot) -> ComplaintFacts:
         intake = snap.intake
         return cls(
-            workflow_id=snap.workflow_id, source_system=intake.source_system,
-            source_reference=intake.source_reference, channel=intake.channel.value, category=intake.category.value,
-            customer_id=intake.customer.customer_id, customer_name=intake.customer.name,
-            received_at=intake.received_at, contract_number=intake.contract_number,
+            workflow_id=snap.workflow_id,
+            source_system=intake.source_system,
+            source_reference=intake.source_reference,
+            channel=intake.channel.value,
+            category=intake.category.value,
+            customer_id=intake.customer.customer_id,
+            customer_name=intake.customer.name,
+            received_at=intake.received_at,
+            contract_number=intake.contract_number,
             staff_named=getattr(intake.details, "staff_id", None),
         )
 
@@ -200,10 +205,17 @@ class ComplaintProjection(Model):
     def of(cls, snap: ComplaintSnapshot) -> ComplaintProjection:
         c = snap.classification
         return cls(
-            status=snap.status, tier=c.tier if c else None, tier_rule=c.rule_id if c else None,
-            policy_version=c.policy_version if c else None, holder=snap.holder, team=list(snap.team),
-            acknowledged_at=snap.acknowledged_at, next_deadline=snap.next_deadline, sla_breached=snap.sla_breached,
-            closed_at=snap.closed_at, reopened_count=snap.reopened_count,
+            status=snap.status,
+            tier=c.tier if c else None,
+            tier_rule=c.rule_id if c else None,
+            policy_version=c.policy_version if c else None,
+            holder=snap.holder,
+            team=list(snap.team),
+            acknowledged_at=snap.acknowledged_at,
+            next_deadline=snap.next_deadline,
+            sla_breached=snap.sla_breached,
+            closed_at=snap.closed_at,
+            reopened_count=snap.reopened_count,
             root_cause=snap.root_cause.code if snap.root_cause else None,
             satisfaction=snap.closure.satisfaction if snap.closure else None,
             outcome=snap.closure.outcome if snap.closure else None,

@@ -11,7 +11,7 @@ import hashlib
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
@@ -132,15 +132,13 @@ class OtherDetails(StrictModel):
 
 
 ComplaintDetails = Annotated[
-    Union[
-        ContractDisputeDetails,
-        ServiceAttitudeDetails,
-        FeesAndInterestDetails,
-        RepaymentCollectionDetails,
-        PrivacyDetails,
-        ProductDesignDetails,
-        OtherDetails,
-    ],
+    ContractDisputeDetails
+    | ServiceAttitudeDetails
+    | FeesAndInterestDetails
+    | RepaymentCollectionDetails
+    | PrivacyDetails
+    | ProductDesignDetails
+    | OtherDetails,
     Field(discriminator="category"),
 ]
 

@@ -145,7 +145,10 @@ class LookBackPolicy(PolicyModel):
 class RegulatorReportingPolicy(PolicyModel):
     due: TimeLimit = Field(description="When the initial report to each regulator is due, from the start of handling.")
     retry_window_fraction: float = Field(
-        default=0.5, gt=0, lt=1, description="Share of the time to the deadline spent retrying before compliance is alerted."
+        default=0.5,
+        gt=0,
+        lt=1,
+        description="Share of the time to the deadline spent retrying before compliance is alerted.",
     )
     default_regulator: str = Field(default="NFRA", pattern=r"^[A-Z][A-Z0-9_-]+$")
 
@@ -212,7 +215,7 @@ class Policy(PolicyModel):
             from zoneinfo import ZoneInfo
 
             ZoneInfo(self.timezone)
-        except Exception as err:  # noqa: BLE001 - any failure means the name is unusable
+        except Exception as err:
             raise ValueError(f"timezone: unknown time zone {self.timezone!r}") from err
         return self
 

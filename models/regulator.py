@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+ReportReason = Literal["lodged_with_regulator", "referred_by_regulator", "suspected_illegal_conduct"]
+
 
 class RegulatorReport(BaseModel):
     """The initial report on a complaint lodged with, referred by, or reportable to a regulator."""
@@ -18,7 +20,7 @@ class RegulatorReport(BaseModel):
     sequence: int = Field(ge=1)
     regulator: str = Field(pattern=r"^[A-Z][A-Z0-9_-]+$")
     complaint_id: str
-    reason: Literal["lodged_with_regulator", "referred_by_regulator", "suspected_illegal_conduct"]
+    reason: ReportReason
     received_at: AwareDatetime
     reported_at: AwareDatetime
     customer_id: str

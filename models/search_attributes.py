@@ -4,6 +4,8 @@ Registered by ``make run`` (``temporal server start-dev --search-attribute``) an
 the test fixtures; the list below is the single source for both.
 """
 
+from typing import Any
+
 from temporalio.common import SearchAttributeKey
 
 STATUS = SearchAttributeKey.for_keyword("ComplaintStatus")
@@ -18,8 +20,18 @@ SLA_BREACHED = SearchAttributeKey.for_bool("ComplaintSlaBreached")
 # An open complaint whose handler or team is implicated in another complaint's investigation.
 UNDER_REVIEW = SearchAttributeKey.for_bool("ComplaintUnderReview")
 
-ALL = [STATUS, TIER, CATEGORY, CHANNEL, ASSIGNEE, CUSTOMER_ID, CONTRACT_NUMBER, NEXT_DEADLINE, SLA_BREACHED,
-       UNDER_REVIEW]
+ALL: list[SearchAttributeKey[Any]] = [
+    STATUS,
+    TIER,
+    CATEGORY,
+    CHANNEL,
+    ASSIGNEE,
+    CUSTOMER_ID,
+    CONTRACT_NUMBER,
+    NEXT_DEADLINE,
+    SLA_BREACHED,
+    UNDER_REVIEW,
+]
 
 _CLI_TYPE = {"KEYWORD": "Keyword", "DATETIME": "Datetime", "BOOL": "Bool"}
 

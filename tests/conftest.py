@@ -141,8 +141,14 @@ async def service(
     task_queue = f"complaints-test-{engine.dialect.name}-{uuid.uuid4().hex[:6]}"
     reports = OutboxDirectoryGateway(tmp_path_factory.mktemp("regulator-outbox"), REPORT_SIGNING_KEY)
     with ThreadPoolExecutor(max_workers=16) as executor:
-        worker = build_worker(client, task_queue=task_queue, engine=engine, policies=policies, executor=executor,
-                              regulator_gateway=reports)
+        worker = build_worker(
+            client,
+            task_queue=task_queue,
+            engine=engine,
+            policies=policies,
+            executor=executor,
+            regulator_gateway=reports,
+        )
         async with worker:
             yield Service(
                 client=client,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 CATEGORY_DETAILS: dict[str, dict[str, Any]] = {
@@ -43,7 +43,7 @@ def intake_payload(category: str = "fees_and_interest", **overrides: Any) -> dic
         "source_system": "call-centre",
         "source_reference": f"TEST-{uuid.uuid4().hex[:12]}",
         "channel": "phone",
-        "received_at": (datetime.now(timezone.utc) - timedelta(seconds=1)).isoformat(),
+        "received_at": (datetime.now(UTC) - timedelta(seconds=1)).isoformat(),
         "customer": {
             "customer_id": f"C-{uuid.uuid4().hex[:6]}",
             "name": "Chen Hua",

@@ -56,7 +56,9 @@ def complaint_row(engine: Engine, complaint_id: str) -> Complaint | None:
 def event_kinds(engine: Engine, complaint_id: str) -> list[str]:
     with Session(engine) as session:
         rows = session.exec(
-            select(ComplaintEventRow).where(ComplaintEventRow.complaint_id == complaint_id).order_by(ComplaintEventRow.seq)
+            select(ComplaintEventRow)
+            .where(ComplaintEventRow.complaint_id == complaint_id)
+            .order_by(ComplaintEventRow.seq)
         ).all()
         return [r.kind for r in rows]
 
@@ -121,8 +123,13 @@ async def investigation_file(client: Any, complaint_id: str, timeout: float = 30
 
 
 async def conclude_investigation(
-    client: Any, complaint_id: str, *, accountability: str = "none", responsible: list[str] | None = None,
-    suspected_illegal: bool = False, lead: str = "S-CMP-001",
+    client: Any,
+    complaint_id: str,
+    *,
+    accountability: str = "none",
+    responsible: list[str] | None = None,
+    suspected_illegal: bool = False,
+    lead: str = "S-CMP-001",
 ) -> Any:
     """Walk a major complaint's investigation to its conclusion with the fewest valid actions."""
     import hashlib
@@ -141,16 +148,27 @@ async def conclude_investigation(
     await investigation_file(client, complaint_id)
     await investigations.record_finding(complaint_id, InvestigationFindingRequest(actor=lead, summary="What happened"))
     digest = hashlib.sha256(complaint_id.encode()).hexdigest()
-    await investigations.add_evidence(complaint_id, EvidenceRequest(
-        actor=lead, evidence=EvidenceRef(uri=f"dms://investigations/{complaint_id}/call-log.pdf", sha256=digest)))
+    await investigations.add_evidence(
+        complaint_id,
+        EvidenceRequest(
+            actor=lead, evidence=EvidenceRef(uri=f"dms://investigations/{complaint_id}/call-log.pdf", sha256=digest)
+        ),
+    )
     if responsible:
-        await investigations.name_responsible(complaint_id, ResponsibleRequest(
-            actor=lead, staff_ids=responsible, reason="The file shows it"))
+        await investigations.name_responsible(
+            complaint_id, ResponsibleRequest(actor=lead, staff_ids=responsible, reason="The file shows it")
+        )
     decider = "S-SM-001" if accountability in ("warning", "disciplinary") else lead
-    await investigations.decide_accountability(complaint_id, AccountabilityRequest(
-        actor=decider, decision=accountability, reason="Proportionate to the findings"))
-    return await investigations.conclude(complaint_id, ConcludeInvestigationRequest(
-        actor=lead, summary="Established what happened", suspected_illegal=suspected_illegal))
+    await investigations.decide_accountability(
+        complaint_id,
+        AccountabilityRequest(actor=decider, decision=accountability, reason="Proportionate to the findings"),
+    )
+    return await investigations.conclude(
+        complaint_id,
+        ConcludeInvestigationRequest(
+            actor=lead, summary="Established what happened", suspected_illegal=suspected_illegal
+        ),
+    )
 
 
 async def outcome_on_complaint(service: Any, complaint_id: str, timeout: float = 30) -> Any:

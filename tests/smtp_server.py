@@ -20,7 +20,7 @@ class Mailbox:
         self.hold = threading.Event()  # while set, a message's answer waits (the sender hangs)
         self.held = threading.Event()  # set once a message is being held
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's name
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         while self.hold.is_set():
             self.held.set()
             await asyncio.sleep(0.05)

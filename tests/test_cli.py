@@ -58,15 +58,30 @@ async def test_a_simple_complaint_worked_entirely_through_the_cli(service: Servi
     assert cid in [r["complaint_id"] for r in await cli_json(service, "mine", "--as", handler)]
 
     steps = [
-        ("findings", cid, "--as", handler, "--summary", "Paid on time; penalty charged in error",
-         "--amount", "8600", "--evidence", f"dms://statements/oct.pdf#sha256={'b' * 64}"),
+        (
+            "findings",
+            cid,
+            "--as",
+            handler,
+            "--summary",
+            "Paid on time; penalty charged in error",
+            "--amount",
+            "8600",
+            "--evidence",
+            f"dms://statements/oct.pdf#sha256={'b' * 64}",
+        ),
         ("propose", cid, "--as", handler, "--explanation", "Refund of the penalty interest", "--fee-refund", "8600"),
         ("approve", cid, "--as", "S-MGR-001", "--reason", "Checked the statement"),
         ("customer-answer", cid, "--as", handler, "--accepted", "--comments", "Thanks"),
     ]
     results = [await cli_json(service, *step) for step in steps]
 
-    assert [r["status"] for r in results] == ["in_handling", "awaiting_approval", "awaiting_customer_answer", "follow_up"]
+    assert [r["status"] for r in results] == [
+        "in_handling",
+        "awaiting_approval",
+        "awaiting_customer_answer",
+        "follow_up",
+    ]
     await projected(service.engine, cid, "follow_up_scheduled")
     case = await cli_json(service, "show", cid)
     assert case["complaint"]["status"] == "follow_up"
@@ -80,7 +95,9 @@ async def test_a_simple_complaint_worked_entirely_through_the_cli(service: Servi
 async def test_list_filters_by_tier_and_breach(service: Service) -> None:
     cid, _, customer = await filed(service, "privacy", staff_misconduct_alleged=True)
 
-    assert [r["complaint_id"] for r in await cli_json(service, "list", "--search", customer, "--tier", "major")] == [cid]
+    assert [r["complaint_id"] for r in await cli_json(service, "list", "--search", customer, "--tier", "major")] == [
+        cid
+    ]
     assert await cli_json(service, "list", "--search", customer, "--tier", "simple") == []
     assert await cli_json(service, "list", "--search", customer, "--overdue-within", "1") != []
     code, out, _ = await cli(service, "list", "--search", customer)
@@ -93,8 +110,9 @@ async def test_the_workflow_refuses_the_wrong_role(service: Service) -> None:
     code, out, err = await cli(service, "legal-evaluation", cid, "--as", handler, "--opinion", "Looks fine to me")
 
     assert code == 1 and out == ""
-    assert err.strip() == (f"refused: legal evaluation of {cid} refused: {handler} is handler; "
-                           "to record a legal evaluation takes legal")
+    assert err.strip() == (
+        f"refused: legal evaluation of {cid} refused: {handler} is handler; to record a legal evaluation takes legal"
+    )
     code, out, err = await cli(service, "legal-evaluation", cid, "--as", "S-FORGED", "--opinion", "x")
     assert code == 1 and "S-FORGED is not an active member of the staff directory" in err
 
@@ -102,12 +120,16 @@ async def test_the_workflow_refuses_the_wrong_role(service: Service) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["propose", "CMP-ANY", "--as", "S-HND-001", "--explanation", "x", "--compensation", "-5"],
-         "--compensation -5 CNY: amount: Input should be greater than 0"),
+        (
+            ["propose", "CMP-ANY", "--as", "S-HND-001", "--explanation", "x", "--compensation", "-5"],
+            "--compensation -5 CNY: amount: Input should be greater than 0",
+        ),
         (["propose", "CMP-ANY", "--explanation", "x"], "Missing option '--as'"),
         (["list", "--tier", "huge"], "Invalid value for '--tier'"),
-        (["findings", "CMP-ANY", "--as", "S-HND-001", "--summary", "x", "--evidence", "no-hash"],
-         "--evidence 'no-hash': write it as URI#sha256=<64 hex digits>"),
+        (
+            ["findings", "CMP-ANY", "--as", "S-HND-001", "--summary", "x", "--evidence", "no-hash"],
+            "--evidence 'no-hash': write it as URI#sha256=<64 hex digits>",
+        ),
     ],
 )
 async def test_bad_arguments_exit_2_with_a_sentence(service: Service, args: list[str], message: str) -> None:
@@ -128,8 +150,9 @@ async def test_unknown_complaint_and_unreachable_server(service: Service) -> Non
 async def test_escalate_is_fire_and_forget_and_shows_in_the_case_file(service: Service) -> None:
     cid, handler, _ = await filed(service, "other")
 
-    code, out, _ = await cli(service, "escalate", cid, "--as", handler, "--reason", "Customer mentions a lawsuit",
-                             "--to-tier", "major")
+    code, out, _ = await cli(
+        service, "escalate", cid, "--as", handler, "--reason", "Customer mentions a lawsuit", "--to-tier", "major"
+    )
 
     assert code == 0 and "escalation sent" in out
     await projected(service.engine, cid, "escalated")
@@ -140,20 +163,35 @@ async def test_escalate_is_fire_and_forget_and_shows_in_the_case_file(service: S
 
 async def test_follow_up_and_closure_through_the_cli(service: Service) -> None:
     cid, handler, customer = await filed(service, "fees_and_interest")
-    for step in [("propose", cid, "--as", handler, "--explanation", "Refund", "--fee-refund", "100"),
-                 ("approve", cid, "--as", "S-MGR-001"),
-                 ("customer-answer", cid, "--as", handler, "--accepted")]:
+    for step in [
+        ("propose", cid, "--as", handler, "--explanation", "Refund", "--fee-refund", "100"),
+        ("approve", cid, "--as", "S-MGR-001"),
+        ("customer-answer", cid, "--as", handler, "--accepted"),
+    ]:
         await cli_json(service, *step)
     case = await cli_json(service, "show", cid)
     caller = case["complaint"]["follow_up"]["caller"]
-    assert cid in [r["complaint_id"] for r in await cli_json(service, "mine", "--as", caller)], "the caller holds it now"
+    assert cid in [r["complaint_id"] for r in await cli_json(service, "mine", "--as", caller)], (
+        "the caller holds it now"
+    )
 
     code, _, err = await cli(service, "root-cause", cid, "--as", handler, "--code", "vibes", "--text", "x")
     assert code == 1 and "unknown root cause 'vibes'" in err
     await cli_json(service, "root-cause", cid, "--as", handler, "--code", "pricing_error", "--text", "Old fee table")
     await cli_json(service, "contact-note", cid, "--as", handler, "--note", "Customer called to say thanks")
-    result = await cli_json(service, "follow-up-call", cid, "--as", caller, "--reached", "--satisfaction", "5",
-                            "--remedy-delivered", "--comments", "All good")
+    result = await cli_json(
+        service,
+        "follow-up-call",
+        cid,
+        "--as",
+        caller,
+        "--reached",
+        "--satisfaction",
+        "5",
+        "--remedy-delivered",
+        "--comments",
+        "All good",
+    )
 
     assert result["status"] == "closed"
     await projected(service.engine, cid, "closed")
@@ -169,8 +207,10 @@ async def test_every_handling_command_through_the_cli(service: Service, tmp_path
     cid, _, _ = await filed(service, "privacy", staff_misconduct_alleged=True)
     h = "S-HND-003"
     before_outcome = [
-        (("assign", cid, "--as", "S-MGR-001", "--handler", h, "--team", "S-LEG-001", "--reason", "privacy skills"),
-         "in_handling"),
+        (
+            ("assign", cid, "--as", "S-MGR-001", "--handler", h, "--team", "S-LEG-001", "--reason", "privacy skills"),
+            "in_handling",
+        ),
         (("request-info", cid, "--as", h, "--what", "The competitor's letter"), "awaiting_customer_info"),
         (("info-received", cid, "--as", h, "--note", "Letter received"), "in_handling"),
         (("legal-evaluation", cid, "--as", "S-LEG-001", "--opinion", "Likely PIPL breach"), "in_handling"),
@@ -185,11 +225,13 @@ async def test_every_handling_command_through_the_cli(service: Service, tmp_path
     call_log.write_text("14:02 RM forwards KYC file to competitor", encoding="utf-8")
     code, _, err = await cli(service, "open-investigation", cid, "--as", "S-CMP-001", "--scope", "x")
     assert code == 1 and "runs as its own workflow" in err
-    code, _, err = await cli(service, "investigation", "accountability", cid, "--as", "S-CMP-001",
-                             "--decision", "warning", "--reason", "x")
+    code, _, err = await cli(
+        service, "investigation", "accountability", cid, "--as", "S-CMP-001", "--decision", "warning", "--reason", "x"
+    )
     assert code == 1 and "S-CMP-001 is compliance; to decide 'warning' takes senior_manager" in err
-    code, _, err = await cli(service, "investigation", "accountability", cid, "--as", "S-SM-001",
-                             "--decision", "warning", "--reason", "x")
+    code, _, err = await cli(
+        service, "investigation", "accountability", cid, "--as", "S-SM-001", "--decision", "warning", "--reason", "x"
+    )
     assert code == 1 and "record at least one finding" in err
     investigation = [
         ("finding", cid, "--as", "S-CMP-001", "--summary", "RM forwarded the KYC file"),
@@ -205,8 +247,16 @@ async def test_every_handling_command_through_the_cli(service: Service, tmp_path
     assert {(r["complaint_id"], r["kind"], r["status"]) for r in desk} >= {(cid, "investigation", "investigating")}
     flagged = await cli_json(service, "investigation", "flag", cid, "--as", "S-CMP-001", "--staff", "S-RM-007")
     assert named_cid in {f["complaint_id"] for f in flagged["flagged"]}
-    concluded = await cli_json(service, "investigation", "conclude", cid, "--as", "S-CMP-001",
-                               "--summary", "The RM forwarded the file; disciplinary action")
+    concluded = await cli_json(
+        service,
+        "investigation",
+        "conclude",
+        cid,
+        "--as",
+        "S-CMP-001",
+        "--summary",
+        "The RM forwarded the file; disciplinary action",
+    )
     assert concluded["stage"] == "investigation_concluded"
     code, text, _ = await cli(service, "investigation", "show", cid)
     assert code == 0 and "Decision     disciplinary: Deliberate" in text and "call-log.txt" in text
@@ -215,8 +265,9 @@ async def test_every_handling_command_through_the_cli(service: Service, tmp_path
     assert code == 3 and "is it a major complaint?" in err
     code, text, _ = await cli(service, "show", named_cid)
     assert code == 0 and "Review flag  S-RM-007 (named) implicated in investigation-" in text
-    reviewed = await cli_json(service, "review-done", named_cid, "--as", "S-MGR-001", "--staff", "S-RM-007",
-                              "--note", "Other cases checked")
+    reviewed = await cli_json(
+        service, "review-done", named_cid, "--as", "S-MGR-001", "--staff", "S-RM-007", "--note", "Other cases checked"
+    )
     assert "review of S-RM-007's part completed" in reviewed["message"]
 
     after_outcome = [
@@ -225,7 +276,10 @@ async def test_every_handling_command_through_the_cli(service: Service, tmp_path
         (("reapply-policy", cid, "--as", "S-MGR-001", "--reason", "Quarterly review"), "in_handling"),
         (("propose", cid, "--as", h, "--explanation", "Apology", "--compensation", "3000"), "awaiting_approval"),
         (("reject", cid, "--as", "S-MGR-001", "--reason", "Offer more"), "in_handling"),
-        (("propose", cid, "--as", h, "--explanation", "Apology and more", "--compensation", "8000"), "awaiting_approval"),
+        (
+            ("propose", cid, "--as", h, "--explanation", "Apology and more", "--compensation", "8000"),
+            "awaiting_approval",
+        ),
         (("approve", cid, "--as", "S-MGR-001"), "awaiting_customer_answer"),
         (("customer-answer", cid, "--as", h, "--rejected", "--comments", "Not enough"), "in_handling"),
     ]
@@ -235,31 +289,43 @@ async def test_every_handling_command_through_the_cli(service: Service, tmp_path
     result = await cli_json(service, "withdraw", cid, "--reason", "Settled in court", "--relayed-by", "call-centre")
     assert result["status"] == "withdrawn"
     kinds = [e["kind"] for e in (await cli_json(service, "show", cid))["timeline"]]
-    for kind in ("information_requested", "information_received", "investigation_concluded", "deadline_extended",
-                 "policy_reapplied", "resolution_rejected_internally", "resolution_rejected_by_customer"):
+    for kind in (
+        "information_requested",
+        "information_received",
+        "investigation_concluded",
+        "deadline_extended",
+        "policy_reapplied",
+        "resolution_rejected_internally",
+        "resolution_rejected_by_customer",
+    ):
         assert kind in kinds
 
 
 async def test_look_back_commands_through_the_cli(service: Service) -> None:
     cid, h, _ = await filed(service, "fees_and_interest")
-    for args in [("mark-look-back", cid, "--as", "S-MGR-001", "--reason", "Key account"),
-                 ("propose", cid, "--as", h, "--explanation", "Refund", "--fee-refund", "50"),
-                 ("approve", cid, "--as", "S-MGR-001"),
-                 ("customer-answer", cid, "--as", h, "--accepted"),
-                 ("root-cause", cid, "--as", h, "--code", "pricing_error", "--text", "Old fee table")]:
+    for args in [
+        ("mark-look-back", cid, "--as", "S-MGR-001", "--reason", "Key account"),
+        ("propose", cid, "--as", h, "--explanation", "Refund", "--fee-refund", "50"),
+        ("approve", cid, "--as", "S-MGR-001"),
+        ("customer-answer", cid, "--as", h, "--accepted"),
+        ("root-cause", cid, "--as", h, "--code", "pricing_error", "--text", "Old fee table"),
+    ]:
         await cli_json(service, *args)
     caller = (await cli_json(service, "show", cid))["complaint"]["follow_up"]["caller"]
     code, out, err = await cli(service, "follow-up-call", cid, "--as", caller, "--not-reached", "--json")
     assert code == 0 and "not reached (attempt 1)" in json.loads(out)["message"]
-    moved = await cli_json(service, "follow-up-call", cid, "--as", caller, "--reached", "--satisfaction", "4",
-                           "--remedy-delivered")
+    moved = await cli_json(
+        service, "follow-up-call", cid, "--as", caller, "--reached", "--satisfaction", "4", "--remedy-delivered"
+    )
     assert moved["status"] == "look_back"
-    adjusted = await cli_json(service, "adjust-look-back", cid, "--as", "S-MGR-001", "--revisits", "1",
-                              "--reason", "One check is enough")
+    adjusted = await cli_json(
+        service, "adjust-look-back", cid, "--as", "S-MGR-001", "--revisits", "1", "--reason", "One check is enough"
+    )
     assert adjusted["message"] == "look-back now 1 revisits (was 3)"
     for _ in range(50):  # the compressed policy opens the revisit 2 s after the resolution
-        code, out, err = await cli(service, "look-back", cid, "--as", h, "--situation", "Refund visible",
-                                   "--commitments-kept", "--json")
+        code, out, err = await cli(
+            service, "look-back", cid, "--as", h, "--situation", "Refund visible", "--commitments-kept", "--json"
+        )
         if code == 0:
             break
         assert "opens" in err

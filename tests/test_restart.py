@@ -11,7 +11,7 @@ import uuid
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -51,8 +51,8 @@ async def dev_server(db_file: Path, port: int) -> AsyncIterator[Client]:
 
 async def sleep_until_past(moment: datetime) -> None:
     """Wait until ``moment`` has certainly passed (with a second to spare), and check it has."""
-    await asyncio.sleep(max(0.0, (moment - datetime.now(timezone.utc)).total_seconds()) + 1)
-    assert datetime.now(timezone.utc) > moment
+    await asyncio.sleep(max(0.0, (moment - datetime.now(UTC)).total_seconds()) + 1)
+    assert datetime.now(UTC) > moment
 
 
 @asynccontextmanager
@@ -148,7 +148,6 @@ async def test_a_killed_worker_loses_no_clock(client: Client, database_url: str,
         worker.wait(timeout=30)
 
 
-
 @pytest.mark.timeout(180)
 async def test_a_worker_killed_mid_email_sends_one_email(client: Client, database_url: str, engine: Engine) -> None:
     """SIGKILL the real worker while the mail server holds its message; the next worker resends
@@ -156,18 +155,27 @@ async def test_a_worker_killed_mid_email_sends_one_email(client: Client, databas
     with SmtpServer() as smtp:
         smtp.mailbox.hold.set()
         task_queue = f"mail-kill-{uuid.uuid4().hex[:6]}"
-        env = {**os.environ, "COMPLAINTS_TEMPORAL_ADDRESS": client.service_client.config.target_host,
-               "COMPLAINTS_TASK_QUEUE": task_queue, "COMPLAINTS_DATABASE_URL": database_url,
-               "COMPLAINTS_POLICY": str(PROJECT_ROOT / "policies" / "compressed.yaml"),
-               "COMPLAINTS_SMTP_HOST": "127.0.0.1", "COMPLAINTS_SMTP_PORT": str(smtp.port),
-               "COMPLAINTS_LOG_LEVEL": "WARNING"}
+        env = {
+            **os.environ,
+            "COMPLAINTS_TEMPORAL_ADDRESS": client.service_client.config.target_host,
+            "COMPLAINTS_TASK_QUEUE": task_queue,
+            "COMPLAINTS_DATABASE_URL": database_url,
+            "COMPLAINTS_POLICY": str(PROJECT_ROOT / "policies" / "compressed.yaml"),
+            "COMPLAINTS_SMTP_HOST": "127.0.0.1",
+            "COMPLAINTS_SMTP_PORT": str(smtp.port),
+            "COMPLAINTS_LOG_LEVEL": "WARNING",
+        }
         start = lambda: subprocess.Popen([sys.executable, str(PROJECT_ROOT / "worker.py")], env=env)  # noqa: E731
         worker = start()
         try:
             intake = ComplaintIntakeClient(client, task_queue=task_queue)
             address = f"{uuid.uuid4().hex[:8]}@customer.example"
-            filed = await intake.file(intake_payload("fees_and_interest", customer={
-                "customer_id": "C-KILL", "name": "Kill Test", "language": "en", "email": address}))
+            filed = await intake.file(
+                intake_payload(
+                    "fees_and_interest",
+                    customer={"customer_id": "C-KILL", "name": "Kill Test", "language": "en", "email": address},
+                )
+            )
             await asyncio.get_running_loop().run_in_executor(None, smtp.mailbox.held.wait, 60)
             worker.send_signal(signal.SIGKILL)
             worker.wait(timeout=10)

@@ -21,8 +21,13 @@ async def run_starter(service: Service, *args: str, stdin: str | None = None, ad
         "COMPLAINTS_TASK_QUEUE": service.task_queue,
     }
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, str(PROJECT_ROOT / "starter.py"), *args,
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env,
+        sys.executable,
+        str(PROJECT_ROOT / "starter.py"),
+        *args,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
     )
     out, err = await proc.communicate(stdin.encode() if stdin else None)
     return proc.returncode, out.decode(), err.decode()
@@ -66,7 +71,10 @@ async def test_json_document_from_stdin_with_json_output(service: Service) -> No
 async def test_malformed_document_is_one_clear_rejection(service: Service) -> None:
     code, out, _ = await run_starter(service, "-", stdin='{\n  "source_system": "app",\n  oops\n}')
     assert code == 1
-    assert out.strip() == "rejected       input: malformed JSON at line 3 column 3: Expecting property name enclosed in double quotes"
+    assert (
+        out.strip()
+        == "rejected       input: malformed JSON at line 3 column 3: Expecting property name enclosed in double quotes"
+    )
 
 
 async def test_no_server_is_a_sentence_with_the_address(service: Service) -> None:

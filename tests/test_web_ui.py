@@ -22,8 +22,16 @@ from tests.helpers import status_once
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 # Without the background-networking flags Chromium keeps dialling out of this closed network.
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def chromium() -> str:
@@ -50,9 +58,13 @@ async def expect_in_some_frame(page: Page, text: str, timeout: float = 30) -> No
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_manager_finds_a_complaint_in_the_web_ui(service: Service, web_ui_port: int) -> None:
     customer = f"C-UI-{uuid.uuid4().hex[:6]}"
-    payload = intake_payload("contract_dispute", channel="regulator_referral", regulators=["NFRA"],
-                             customer={"customer_id": customer, "name": "Web UI Test Co", "email": "ui@test.example"},
-                             summary="Prepayment fee clause 7.3 is ambiguous")
+    payload = intake_payload(
+        "contract_dispute",
+        channel="regulator_referral",
+        regulators=["NFRA"],
+        customer={"customer_id": customer, "name": "Web UI Test Co", "email": "ui@test.example"},
+        summary="Prepayment fee clause 7.3 is ambiguous",
+    )
     result = await service.intake.file(payload)
     await status_once(service.intake.handle(result.complaint_id), {Status.IN_HANDLING})
     ARTIFACTS.mkdir(exist_ok=True)
@@ -70,12 +82,19 @@ async def test_manager_finds_a_complaint_in_the_web_ui(service: Service, web_ui_
         await page.goto(f"{base}/workflows/{result.workflow_id}")
         # The timeline names activities and timers by their summaries.
         await expect(page.get_by_text("Acknowledge to the customer with the deadlines").first).to_be_visible(
-            timeout=30_000)
+            timeout=30_000
+        )
         await page.screenshot(path=ARTIFACTS / "web_ui_complaint.png", full_page=True)
         await page.get_by_role("link", name="User Metadata").or_(page.get_by_text("User Metadata")).first.click()
         summary = f"{result.complaint_id} · contract dispute · Web UI Test Co: Prepayment fee clause 7.3 is ambiguous"
-        for text in (summary, "Stage:", "Held by:", "Waiting for:", "Investigation opened (major) (10 seconds)",
-                     f"investigation-{result.complaint_id}"):
+        for text in (
+            summary,
+            "Stage:",
+            "Held by:",
+            "Waiting for:",
+            "Investigation opened (major) (10 seconds)",
+            f"investigation-{result.complaint_id}",
+        ):
             await expect_in_some_frame(page, text)
         await page.screenshot(path=ARTIFACTS / "web_ui_case_file.png", full_page=True)
 
@@ -83,14 +102,20 @@ async def test_manager_finds_a_complaint_in_the_web_ui(service: Service, web_ui_
         await page.goto(f"{base}/workflows/investigation-{result.complaint_id}")
         await expect(page.get_by_text("InvestigationWorkflow").first).to_be_visible(timeout=30_000)
         await page.get_by_role("link", name="User Metadata").or_(page.get_by_text("User Metadata")).first.click()
-        for text in (f"Investigation of {result.complaint_id}", "Lead:", "S-CMP-001", "Recused:",
-                     "Internal investigation (15 seconds)"):
+        for text in (
+            f"Investigation of {result.complaint_id}",
+            "Lead:",
+            "S-CMP-001",
+            "Recused:",
+            "Internal investigation (15 seconds)",
+        ):
             await expect_in_some_frame(page, text)
         await page.screenshot(path=ARTIFACTS / "web_ui_investigation.png", full_page=True)
 
         other = f'ComplaintTier="simple" AND ComplaintCustomerId="{customer}"'
         await page.goto(f"{base}/workflows?query={quote(other)}")
-        await expect(page.get_by_text("No Workflows running").or_(page.get_by_text("No Workflows")).first).to_be_visible(
-            timeout=30_000)
+        await expect(
+            page.get_by_text("No Workflows running").or_(page.get_by_text("No Workflows")).first
+        ).to_be_visible(timeout=30_000)
         assert await page.get_by_text(result.workflow_id).count() == 0
         await browser.close()

@@ -144,17 +144,20 @@ class Case:
         """
         if self.lean:
             return await workflow.execute_local_activity_method(
-                method, arg, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY, summary=summary)
+                method, arg, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY, summary=summary
+            )
         return await workflow.execute_activity_method(
-            method, arg, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY, summary=summary)
+            method, arg, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY, summary=summary
+        )
 
     def reserve_seq(self) -> int:
         """The next audit-log number, taken before any await (keys built from it stay unique)."""
         self.seq += 1
         return self.seq
 
-    async def record(self, kind: str, *, actor: str = "system", detail: dict[str, Any] | None = None,
-                     seq: int | None = None) -> None:
+    async def record(
+        self, kind: str, *, actor: str = "system", detail: dict[str, Any] | None = None, seq: int | None = None
+    ) -> None:
         """Append to the audit log (and the projection): what changed, not the case file.
 
         In lean runs the event waits for ``flush``, which writes a step's events together:
@@ -164,16 +167,28 @@ class Case:
         seq = seq if seq is not None else self.reserve_seq()
         snap = self.snap
         if self.lean:
-            self._pending.append(ComplaintEvent(
-                complaint_id=snap.complaint_id, seq=seq, kind=kind, at=workflow.now(), actor=actor,
-                detail=detail or {}, projection=ComplaintProjection.of(snap),
-                facts=ComplaintFacts.of(snap) if seq == 1 else None,
-            ))
+            self._pending.append(
+                ComplaintEvent(
+                    complaint_id=snap.complaint_id,
+                    seq=seq,
+                    kind=kind,
+                    at=workflow.now(),
+                    actor=actor,
+                    detail=detail or {},
+                    projection=ComplaintProjection.of(snap),
+                    facts=ComplaintFacts.of(snap) if seq == 1 else None,
+                )
+            )
             return
         # A run that started before events were lean sends what it always sent.
         event = ComplaintEvent(
-            complaint_id=snap.complaint_id, seq=seq, kind=kind, at=workflow.now(), actor=actor,
-            detail=detail or {}, snapshot=snap.model_copy(deep=True),
+            complaint_id=snap.complaint_id,
+            seq=seq,
+            kind=kind,
+            at=workflow.now(),
+            actor=actor,
+            detail=detail or {},
+            snapshot=snap.model_copy(deep=True),
         )
         await self.call(ProjectionActivities.record_complaint_event, event, summary=f"Record '{kind}' in the case file")
 
@@ -183,17 +198,22 @@ class Case:
             return
         batch, self._pending = self._pending, []
         kinds = ", ".join(e.kind for e in batch)
-        await self.call(ProjectionActivities.record_complaint_events,
-                        ComplaintEventBatch(complaint_id=self.snap.complaint_id, events=batch),
-                        summary=f"Record {kinds} in the case file")
+        await self.call(
+            ProjectionActivities.record_complaint_events,
+            ComplaintEventBatch(complaint_id=self.snap.complaint_id, events=batch),
+            summary=f"Record {kinds} in the case file",
+        )
 
     async def notify_customer(self, key: str, kind: str, context: dict[str, Any]) -> None:
         intake = self.snap.intake
         await self.call(
             NotificationActivities.notify_customer,
             CustomerNotification(
-                idempotency_key=f"{self.snap.complaint_id}:{key}", complaint_id=self.snap.complaint_id, kind=kind,
-                policy_version=self.rules.policy_version, context=context,
+                idempotency_key=f"{self.snap.complaint_id}:{key}",
+                complaint_id=self.snap.complaint_id,
+                kind=kind,
+                policy_version=self.rules.policy_version,
+                context=context,
                 **({"to": CustomerAddress.of(intake)} if self.lean else {"intake": intake}),
             ),
             summary=f"Send the customer: {kind.replace('_', ' ')}",
@@ -205,8 +225,12 @@ class Case:
         await self.call(
             NotificationActivities.notify_staff,
             StaffNotification(
-                idempotency_key=f"{self.snap.complaint_id}:{key}", complaint_id=self.snap.complaint_id,
-                kind=key.split(":")[0], recipients=recipients, subject=subject, body=body,
+                idempotency_key=f"{self.snap.complaint_id}:{key}",
+                complaint_id=self.snap.complaint_id,
+                kind=key.split(":")[0],
+                recipients=recipients,
+                subject=subject,
+                body=body,
             ),
             summary=f"Notify {', '.join(recipients)}",
         )
@@ -226,8 +250,12 @@ class Case:
         exclude = rules.implicated_staff(snap) | ({also_exclude} if also_exclude is not None else set())
         choice: HandlerChoice = await self.call(
             StaffActivities.choose_handler,
-            HandlerChoiceRequest(complaint_id=snap.complaint_id, category=snap.intake.category.value,
-                                 language=snap.intake.customer.language, exclude=sorted(exclude)),
+            HandlerChoiceRequest(
+                complaint_id=snap.complaint_id,
+                category=snap.intake.category.value,
+                language=snap.intake.customer.language,
+                exclude=sorted(exclude),
+            ),
             summary=summary,
         )
         return choice
@@ -241,10 +269,18 @@ class Case:
             snap.status = Status.IN_HANDLING
         self.publish()
         seq = self.reserve_seq()
-        await self.notify_staff(f"assigned:{seq}", [handler, *team], f"Complaint {snap.complaint_id} is yours",
-                                f"{snap.intake.summary}\nNext deadline: {presentation.fmt_utc(snap.next_deadline)}")
-        await self.record("reassigned" if previous else "assigned", actor=actor, seq=seq,
-                          detail={"handler": handler, "team": team, "previous": previous, "reason": reason})
+        await self.notify_staff(
+            f"assigned:{seq}",
+            [handler, *team],
+            f"Complaint {snap.complaint_id} is yours",
+            f"{snap.intake.summary}\nNext deadline: {presentation.fmt_utc(snap.next_deadline)}",
+        )
+        await self.record(
+            "reassigned" if previous else "assigned",
+            actor=actor,
+            seq=seq,
+            detail={"handler": handler, "team": team, "previous": previous, "reason": reason},
+        )
 
     # -- what the Web UI shows -------------------------------------------------------------------
 

@@ -7,7 +7,6 @@ is ``domain.clocks.ClockBoard``.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
@@ -45,7 +44,7 @@ async def run_clocks(
             try:
                 await workflow.wait_condition(changed, timeout=remaining, timeout_summary=summary(clock, kind, at))
                 continue
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
         if clock.state != ClockState.RUNNING or stop():
             continue

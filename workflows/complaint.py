@@ -93,8 +93,12 @@ class ComplaintWorkflow:
     @workflow.query
     def status(self) -> ComplaintStatusQuery:
         snap = self._case.snap
-        return ComplaintStatusQuery(snapshot=snap, next_deadline=snap.next_deadline, sla_breached=snap.sla_breached,
-                                    events_recorded=self._case.seq)
+        return ComplaintStatusQuery(
+            snapshot=snap,
+            next_deadline=snap.next_deadline,
+            sla_breached=snap.sla_breached,
+            events_recorded=self._case.seq,
+        )
 
     @workflow.update
     async def withdraw(self, request: WithdrawRequest) -> WithdrawResult:
@@ -145,7 +149,6 @@ class ComplaintWorkflow:
     @reapply_policy.validator
     def _validate_reapply_policy(self, request: ReapplyPolicyRequest) -> None:
         handling.validate_reapply(self._case, request)
-
 
     # -- step 2: towards a resolution ----------------------------------------------------------
 
@@ -213,7 +216,6 @@ class ComplaintWorkflow:
     def _validate_record_customer_answer(self, request: CustomerAnswer) -> None:
         resolution.validate_customer_answer(self._case, request)
 
-
     # -- step 2: the investigation's parent side -----------------------------------------------
 
     @workflow.update
@@ -224,7 +226,6 @@ class ComplaintWorkflow:
     def _validate_complete_review(self, request: CompleteReviewRequest) -> None:
         investigation.validate_complete_review(self._case, request)
 
-
     # -- step 3: the follow-up call ------------------------------------------------------------
 
     @workflow.update
@@ -234,7 +235,6 @@ class ComplaintWorkflow:
     @record_follow_up_call.validator
     def _validate_record_follow_up_call(self, request: FollowUpCallRequest) -> None:
         follow_up.validate_call(self._case, request)
-
 
     # -- step 6: look-back and closure ---------------------------------------------------------
 
@@ -270,7 +270,6 @@ class ComplaintWorkflow:
     def _validate_record_root_cause(self, request: RootCauseRequest) -> None:
         look_back.validate_root_cause(self._case, request)
 
-
     # -- kept for complaints that became major before the investigation was a child workflow ---
 
     @workflow.update
@@ -288,7 +287,6 @@ class ComplaintWorkflow:
     @record_investigation_outcome.validator
     def _validate_record_investigation_outcome(self, request: InvestigationOutcomeRequest) -> None:
         legacy.validate_investigation_outcome(self._case, request)
-
 
     # -- signals: fire-and-forget (a bad one is recorded as refused) ---------------------------
 

@@ -73,8 +73,12 @@ class InvestigationWorkflow:
         self._input = input
         self._roster: dict[str, RosterEntry] = {e.staff_id: e for e in input.roster}
         self._file = InvestigationFile(
-            investigation_id=workflow.info().workflow_id, complaint_id=input.complaint_id, scope=input.scope,
-            reason=input.reason, opened_at=workflow.now(), implicated=sorted(set(input.implicated)),
+            investigation_id=workflow.info().workflow_id,
+            complaint_id=input.complaint_id,
+            scope=input.scope,
+            reason=input.reason,
+            opened_at=workflow.now(),
+            implicated=sorted(set(input.implicated)),
         )
         self._deciders = input.rules.accountability_deciders or DEFAULT_ACCOUNTABILITY_DECIDERS
         self._seq = 0
@@ -87,9 +91,11 @@ class InvestigationWorkflow:
         """Our own database or the policy: a local activity in runs since lean histories."""
         if self._serialized:
             return await workflow.execute_local_activity_method(
-                method, arg, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY, summary=summary)
+                method, arg, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY, summary=summary
+            )
         return await workflow.execute_activity_method(
-            method, arg, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY, summary=summary)
+            method, arg, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY, summary=summary
+        )
 
     @asynccontextmanager
     async def _exclusive(self) -> AsyncIterator[None]:
@@ -104,35 +110,57 @@ class InvestigationWorkflow:
     async def run(self, input: InvestigationInput) -> InvestigationResult:
         file = self._file
         self._serialized = workflow.patched(SERIALIZED_LEAN)
-        self._board = ClockBoard(lambda: [self._file.clock] if self._file.clock else [],
-                                 late_is_breach=self._serialized)
+        self._board = ClockBoard(
+            lambda: [self._file.clock] if self._file.clock else [], late_is_breach=self._serialized
+        )
         file.clock = await self._call(
             ClassificationActivities.plan_clock,
-            PlanClockRequest(complaint_id=input.complaint_id, policy_version=input.rules.policy_version,
-                             started_at=file.opened_at, purpose="investigation"),
+            PlanClockRequest(
+                complaint_id=input.complaint_id,
+                policy_version=input.rules.policy_version,
+                started_at=file.opened_at,
+                purpose="investigation",
+            ),
             summary="Start the investigation clock",
         )
         file.lead = self._available_investigator()
         self._ready = True
         self._publish()
-        await self._record("investigation_opened", detail={
-            "lead": file.lead, "due_at": file.clock.due_at.isoformat(), "implicated": file.implicated,
-            "reason": file.reason})
+        await self._record(
+            "investigation_opened",
+            detail={
+                "lead": file.lead,
+                "due_at": file.clock.due_at.isoformat(),
+                "implicated": file.implicated,
+                "reason": file.reason,
+            },
+        )
         compliance = self._with_role(Role.COMPLIANCE, Role.SENIOR_MANAGER)
-        await self._notify("opened", compliance, f"Investigation of {file.complaint_id} opened",
-                           f"{input.summary}\nLead: {file.lead or 'nobody available: assign one'}; "
-                           f"due {fmt_utc(file.clock.due_at)}. Recused: {', '.join(file.implicated) or 'nobody'}.")
+        await self._notify(
+            "opened",
+            compliance,
+            f"Investigation of {file.complaint_id} opened",
+            f"{input.summary}\nLead: {file.lead or 'nobody available: assign one'}; "
+            f"due {fmt_utc(file.clock.due_at)}. Recused: {', '.join(file.implicated) or 'nobody'}.",
+        )
         await self._tell_complaint()
         await self._run_clock()
         await workflow.wait_condition(workflow.all_handlers_finished)
         decision = file.decision
         assert decision is not None and file.concluded_by and file.concluded_at and file.conclusion
         return InvestigationResult(
-            investigation_id=file.investigation_id, lead=file.lead, concluded_by=file.concluded_by,
-            concluded_at=file.concluded_at, evidence=len(file.evidence), breached=file.breached,
+            investigation_id=file.investigation_id,
+            lead=file.lead,
+            concluded_by=file.concluded_by,
+            concluded_at=file.concluded_at,
+            evidence=len(file.evidence),
+            breached=file.breached,
             outcome=InvestigationOutcomeRequest(
-                actor=file.concluded_by, findings=file.conclusion, responsible=file.people_responsible,
-                accountability=decision.decision, suspected_illegal=file.suspected_illegal,
+                actor=file.concluded_by,
+                findings=file.conclusion,
+                responsible=file.people_responsible,
+                accountability=decision.decision,
+                suspected_illegal=file.suspected_illegal,
             ),
         )
 
@@ -140,18 +168,24 @@ class InvestigationWorkflow:
 
     async def _run_clock(self) -> None:
         await run_clocks(
-            self._board, warning_fraction=lambda: self._input.rules.warning_fraction,
+            self._board,
+            warning_fraction=lambda: self._input.rules.warning_fraction,
             stop=lambda: self._file.stage != InvestigationStage.OPEN,
-            on_warning=self._warn, on_breach=self._breach, summary=_timer_summary,
+            on_warning=self._warn,
+            on_breach=self._breach,
+            summary=_timer_summary,
         )
 
     async def _warn(self, clock: Clock) -> None:
         file = self._file
         async with self._exclusive():
             self._board.warn(clock, workflow.now())
-            await self._notify("warning", [r for r in [file.lead, self._manager_of(file.lead)] if r],
-                               f"Investigation of {file.complaint_id} due {fmt_utc(clock.due_at)}",
-                               f"{len(file.findings)} finding(s), {len(file.evidence)} evidence reference(s) so far.")
+            await self._notify(
+                "warning",
+                [r for r in [file.lead, self._manager_of(file.lead)] if r],
+                f"Investigation of {file.complaint_id} due {fmt_utc(clock.due_at)}",
+                f"{len(file.findings)} finding(s), {len(file.evidence)} evidence reference(s) so far.",
+            )
             self._publish()
             await self._record("investigation_warning", detail={"due_at": clock.due_at.isoformat()})
 
@@ -161,9 +195,12 @@ class InvestigationWorkflow:
             self._board.breach(clock, workflow.now())
             self._publish()
             seniors = self._with_role(Role.SENIOR_MANAGER)
-            await self._notify("breached", [r for r in dict.fromkeys([file.lead, *seniors]) if r],
-                               f"BREACHED: investigation of {file.complaint_id}",
-                               f"Was due {fmt_utc(clock.due_at)}; lead {file.lead or 'none'}. It stays open until concluded.")
+            await self._notify(
+                "breached",
+                [r for r in dict.fromkeys([file.lead, *seniors]) if r],
+                f"BREACHED: investigation of {file.complaint_id}",
+                f"Was due {fmt_utc(clock.due_at)}; lead {file.lead or 'none'}. It stays open until concluded.",
+            )
             await self._record("investigation_breached", detail={"due_at": clock.due_at.isoformat()})
             await self._tell_complaint()
 
@@ -176,15 +213,21 @@ class InvestigationWorkflow:
             raise Refused(f"investigation {self._file.investigation_id} has concluded")
         entry = rules.actor_entry(self._roster, actor)
         if actor in self._file.implicated:
-            raise Refused(f"{actor} is implicated in investigation {self._file.investigation_id} "
-                          "and takes no part in it (recusal)")
+            raise Refused(
+                f"{actor} is implicated in investigation {self._file.investigation_id} "
+                "and takes no part in it (recusal)"
+            )
         rules.require_role(entry, roles, action)
         return entry
 
     def _result(self, message: str, flagged: list[FlaggedComplaint] | None = None) -> InvestigationActionResult:
         return InvestigationActionResult(
-            investigation_id=self._file.investigation_id, complaint_id=self._file.complaint_id,
-            stage=self._file.stage.value, message=message, flagged=flagged or [])
+            investigation_id=self._file.investigation_id,
+            complaint_id=self._file.complaint_id,
+            stage=self._file.stage.value,
+            message=message,
+            flagged=flagged or [],
+        )
 
     @workflow.update
     async def assign_investigator(self, request: AssignInvestigatorRequest) -> InvestigationActionResult:
@@ -194,10 +237,18 @@ class InvestigationWorkflow:
             self._publish()
             self._seq += 1
             seq = self._seq  # taken before the notice goes out, so its key is this action's own
-            await self._notify(f"lead:{seq}", [request.lead], f"You lead the investigation of {self._file.complaint_id}",
-                               f"{self._file.scope}\nDue {fmt_utc(self._file.next_deadline)}. {request.reason}")
-            await self._record("investigator_assigned", actor=request.actor, seq=seq,
-                               detail={"lead": request.lead, "previous": previous, "reason": request.reason})
+            await self._notify(
+                f"lead:{seq}",
+                [request.lead],
+                f"You lead the investigation of {self._file.complaint_id}",
+                f"{self._file.scope}\nDue {fmt_utc(self._file.next_deadline)}. {request.reason}",
+            )
+            await self._record(
+                "investigator_assigned",
+                actor=request.actor,
+                seq=seq,
+                detail={"lead": request.lead, "previous": previous, "reason": request.reason},
+            )
             await self._tell_complaint()
             return self._result(f"{request.lead} leads the investigation")
 
@@ -215,7 +266,9 @@ class InvestigationWorkflow:
     async def record_finding(self, request: InvestigationFindingRequest) -> InvestigationActionResult:
         async with self._exclusive():
             recheck(self._validate_finding, request)
-            self._file.findings.append(InvestigationFinding(by=request.actor, at=workflow.now(), summary=request.summary))
+            self._file.findings.append(
+                InvestigationFinding(by=request.actor, at=workflow.now(), summary=request.summary)
+            )
             self._publish()
             await self._record("finding_recorded", actor=request.actor, detail={"summary": request.summary})
             return self._result(f"finding {len(self._file.findings)} recorded")
@@ -230,8 +283,11 @@ class InvestigationWorkflow:
             recheck(self._validate_evidence, request)
             self._file.evidence.append(EvidenceItem(by=request.actor, at=workflow.now(), evidence=request.evidence))
             self._publish()
-            await self._record("evidence_added", actor=request.actor,
-                               detail={"uri": request.evidence.uri, "sha256": request.evidence.sha256})
+            await self._record(
+                "evidence_added",
+                actor=request.actor,
+                detail={"uri": request.evidence.uri, "sha256": request.evidence.sha256},
+            )
             return self._result(f"evidence {len(self._file.evidence)} on file")
 
     @add_evidence.validator
@@ -246,16 +302,22 @@ class InvestigationWorkflow:
         async with self._exclusive():
             recheck(self._validate_responsible, request)
             file = self._file
-            file.responsible.append(ResponsibleNamed(by=request.actor, at=workflow.now(), staff_ids=list(request.staff_ids),
-                                                     reason=request.reason))
+            file.responsible.append(
+                ResponsibleNamed(
+                    by=request.actor, at=workflow.now(), staff_ids=list(request.staff_ids), reason=request.reason
+                )
+            )
             file.implicated = sorted(set(file.implicated) | set(request.staff_ids))
             message = f"named responsible: {', '.join(request.staff_ids)} (now recused)"
             if file.lead in request.staff_ids:
                 file.lead = self._available_investigator()
                 message += f"; the lead passes to {file.lead or 'nobody: assign one'}"
             self._publish()
-            await self._record("responsible_named", actor=request.actor,
-                               detail={"staff_ids": request.staff_ids, "reason": request.reason, "lead": file.lead})
+            await self._record(
+                "responsible_named",
+                actor=request.actor,
+                detail={"staff_ids": request.staff_ids, "reason": request.reason, "lead": file.lead},
+            )
             await self._tell_complaint()
             return self._result(message)
 
@@ -276,12 +338,23 @@ class InvestigationWorkflow:
             recheck(self._validate_accountability, request)
             previous = self._file.decision
             self._file.accountability.append(
-                AccountabilityDecision(by=request.actor, at=workflow.now(), decision=request.decision, reason=request.reason))
+                AccountabilityDecision(
+                    by=request.actor, at=workflow.now(), decision=request.decision, reason=request.reason
+                )
+            )
             self._publish()
-            await self._record("accountability_decided", actor=request.actor, detail={
-                "decision": request.decision, "reason": request.reason,
-                "replaces": previous.decision if previous else None})
-            return self._result(f"accountability: {request.decision}" + (f" (was {previous.decision})" if previous else ""))
+            await self._record(
+                "accountability_decided",
+                actor=request.actor,
+                detail={
+                    "decision": request.decision,
+                    "reason": request.reason,
+                    "replaces": previous.decision if previous else None,
+                },
+            )
+            return self._result(
+                f"accountability: {request.decision}" + (f" (was {previous.decision})" if previous else "")
+            )
 
     @decide_accountability.validator
     def _validate_accountability(self, request: AccountabilityRequest) -> None:
@@ -303,26 +376,42 @@ class InvestigationWorkflow:
             file.conclusion, file.suspected_illegal = request.summary, request.suspected_illegal
             self._board.settle(file.clock, now, "concluded")
             self._publish()
-            await self._record("investigation_concluded", actor=request.actor, detail={
-                "accountability": decision.decision, "responsible": file.people_responsible,
-                "suspected_illegal": request.suspected_illegal})
+            await self._record(
+                "investigation_concluded",
+                actor=request.actor,
+                detail={
+                    "accountability": decision.decision,
+                    "responsible": file.people_responsible,
+                    "suspected_illegal": request.suspected_illegal,
+                },
+            )
             if decision.decision != "none" and file.people_responsible:
                 await self._call(
                     InvestigationActivities.record_accountability,
                     AccountabilityRecordRequest(
-                        investigation_id=file.investigation_id, complaint_id=file.complaint_id,
-                        policy_version=self._input.rules.policy_version, staff_ids=file.people_responsible,
-                        decision=decision.decision, decided_on=decision.at, reason=decision.reason),
+                        investigation_id=file.investigation_id,
+                        complaint_id=file.complaint_id,
+                        policy_version=self._input.rules.policy_version,
+                        staff_ids=file.people_responsible,
+                        decision=decision.decision,
+                        decided_on=decision.at,
+                        reason=decision.reason,
+                    ),
                     summary=f"Service history: {decision.decision} for {', '.join(file.people_responsible)}",
                 )
             flagged: list[FlaggedComplaint] = []
             if decision.decision in (Accountability.WARNING, Accountability.DISCIPLINARY) and file.people_responsible:
                 # Someone held to account may be handling other customers now: their managers should look.
-                flagged = await self._flag(file.people_responsible, "system",
-                                           f"{decision.decision} decided in investigation {file.investigation_id}")
-            return self._result(f"investigation concluded: accountability {decision.decision}"
-                                + (f"; {len(flagged)} other open complaint(s) flagged for review" if flagged else ""),
-                                flagged)
+                flagged = await self._flag(
+                    file.people_responsible,
+                    "system",
+                    f"{decision.decision} decided in investigation {file.investigation_id}",
+                )
+            return self._result(
+                f"investigation concluded: accountability {decision.decision}"
+                + (f"; {len(flagged)} other open complaint(s) flagged for review" if flagged else ""),
+                flagged,
+            )
 
     @conclude.validator
     def _validate_conclude(self, request: ConcludeInvestigationRequest) -> None:
@@ -343,7 +432,9 @@ class InvestigationWorkflow:
         async with self._exclusive():
             recheck(self._validate_flag, request)
             staff = list(request.staff_ids) or list(self._file.implicated)
-            flagged = await self._flag(staff, request.actor, request.reason or f"implicated in {self._file.investigation_id}")
+            flagged = await self._flag(
+                staff, request.actor, request.reason or f"implicated in {self._file.investigation_id}"
+            )
             return self._result(f"{len(flagged)} open complaint(s) flagged for review", flagged)
 
     @flag_open_complaints.validator
@@ -366,8 +457,11 @@ class InvestigationWorkflow:
         file = self._file
         found: OpenComplaints = await self._call(
             InvestigationActivities.find_open_complaints,
-            OpenComplaintsRequest(investigation_id=file.investigation_id, staff_ids=sorted(set(staff_ids)),
-                                  exclude_complaint_id=file.complaint_id),
+            OpenComplaintsRequest(
+                investigation_id=file.investigation_id,
+                staff_ids=sorted(set(staff_ids)),
+                exclude_complaint_id=file.complaint_id,
+            ),
             summary=f"Find other open complaints of {', '.join(sorted(set(staff_ids)))}",
         )
         done = {(f.complaint_id, f.staff_id) for f in file.flagged if f.delivered}
@@ -378,18 +472,30 @@ class InvestigationWorkflow:
             try:
                 await workflow.get_external_workflow_handle(ref.workflow_id).signal(
                     "flag_for_review",
-                    ReviewFlagSignal(investigation_id=file.investigation_id, staff_id=ref.staff_id,
-                                     relation=ref.relation, flagged_by=actor, reason=reason),
+                    ReviewFlagSignal(
+                        investigation_id=file.investigation_id,
+                        staff_id=ref.staff_id,
+                        relation=ref.relation,
+                        flagged_by=actor,
+                        reason=reason,
+                    ),
                 )
                 delivered = True
             except FailureError:
                 delivered = False  # it closed since the database last heard from it
-            item = FlaggedComplaint(complaint_id=ref.complaint_id, staff_id=ref.staff_id, relation=ref.relation,
-                                    delivered=delivered)
+            item = FlaggedComplaint(
+                complaint_id=ref.complaint_id, staff_id=ref.staff_id, relation=ref.relation, delivered=delivered
+            )
             file.flagged.append(item)
             flagged.append(item)
-        await self._record("complaints_flagged", actor=actor, detail={
-            "staff_ids": sorted(set(staff_ids)), "complaints": [f.complaint_id for f in flagged if f.delivered]})
+        await self._record(
+            "complaints_flagged",
+            actor=actor,
+            detail={
+                "staff_ids": sorted(set(staff_ids)),
+                "complaints": [f.complaint_id for f in flagged if f.delivered],
+            },
+        )
         return flagged
 
     async def _tell_complaint(self) -> None:
@@ -397,8 +503,12 @@ class InvestigationWorkflow:
         try:
             await workflow.get_external_workflow_handle(self._input.complaint_workflow_id).signal(
                 "investigation_progress",
-                InvestigationProgressSignal(investigation_id=self._file.investigation_id, lead=self._file.lead,
-                                            implicated=self._file.implicated, breached=self._file.breached),
+                InvestigationProgressSignal(
+                    investigation_id=self._file.investigation_id,
+                    lead=self._file.lead,
+                    implicated=self._file.implicated,
+                    breached=self._file.breached,
+                ),
             )
         except FailureError:
             workflow.logger.warning("complaint %s no longer takes signals", self._input.complaint_workflow_id)
@@ -424,21 +534,35 @@ class InvestigationWorkflow:
         file = self._file
         await self._call(
             NotificationActivities.notify_staff,
-            StaffNotification(idempotency_key=f"{file.complaint_id}:investigation:{key}", complaint_id=file.complaint_id,
-                              kind=f"investigation_{key.split(':')[0]}", recipients=recipients, subject=subject, body=body),
+            StaffNotification(
+                idempotency_key=f"{file.complaint_id}:investigation:{key}",
+                complaint_id=file.complaint_id,
+                kind=f"investigation_{key.split(':')[0]}",
+                recipients=recipients,
+                subject=subject,
+                body=body,
+            ),
             summary=f"Notify {', '.join(recipients)}",
         )
 
-    async def _record(self, kind: str, *, actor: str = "system", detail: dict[str, Any] | None = None,
-                      seq: int | None = None) -> None:
+    async def _record(
+        self, kind: str, *, actor: str = "system", detail: dict[str, Any] | None = None, seq: int | None = None
+    ) -> None:
         if seq is None:
             self._seq += 1
             seq = self._seq
         await self._call(
             InvestigationActivities.record_investigation_event,
-            InvestigationEvent(investigation_id=self._file.investigation_id, complaint_id=self._file.complaint_id,
-                               seq=seq, kind=kind, at=workflow.now(), actor=actor, detail=detail or {},
-                               file=self._file.model_copy(deep=True)),
+            InvestigationEvent(
+                investigation_id=self._file.investigation_id,
+                complaint_id=self._file.complaint_id,
+                seq=seq,
+                kind=kind,
+                at=workflow.now(),
+                actor=actor,
+                detail=detail or {},
+                file=self._file.model_copy(deep=True),
+            ),
             summary=f"Record '{kind}' in the investigation file",
         )
 

@@ -19,11 +19,10 @@ take the old path until none is left running; then the path is retired in two de
 | ``regulator-reports`` | session 1 | no reports filed for major complaints |
 | ``investigation-workflow`` | session 2 | ``announce_major``, ``open_investigation``, ``record_investigation_outcome`` |
 | ``serialized-handlers-lean-history`` | session 3 | no handler lock, whole case file in events, every search attribute upserted each time, clocks settled late still met |
-"""
+"""  # noqa: E501 - a table row cannot be wrapped
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from temporalio import workflow
@@ -76,9 +75,10 @@ async def watch_clocks(case: Case) -> None:
         if remaining > 0:
             try:
                 await workflow.wait_condition(
-                    closing, timeout=remaining, timeout_summary=f"{clock.label} due {fmt_utc(clock.due_at)}")
+                    closing, timeout=remaining, timeout_summary=f"{clock.label} due {fmt_utc(clock.due_at)}"
+                )
                 return
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
         case.board.breach(clock, workflow.now())
         case.publish()
@@ -89,14 +89,16 @@ async def announce_major(case: Case) -> None:
     """Before the investigation ran as its own workflow: tell compliance to open one here."""
     snap = case.snap
     await case.notify_staff(
-        "major_complaint", case.with_role(Role.COMPLIANCE, Role.SENIOR_MANAGER),
+        "major_complaint",
+        case.with_role(Role.COMPLIANCE, Role.SENIOR_MANAGER),
         f"MAJOR complaint {snap.complaint_id}: open the internal investigation",
         f"{snap.intake.summary}\nRule: {snap.classification.rule_id if snap.classification else ''}",
     )
 
 
-async def close_at_acceptance(case: Case, request: CustomerAnswer, proposal: Proposal,
-                              context: dict[str, Any]) -> ActionResult:
+async def close_at_acceptance(
+    case: Case, request: CustomerAnswer, proposal: Proposal, context: dict[str, Any]
+) -> ActionResult:
     """Before follow-up calls: the complaint closed when the customer accepted."""
     snap = case.snap
     proposal.state = "accepted"
@@ -113,8 +115,10 @@ async def close_at_acceptance(case: Case, request: CustomerAnswer, proposal: Pro
 def _refuse_if_child_investigation(case: Case) -> None:
     inv = case.snap.investigation
     if inv is not None and inv.workflow_id:
-        raise Refused(f"the investigation runs as its own workflow ({inv.workflow_id}); "
-                      f"act on it with `complaints investigation ...`")
+        raise Refused(
+            f"the investigation runs as its own workflow ({inv.workflow_id}); "
+            f"act on it with `complaints investigation ...`"
+        )
 
 
 def validate_open_investigation(case: Case, request: OpenInvestigationRequest) -> None:
@@ -124,8 +128,10 @@ def validate_open_investigation(case: Case, request: OpenInvestigationRequest) -
     rules.require_role(entry, (Role.COMPLIANCE,), "open an internal investigation")
     rules.require_not_implicated(snap, request.actor)
     if snap.tier != Tier.MAJOR:
-        raise Refused(f"complaint {snap.complaint_id} is {snap.tier.value if snap.tier else 'unclassified'}; "
-                      "investigations are for major complaints (escalate it first)")
+        raise Refused(
+            f"complaint {snap.complaint_id} is {snap.tier.value if snap.tier else 'unclassified'}; "
+            "investigations are for major complaints (escalate it first)"
+        )
     if snap.investigation is not None:
         raise Refused(f"an investigation was already opened by {snap.investigation.opened_by}")
 
@@ -162,7 +168,13 @@ async def record_investigation_outcome(case: Case, request: InvestigationOutcome
         if request.suspected_illegal and newer(case, REGULATOR_REPORTS):
             await step2_regulator.report_suspected_illegal_conduct(case)
         case.publish()
-        await case.record("investigation_concluded", actor=request.actor, detail={
-            "accountability": request.accountability, "responsible": request.responsible,
-            "suspected_illegal": request.suspected_illegal})
+        await case.record(
+            "investigation_concluded",
+            actor=request.actor,
+            detail={
+                "accountability": request.accountability,
+                "responsible": request.responsible,
+                "suspected_illegal": request.suspected_illegal,
+            },
+        )
         return case.result(f"investigation concluded: accountability {request.accountability}")

@@ -28,7 +28,8 @@ async def receive(case: Case, input: ComplaintWorkflowInput) -> None:
 
     result: ClassificationResult = await case.call(
         ClassificationActivities.classify_complaint,
-        ClassifyRequest(complaint_id=input.complaint_id, intake=intake), summary="Classify by the policy's rules",
+        ClassifyRequest(complaint_id=input.complaint_id, intake=intake),
+        summary="Classify by the policy's rules",
     )
     cls = result.classification
     snap.classification, snap.clocks, snap.status = cls, result.clocks, Status.CLASSIFIED
@@ -37,7 +38,12 @@ async def receive(case: Case, input: ComplaintWorkflowInput) -> None:
         case.publish()
     await case.record(
         "classified",
-        detail={"tier": cls.tier.value, "rule": cls.rule_id, "matched": cls.matched, "policy_version": cls.policy_version},
+        detail={
+            "tier": cls.tier.value,
+            "rule": cls.rule_id,
+            "matched": cls.matched,
+            "policy_version": cls.policy_version,
+        },
     )
 
     if intake.category == Category.SERVICE_ATTITUDE:
@@ -55,8 +61,9 @@ async def receive(case: Case, input: ComplaintWorkflowInput) -> None:
 
     receipt: NotificationReceipt = await case.call(
         NotificationActivities.send_acknowledgement,
-        AcknowledgementRequest(complaint_id=input.complaint_id, intake=intake, classification=cls,
-                               clocks=result.clocks),
+        AcknowledgementRequest(
+            complaint_id=input.complaint_id, intake=intake, classification=cls, clocks=result.clocks
+        ),
         summary="Acknowledge to the customer with the deadlines",
     )
     now = workflow.now()

@@ -29,6 +29,7 @@ from models.clocks import Clock, ClockState, ReplanRequest, ReplanResult
 from models.complaint import Status
 from models.intake import Channel
 from models.policy import Role, Tier
+from models.regulator import ReportReason
 from models.staff import RosterRequest, StaffRoster
 from workflows import legacy, step2_investigation, step2_regulator
 from workflows.case import Case
@@ -41,15 +42,17 @@ async def start(case: Case) -> None:
     """Load the roster, route by tier, open any regulator reports, assign, then keep the clocks."""
     snap = case.snap
     roster: StaffRoster = await case.call(
-        StaffActivities.load_staff_roster, RosterRequest(complaint_id=snap.complaint_id),
+        StaffActivities.load_staff_roster,
+        RosterRequest(complaint_id=snap.complaint_id),
         summary="Load the staff directory",
     )
     case.roster = {e.staff_id: e for e in roster.entries}
     cls = snap.classification
     await route_to_tier(case, snap.tier, f"rule {cls.rule_id}: {cls.matched}" if cls else "classified major")
     if snap.tier == Tier.MAJOR and snap.intake.regulators and legacy.newer(case, legacy.REGULATOR_REPORTS):
-        reason = ("referred_by_regulator" if snap.intake.channel == Channel.REGULATOR_REFERRAL
-                  else "lodged_with_regulator")
+        reason: ReportReason = (
+            "referred_by_regulator" if snap.intake.channel == Channel.REGULATOR_REFERRAL else "lodged_with_regulator"
+        )
         for regulator in snap.intake.regulators:
             await step2_regulator.open_thread(case, regulator, reason)
     choice = await case.choose_handler("Choose a handler by skills and workload")
@@ -58,8 +61,9 @@ async def start(case: Case) -> None:
         if choice.staff_id and not case.closing():
             await case.assign(choice.staff_id, [], actor="system", reason=choice.reason)
         elif not case.closing():
-            await case.notify_staff("assignment_needed", case.with_role(*MANAGERS), "Complaint needs a handler",
-                                    choice.reason)
+            await case.notify_staff(
+                "assignment_needed", case.with_role(*MANAGERS), "Complaint needs a handler", choice.reason
+            )
             await case.record("assignment_needed", detail={"reason": choice.reason})
     await keep_clocks(case)
 
@@ -67,7 +71,8 @@ async def start(case: Case) -> None:
 async def keep_clocks(case: Case) -> None:
     """Sleep until the next warning or deadline, or until an action changes the clocks."""
     await run_clocks(
-        case.board, warning_fraction=lambda: case.rules.warning_fraction,
+        case.board,
+        warning_fraction=lambda: case.rules.warning_fraction,
         stop=lambda: case.closing() or case.continue_as_new,
         on_warning=lambda clock: _exclusively(case, warn(case, clock)),
         on_breach=lambda clock: _exclusively(case, breach(case, clock)),
@@ -85,7 +90,9 @@ async def warn(case: Case, clock: Clock) -> None:
     manager = rules.escalation_target(snap, case.roster, 1)
     recipients = [r for r in dict.fromkeys([snap.assignee, manager]) if r]
     await case.notify_staff(
-        f"sla_warning:{clock.name}:{clock.extensions_used}", recipients, f"{clock.label} due {fmt_utc(clock.due_at)}",
+        f"sla_warning:{clock.name}:{clock.extensions_used}",
+        recipients,
+        f"{clock.label} due {fmt_utc(clock.due_at)}",
         f"{snap.complaint_id}: {clock.label} falls due at {fmt_utc(clock.due_at)}.",
     )
     case.publish()
@@ -100,14 +107,21 @@ async def breach(case: Case, clock: Clock) -> None:
     case.publish()
     recipients = [r for r in dict.fromkeys([snap.escalated_to, snap.assignee]) if r]
     await case.notify_staff(
-        f"sla_breached:{clock.name}:{clock.extensions_used}", recipients,
+        f"sla_breached:{clock.name}:{clock.extensions_used}",
+        recipients,
         f"BREACHED: {clock.label} ({snap.complaint_id})",
         f"{clock.label} was due {fmt_utc(clock.due_at)}. Escalated to {snap.escalated_to or 'management'} "
         f"(level {snap.escalation_level}).",
     )
-    await case.record("sla_breached", detail={
-        "clock": clock.name, "due_at": clock.due_at.isoformat(), "escalated_to": snap.escalated_to,
-        "escalation_level": snap.escalation_level})
+    await case.record(
+        "sla_breached",
+        detail={
+            "clock": clock.name,
+            "due_at": clock.due_at.isoformat(),
+            "escalated_to": snap.escalated_to,
+            "escalation_level": snap.escalation_level,
+        },
+    )
 
 
 async def route_to_tier(case: Case, tier: Tier | None, reason: str) -> None:
@@ -119,8 +133,10 @@ async def route_to_tier(case: Case, tier: Tier | None, reason: str) -> None:
         await legacy.announce_major(case)
     elif tier == Tier.COMPLEX:
         await case.notify_staff(
-            "complex_complaint", case.with_role(Role.LEGAL, Role.MANAGER),
-            f"Complex complaint {snap.complaint_id}: legal and manager evaluation needed", snap.intake.summary,
+            "complex_complaint",
+            case.with_role(Role.LEGAL, Role.MANAGER),
+            f"Complex complaint {snap.complaint_id}: legal and manager evaluation needed",
+            snap.intake.summary,
         )
 
 
@@ -157,15 +173,22 @@ async def request_information(case: Case, request: InformationRequest) -> Action
         snap, now = case.snap, workflow.now()
         snap.status = Status.AWAITING_CUSTOMER_INFO
         snap.information_requests.append(
-            InformationRequestRecord(requested_by=request.actor, requested_at=now, requested=request.requested))
+            InformationRequestRecord(requested_by=request.actor, requested_at=now, requested=request.requested)
+        )
         paused = case.rules.pause_while_awaiting_customer
         if paused:
             case.board.pause(now)
         case.publish()
-        await case.notify_customer(f"information_request:{len(snap.information_requests)}", "information_request",
-                                   {"requested": request.requested, "paused": paused})
-        await case.record("information_requested", actor=request.actor,
-                          detail={"requested": request.requested, "clocks_paused": paused})
+        await case.notify_customer(
+            f"information_request:{len(snap.information_requests)}",
+            "information_request",
+            {"requested": request.requested, "paused": paused},
+        )
+        await case.record(
+            "information_requested",
+            actor=request.actor,
+            detail={"requested": request.requested, "clocks_paused": paused},
+        )
         return case.result("information requested" + (", clocks paused" if paused else ""))
 
 
@@ -184,8 +207,9 @@ async def information_received(case: Case, request: InformationReceived) -> Acti
         open_request.received_at, open_request.note = now, request.note
         moved = case.board.resume(now)
         case.publish()
-        await case.record("information_received", actor=request.actor,
-                          detail={"note": request.note, "deadlines_moved_seconds": moved})
+        await case.record(
+            "information_received", actor=request.actor, detail={"note": request.note, "deadlines_moved_seconds": moved}
+        )
         return case.result(f"information received; deadlines moved by {moved:.0f} s")
 
 
@@ -212,18 +236,26 @@ async def extend(case: Case, request: ExtensionRequest) -> ActionResult:
         clock = decision_clock(case)
         assert clock is not None
         index = clock.extensions_used
-        planned = await case.plan(f"Compute the extended deadline ({case.rules.extensions[index].label})",
-                                  started_at=clock.started_at, extension_index=index)
+        planned = await case.plan(
+            f"Compute the extended deadline ({case.rules.extensions[index].label})",
+            started_at=clock.started_at,
+            extension_index=index,
+        )
         clock.due_at = planned.due_at + timedelta(seconds=clock.paused_seconds)
         clock.extended, clock.limit, clock.warned_at = planned.label, planned.limit, None
         clock.extensions_used += 1
         case.board.changed = True
         case.publish()
-        await case.notify_customer(f"extension:{index}", "extension",
-                                   {"label": planned.label, "new_due": clock.due_at.isoformat(),
-                                    "reason": request.reason})
-        await case.record("deadline_extended", actor=request.actor, detail={
-            "extension": planned.label, "due_at": clock.due_at.isoformat(), "reason": request.reason})
+        await case.notify_customer(
+            f"extension:{index}",
+            "extension",
+            {"label": planned.label, "new_due": clock.due_at.isoformat(), "reason": request.reason},
+        )
+        await case.record(
+            "deadline_extended",
+            actor=request.actor,
+            detail={"extension": planned.label, "due_at": clock.due_at.isoformat(), "reason": request.reason},
+        )
         return case.result(f"{planned.label}: decision now due {fmt_utc(clock.due_at)}")
 
 
@@ -249,8 +281,11 @@ async def reapply_policy(case: Case, request: ReapplyPolicyRequest) -> ActionRes
         snap.classification = snap.classification.model_copy(update={"policy_version": result.rules.policy_version})
         case.board.changed = True
         case.publish()
-        await case.record("policy_reapplied", actor=request.actor,
-                          detail={"from": previous, "to": result.rules.policy_version, "reason": request.reason})
+        await case.record(
+            "policy_reapplied",
+            actor=request.actor,
+            detail={"from": previous, "to": result.rules.policy_version, "reason": request.reason},
+        )
         return case.result(f"policy {result.rules.policy_version} applied (was {previous})")
 
 
@@ -281,6 +316,8 @@ async def escalate(case: Case, request: EscalateSignal) -> None:
         case.board.plan(clock)
         case.publish()
         await route_to_tier(case, new, f"escalated by {request.actor}: {request.reason}")
-        await case.record("escalated", actor=request.actor,
-                          detail={"from_tier": old.value, "to_tier": new.value, "reason": request.reason})
-
+        await case.record(
+            "escalated",
+            actor=request.actor,
+            detail={"from_tier": old.value, "to_tier": new.value, "reason": request.reason},
+        )

@@ -44,8 +44,11 @@ async def start(case: Case, reason: str) -> None:
         return
     # On file before the child starts, so no validator sees a major complaint without it.
     snap.investigation = Investigation(
-        opened_by="system", opened_at=workflow.now(), scope=snap.intake.summary[:500],
-        workflow_id=investigation_workflow_id(snap.complaint_id), implicated=sorted(rules.implicated_staff(snap)),
+        opened_by="system",
+        opened_at=workflow.now(),
+        scope=snap.intake.summary[:500],
+        workflow_id=investigation_workflow_id(snap.complaint_id),
+        implicated=sorted(rules.implicated_staff(snap)),
     )
     case.board.settle_named(MET_BY_INVESTIGATION, workflow.now(), "investigation opened")
     case.publish()
@@ -57,13 +60,20 @@ def _input(case: Case, reason: str) -> InvestigationInput:
     snap, intake, r = case.snap, case.snap.intake, case.rules
     assert snap.investigation is not None
     return InvestigationInput(
-        complaint_id=snap.complaint_id, complaint_workflow_id=snap.workflow_id, summary=intake.summary,
-        scope=snap.investigation.scope, reason=reason, implicated=snap.investigation.implicated,
-        customer_id=intake.customer.customer_id, contract_number=intake.contract_number,
+        complaint_id=snap.complaint_id,
+        complaint_workflow_id=snap.workflow_id,
+        summary=intake.summary,
+        scope=snap.investigation.scope,
+        reason=reason,
+        implicated=snap.investigation.implicated,
+        customer_id=intake.customer.customer_id,
+        contract_number=intake.contract_number,
         roster=list(case.roster.values()),
         rules=InvestigationRules(
-            policy_version=r.policy_version, warning_fraction=r.warning_fraction,
-            accountability_deciders=r.accountability_deciders, evidence_required=r.investigation_evidence_required,
+            policy_version=r.policy_version,
+            warning_fraction=r.warning_fraction,
+            accountability_deciders=r.accountability_deciders,
+            evidence_required=r.investigation_evidence_required,
         ),
     )
 
@@ -75,6 +85,7 @@ async def _investigate(case: Case, reason: str) -> None:
     assert inv is not None and inv.workflow_id is not None
     summary, details = presentation.complaint_summary(snap, reason)
     attempt = 0
+    result: InvestigationResult  # set when an attempt ends with an outcome (the loop's only exit)
     while True:
         attempt += 1
         handle = await workflow.start_child_workflow(
@@ -84,26 +95,34 @@ async def _investigate(case: Case, reason: str) -> None:
             parent_close_policy=ParentClosePolicy.ABANDON,  # nobody can drop it by ending the complaint
             static_summary=summary,
             static_details=details,
-            search_attributes=TypedSearchAttributes([
-                SearchAttributePair(sa.TIER, Tier.MAJOR.value),
-                SearchAttributePair(sa.CATEGORY, snap.intake.category.value),
-                SearchAttributePair(sa.CUSTOMER_ID, snap.intake.customer.customer_id),
-                *([SearchAttributePair(sa.CONTRACT_NUMBER, snap.intake.contract_number)]
-                  if snap.intake.contract_number else []),
-            ]),
+            search_attributes=TypedSearchAttributes(
+                [
+                    SearchAttributePair(sa.TIER, Tier.MAJOR.value),
+                    SearchAttributePair(sa.CATEGORY, snap.intake.category.value),
+                    SearchAttributePair(sa.CUSTOMER_ID, snap.intake.customer.customer_id),
+                    *(
+                        [SearchAttributePair(sa.CONTRACT_NUMBER, snap.intake.contract_number)]
+                        if snap.intake.contract_number
+                        else []
+                    ),
+                ]
+            ),
         )
         case.investigation_started = True
-        await case.record("investigation_opened", detail={"workflow_id": inv.workflow_id, "reason": reason,
-                                                           "attempt": attempt})
+        await case.record(
+            "investigation_opened", detail={"workflow_id": inv.workflow_id, "reason": reason, "attempt": attempt}
+        )
         await case.flush()
         try:
-            result: InvestigationResult = await handle
+            result = await handle
             break
         except ChildWorkflowError as err:
-            await case.notify_staff(f"investigation_interrupted:{attempt}",
-                                    case.with_role(Role.COMPLIANCE, Role.SENIOR_MANAGER),
-                                    f"Investigation of {snap.complaint_id} was ended without an outcome",
-                                    f"{err.cause or err}. It has been started again.")
+            await case.notify_staff(
+                f"investigation_interrupted:{attempt}",
+                case.with_role(Role.COMPLIANCE, Role.SENIOR_MANAGER),
+                f"Investigation of {snap.complaint_id} was ended without an outcome",
+                f"{err.cause or err}. It has been started again.",
+            )
             await case.record("investigation_interrupted", detail={"cause": str(err.cause or err)})
             await case.flush()
     async with case.exclusive():
@@ -120,14 +139,23 @@ async def _apply_result(case: Case, result: InvestigationResult) -> None:
     if result.outcome.suspected_illegal:
         await step2_regulator.report_suspected_illegal_conduct(case)
     case.publish()
-    await case.record("investigation_concluded", actor=result.concluded_by, detail={
-        "accountability": result.outcome.accountability, "responsible": result.outcome.responsible,
-        "suspected_illegal": result.outcome.suspected_illegal, "workflow_id": result.investigation_id})
+    await case.record(
+        "investigation_concluded",
+        actor=result.concluded_by,
+        detail={
+            "accountability": result.outcome.accountability,
+            "responsible": result.outcome.responsible,
+            "suspected_illegal": result.outcome.suspected_illegal,
+            "workflow_id": result.investigation_id,
+        },
+    )
     if not case.closing():
         await case.notify_staff(
-            "investigation_concluded", [r for r in [snap.assignee] if r],
+            "investigation_concluded",
+            [r for r in [snap.assignee] if r],
             f"Investigation of {snap.complaint_id} concluded",
-            f"Accountability: {result.outcome.accountability}. {result.outcome.findings}")
+            f"Accountability: {result.outcome.accountability}. {result.outcome.findings}",
+        )
 
 
 async def progress(case: Case, request: InvestigationProgressSignal) -> None:
@@ -163,12 +191,19 @@ async def _progress(case: Case, request: InvestigationProgressSignal) -> None:
     if handler is None:
         handler = (await case.choose_handler("Choose a handler who is not implicated")).staff_id
     if handler:
-        await case.assign(handler, team, actor="system",
-                          reason=f"recusal: {', '.join(recused)} implicated by {request.investigation_id}")
+        await case.assign(
+            handler,
+            team,
+            actor="system",
+            reason=f"recusal: {', '.join(recused)} implicated by {request.investigation_id}",
+        )
     else:
-        await case.notify_staff(f"recusal:{','.join(recused)}", case.with_role(*MANAGERS),
-                                f"{snap.complaint_id} needs a new handler",
-                                f"{', '.join(recused)} must recuse themselves; nobody else is free.")
+        await case.notify_staff(
+            f"recusal:{','.join(recused)}",
+            case.with_role(*MANAGERS),
+            f"{snap.complaint_id} needs a new handler",
+            f"{', '.join(recused)} must recuse themselves; nobody else is free.",
+        )
 
 
 async def flag_for_review(case: Case, request: ReviewFlagSignal) -> None:
@@ -176,22 +211,38 @@ async def flag_for_review(case: Case, request: ReviewFlagSignal) -> None:
     await workflow.wait_condition(lambda: case.handling or case.closing())
     async with case.exclusive():
         snap = case.snap
-        if any(f.investigation_id == request.investigation_id and f.staff_id == request.staff_id
-               for f in snap.review_flags):
+        if any(
+            f.investigation_id == request.investigation_id and f.staff_id == request.staff_id for f in snap.review_flags
+        ):
             return
-        snap.review_flags.append(ReviewFlag(
-            investigation_id=request.investigation_id, staff_id=request.staff_id, relation=request.relation,
-            flagged_by=request.flagged_by, flagged_at=workflow.now(), reason=request.reason))
+        snap.review_flags.append(
+            ReviewFlag(
+                investigation_id=request.investigation_id,
+                staff_id=request.staff_id,
+                relation=request.relation,
+                flagged_by=request.flagged_by,
+                flagged_at=workflow.now(),
+                reason=request.reason,
+            )
+        )
         case.publish()
         manager = rules.escalation_target(snap, case.roster, 1)
         reviewers = [manager] if manager else case.with_role(*MANAGERS)
         await case.notify_staff(
-            f"review_flag:{request.investigation_id}:{request.staff_id}", reviewers,
+            f"review_flag:{request.investigation_id}:{request.staff_id}",
+            reviewers,
             f"Review {snap.complaint_id}: {request.staff_id} is implicated in {request.investigation_id}",
-            f"{request.staff_id} ({request.relation}) on this complaint. {request.reason}")
-        await case.record("flagged_for_review", actor=request.flagged_by, detail={
-            "investigation_id": request.investigation_id, "staff_id": request.staff_id,
-            "relation": request.relation})
+            f"{request.staff_id} ({request.relation}) on this complaint. {request.reason}",
+        )
+        await case.record(
+            "flagged_for_review",
+            actor=request.flagged_by,
+            detail={
+                "investigation_id": request.investigation_id,
+                "staff_id": request.staff_id,
+                "relation": request.relation,
+            },
+        )
 
 
 def validate_complete_review(case: Case, request: CompleteReviewRequest) -> None:
@@ -210,6 +261,7 @@ async def complete_review(case: Case, request: CompleteReviewRequest) -> ActionR
             if flag.staff_id == request.staff_id and flag.reviewed_at is None:
                 flag.reviewed_by, flag.reviewed_at, flag.review_note = request.actor, now, request.note
         case.publish()
-        await case.record("review_completed", actor=request.actor,
-                          detail={"staff_id": request.staff_id, "note": request.note})
+        await case.record(
+            "review_completed", actor=request.actor, detail={"staff_id": request.staff_id, "note": request.note}
+        )
         return case.result(f"review of {request.staff_id}'s part completed")

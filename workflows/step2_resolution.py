@@ -56,12 +56,22 @@ def validate_findings(case: Case, request: FindingsRequest) -> None:
 async def record_findings(case: Case, request: FindingsRequest) -> ActionResult:
     async with case.exclusive():
         recheck(lambda r: validate_findings(case, r), request)
-        case.snap.findings.append(Finding(
-            recorded_by=request.actor, recorded_at=workflow.now(), summary=request.summary,
-            occurred_at=request.occurred_at, place=request.place, amounts=list(request.amounts),
-            evidence=list(request.evidence)))
-        await case.record("findings_recorded", actor=request.actor,
-                          detail={"summary": request.summary, "evidence": len(request.evidence)})
+        case.snap.findings.append(
+            Finding(
+                recorded_by=request.actor,
+                recorded_at=workflow.now(),
+                summary=request.summary,
+                occurred_at=request.occurred_at,
+                place=request.place,
+                amounts=list(request.amounts),
+                evidence=list(request.evidence),
+            )
+        )
+        await case.record(
+            "findings_recorded",
+            actor=request.actor,
+            detail={"summary": request.summary, "evidence": len(request.evidence)},
+        )
         return case.result("findings recorded")
 
 
@@ -76,11 +86,17 @@ async def record_legal_evaluation(case: Case, request: LegalEvaluationRequest) -
     async with case.exclusive():
         recheck(lambda r: validate_legal(case, r), request)
         case.snap.legal_evaluation = Evaluation(
-            by=request.actor, at=workflow.now(), opinion=request.opinion,
+            by=request.actor,
+            at=workflow.now(),
+            opinion=request.opinion,
             recommends_contract_revision=request.recommends_contract_revision,
-            clause_revision=request.clause_revision)
-        await case.record("legal_evaluation", actor=request.actor,
-                          detail={"recommends_contract_revision": request.recommends_contract_revision})
+            clause_revision=request.clause_revision,
+        )
+        await case.record(
+            "legal_evaluation",
+            actor=request.actor,
+            detail={"recommends_contract_revision": request.recommends_contract_revision},
+        )
         return case.result("legal evaluation recorded")
 
 
@@ -109,10 +125,14 @@ async def record_loss_calculation(case: Case, request: LossCalculationRequest) -
     async with case.exclusive():
         recheck(lambda r: validate_loss(case, r), request)
         loss = Money(amount=request.actual_loss, currency=request.currency) if request.actual_loss > 0 else None
-        case.snap.loss_calculation = LossCalculation(by=request.actor, at=workflow.now(), actual_loss=loss,
-                                                     method=request.method)
-        await case.record("loss_calculated", actor=request.actor,
-                          detail={"actual_loss": str(request.actual_loss), "currency": request.currency})
+        case.snap.loss_calculation = LossCalculation(
+            by=request.actor, at=workflow.now(), actual_loss=loss, method=request.method
+        )
+        await case.record(
+            "loss_calculated",
+            actor=request.actor,
+            detail={"actual_loss": str(request.actual_loss), "currency": request.currency},
+        )
         return case.result(f"actual loss {request.actual_loss} {request.currency} recorded")
 
 
@@ -153,8 +173,12 @@ async def propose_resolution(case: Case, request: ProposalRequest) -> ActionResu
         recheck(lambda r: validate_proposal(case, r), request)
         snap, currency = case.snap, case.rules.currency
         proposal = Proposal(
-            number=len(snap.proposals) + 1, proposed_by=request.actor, proposed_at=workflow.now(),
-            explanation=request.explanation, fee_refund=request.fee_refund, compensation=request.compensation,
+            number=len(snap.proposals) + 1,
+            proposed_by=request.actor,
+            proposed_at=workflow.now(),
+            explanation=request.explanation,
+            fee_refund=request.fee_refund,
+            compensation=request.compensation,
             contract_revision=request.contract_revision,
         )
         snap.proposals.append(proposal)
@@ -164,12 +188,16 @@ async def propose_resolution(case: Case, request: ProposalRequest) -> ActionResu
         names = ", ".join(r.value for r in roles)
         case.publish()
         await case.notify_staff(
-            f"approval_needed:{proposal.number}", approvers(case, roles),
+            f"approval_needed:{proposal.number}",
+            approvers(case, roles),
             f"Approve resolution {proposal.number} of {snap.complaint_id}",
             f"{request.explanation}\nRemedies total {total} {currency}; approver: {names}",
         )
-        await case.record("resolution_proposed", actor=request.actor, detail={
-            "number": proposal.number, "remedy_total": str(total), "approver_roles": [r.value for r in roles]})
+        await case.record(
+            "resolution_proposed",
+            actor=request.actor,
+            detail={"number": proposal.number, "remedy_total": str(total), "approver_roles": [r.value for r in roles]},
+        )
         return case.result(f"resolution {proposal.number} proposed; needs approval by {names}")
 
 
@@ -182,8 +210,9 @@ def validate_decision(case: Case, request: ApprovalDecision) -> None:
         raise Refused("a resolution cannot be approved by the person who proposed it")
     rules.require_not_implicated(snap, request.actor)
     total = proposal.remedy_total(case.rules.currency)
-    rules.require_role(entry, rules.approver_roles(case.rules, total),
-                       f"decide on remedies of {total} {case.rules.currency}")
+    rules.require_role(
+        entry, rules.approver_roles(case.rules, total), f"decide on remedies of {total} {case.rules.currency}"
+    )
 
 
 async def decide_resolution(case: Case, request: ApprovalDecision) -> ActionResult:
@@ -197,10 +226,17 @@ async def decide_resolution(case: Case, request: ApprovalDecision) -> ActionResu
             proposal.state = "rejected_internally"
             snap.status = Status.IN_HANDLING
             case.publish()
-            await case.notify_staff(f"proposal_rejected:{proposal.number}", [proposal.proposed_by],
-                                    f"Resolution {proposal.number} of {snap.complaint_id} rejected", request.reason)
-            await case.record("resolution_rejected_internally", actor=request.actor,
-                              detail={"number": proposal.number, "reason": request.reason})
+            await case.notify_staff(
+                f"proposal_rejected:{proposal.number}",
+                [proposal.proposed_by],
+                f"Resolution {proposal.number} of {snap.complaint_id} rejected",
+                request.reason,
+            )
+            await case.record(
+                "resolution_rejected_internally",
+                actor=request.actor,
+                detail={"number": proposal.number, "reason": request.reason},
+            )
             return case.result(f"resolution {proposal.number} rejected; back to handling")
         proposal.state = "sent"
         snap.status = Status.AWAITING_CUSTOMER_ANSWER
@@ -229,8 +265,9 @@ async def record_customer_answer(case: Case, request: CustomerAnswer) -> ActionR
             key = "final_response" if snap.reopened_count == 0 else f"final_response:{snap.reopened_count}"
             await case.notify_customer(key, "final_response", remedy_context(proposal))
             snap.resolved_at = workflow.now()
-            await case.record("resolved", actor=request.actor,
-                              detail={"number": proposal.number, "comments": request.comments})
+            await case.record(
+                "resolved", actor=request.actor, detail={"number": proposal.number, "comments": request.comments}
+            )
             await step3_follow_up.start(case)
             return case.result(f"resolution {proposal.number} accepted; final response sent; follow-up call scheduled")
         if request.accepted:
@@ -239,6 +276,9 @@ async def record_customer_answer(case: Case, request: CustomerAnswer) -> ActionR
         snap.status = Status.IN_HANDLING
         case.board.unsettle(f"proposal {proposal.number}")
         case.publish()
-        await case.record("resolution_rejected_by_customer", actor=request.actor,
-                          detail={"number": proposal.number, "comments": request.comments})
+        await case.record(
+            "resolution_rejected_by_customer",
+            actor=request.actor,
+            detail={"number": proposal.number, "comments": request.comments},
+        )
         return case.result(f"customer rejected resolution {proposal.number}; back to handling, clocks running")

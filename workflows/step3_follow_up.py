@@ -31,8 +31,12 @@ async def start(case: Case) -> None:
     case.board.plan(clock)
     snap.status = Status.FOLLOW_UP
     case.publish()
-    await case.notify_staff(f"follow_up:{snap.reopened_count}", [c for c in [caller] if c],
-                            f"Follow-up call for {snap.complaint_id}", f"Call the customer by {fmt_utc(clock.due_at)}.")
+    await case.notify_staff(
+        f"follow_up:{snap.reopened_count}",
+        [c for c in [caller] if c],
+        f"Follow-up call for {snap.complaint_id}",
+        f"Call the customer by {fmt_utc(clock.due_at)}.",
+    )
     await case.record("follow_up_scheduled", detail={"caller": caller, "due_at": clock.due_at.isoformat()})
 
 
@@ -41,7 +45,9 @@ def validate_call(case: Case, request: FollowUpCallRequest) -> None:
     rules.require_status(case.snap, (Status.FOLLOW_UP,), "record a follow-up call")
     rules.require_caller_or_manager(case.snap, entry, "record the follow-up call")
     if request.reached and (request.satisfaction is None or request.remedy_delivered is None):
-        raise Refused("a call that reached the customer records satisfaction (1-5) and whether the remedy was delivered")
+        raise Refused(
+            "a call that reached the customer records satisfaction (1-5) and whether the remedy was delivered"
+        )
 
 
 async def record_call(case: Case, request: FollowUpCallRequest) -> ActionResult:
@@ -54,9 +60,16 @@ async def _record_call(case: Case, request: FollowUpCallRequest) -> ActionResult
     snap, now, policy = case.snap, workflow.now(), case.rules
     follow_up = snap.follow_up
     assert follow_up is not None
-    follow_up.calls.append(FollowUpCall(
-        by=request.actor, at=now, reached=request.reached, satisfaction=request.satisfaction,
-        remedy_delivered=request.remedy_delivered, comments=request.comments))
+    follow_up.calls.append(
+        FollowUpCall(
+            by=request.actor,
+            at=now,
+            reached=request.reached,
+            satisfaction=request.satisfaction,
+            remedy_delivered=request.remedy_delivered,
+            comments=request.comments,
+        )
+    )
     attempt = len(follow_up.calls)
     if not request.reached:
         if attempt < policy.follow_up_max_attempts:
@@ -64,8 +77,11 @@ async def _record_call(case: Case, request: FollowUpCallRequest) -> ActionResult
             retry = await case.plan(f"Plan follow-up attempt {attempt + 1}", purpose="follow_up_retry", started_at=now)
             case.board.plan(retry)
             case.publish()
-            await case.record("follow_up_not_reached", actor=request.actor,
-                              detail={"attempt": attempt, "next_due": retry.due_at.isoformat()})
+            await case.record(
+                "follow_up_not_reached",
+                actor=request.actor,
+                detail={"attempt": attempt, "next_due": retry.due_at.isoformat()},
+            )
             return case.result(f"customer not reached (attempt {attempt}); next try due {fmt_utc(retry.due_at)}")
         await case.notify_customer(f"follow_up_letter:{snap.reopened_count}", "follow_up_letter", {})
         follow_up.outcome = "letter"
@@ -76,14 +92,20 @@ async def _record_call(case: Case, request: FollowUpCallRequest) -> ActionResult
     assert request.satisfaction is not None and request.remedy_delivered is not None
     if request.satisfaction < policy.satisfaction_threshold or not request.remedy_delivered:
         follow_up.outcome = "reopened"
-        why = ("remedy not delivered" if not request.remedy_delivered
-               else f"satisfaction {request.satisfaction} below {policy.satisfaction_threshold}")
+        why = (
+            "remedy not delivered"
+            if not request.remedy_delivered
+            else f"satisfaction {request.satisfaction} below {policy.satisfaction_threshold}"
+        )
         await step6_look_back.reopen(case, f"follow-up call: {why}", actor=request.actor)
         return case.result(f"complaint reopened ({why})")
     follow_up.outcome = "satisfied"
     case.board.stop_all(settle_by="follow-up call", now=now)
-    await case.record("follow_up_done", actor=request.actor,
-                      detail={"satisfaction": request.satisfaction, "comments": request.comments})
+    await case.record(
+        "follow_up_done",
+        actor=request.actor,
+        detail={"satisfaction": request.satisfaction, "comments": request.comments},
+    )
     await after_follow_up(case)
     return case.result(f"follow-up recorded: satisfaction {request.satisfaction}")
 

@@ -40,15 +40,21 @@ async def plan_revisit(case: Case, number: int) -> None:
     snap = case.snap
     assert snap.resolved_at is not None
     # Revisits are counted from the resolution, so a slow revisit does not shift the rest.
-    clock = await case.plan(f"Plan look-back revisit {number}", purpose="look_back", revisit=number,
-                            started_at=snap.resolved_at)
+    clock = await case.plan(
+        f"Plan look-back revisit {number}", purpose="look_back", revisit=number, started_at=snap.resolved_at
+    )
     case.board.plan(clock)
     case.publish()
-    await case.notify_staff(f"look_back:{snap.reopened_count}:{number}", [h for h in [snap.assignee] if h],
-                            f"Look-back revisit {number} of {snap.complaint_id}",
-                            f"Revisit the customer between {fmt_utc(clock.started_at)} and {fmt_utc(clock.due_at)}.")
-    await case.record("look_back_scheduled", detail={"revisit": number, "opens": clock.started_at.isoformat(),
-                                                      "due_at": clock.due_at.isoformat()})
+    await case.notify_staff(
+        f"look_back:{snap.reopened_count}:{number}",
+        [h for h in [snap.assignee] if h],
+        f"Look-back revisit {number} of {snap.complaint_id}",
+        f"Revisit the customer between {fmt_utc(clock.started_at)} and {fmt_utc(clock.due_at)}.",
+    )
+    await case.record(
+        "look_back_scheduled",
+        detail={"revisit": number, "opens": clock.started_at.isoformat(), "due_at": clock.due_at.isoformat()},
+    )
 
 
 def validate_look_back(case: Case, request: LookBackRequest) -> None:
@@ -73,11 +79,22 @@ async def _record_look_back(case: Case, request: LookBackRequest) -> ActionResul
     look_back, clock = snap.look_back, case.board.open_revisit()
     assert look_back is not None and clock is not None
     number = len(look_back.revisits) + 1
-    look_back.revisits.append(Revisit(number=number, by=request.actor, at=workflow.now(), situation=request.situation,
-                                      commitments_kept=request.commitments_kept, notes=request.notes))
+    look_back.revisits.append(
+        Revisit(
+            number=number,
+            by=request.actor,
+            at=workflow.now(),
+            situation=request.situation,
+            commitments_kept=request.commitments_kept,
+            notes=request.notes,
+        )
+    )
     case.board.settle(clock, workflow.now(), request.actor)
-    await case.record("look_back_recorded", actor=request.actor,
-                      detail={"revisit": number, "commitments_kept": request.commitments_kept})
+    await case.record(
+        "look_back_recorded",
+        actor=request.actor,
+        detail={"revisit": number, "commitments_kept": request.commitments_kept},
+    )
     if not request.commitments_kept:
         await reopen(case, f"look-back revisit {number}: a commitment was not kept", actor=request.actor)
         return case.result(f"revisit {number} recorded; a commitment was not kept, complaint reopened")
@@ -115,8 +132,11 @@ async def adjust(case: Case, request: AdjustLookBackRequest) -> ActionResult:
         assert request.revisits is not None
         previous, look_back.planned = look_back.planned, request.revisits
         case.publish()
-        await case.record("look_back_adjusted", actor=request.actor,
-                          detail={"from": previous, "to": request.revisits, "reason": request.reason})
+        await case.record(
+            "look_back_adjusted",
+            actor=request.actor,
+            detail={"from": previous, "to": request.revisits, "reason": request.reason},
+        )
         return case.result(f"look-back now {request.revisits} revisits (was {previous})")
 
 
@@ -151,8 +171,9 @@ async def record_root_cause(case: Case, request: RootCauseRequest) -> ActionResu
         recheck(lambda r: validate_root_cause(case, r), request)
         snap = case.snap
         snap.root_cause = RootCauseRecord(code=request.code, text=request.text, by=request.actor, at=workflow.now())
-        await case.record("root_cause_recorded", actor=request.actor,
-                          detail={"code": request.code, "text": request.text})
+        await case.record(
+            "root_cause_recorded", actor=request.actor, detail={"code": request.code, "text": request.text}
+        )
         if snap.status == Status.AWAITING_ROOT_CAUSE:
             await close_if_ready(case)
         return case.result(f"root cause {request.code} recorded")
@@ -171,17 +192,22 @@ async def close_if_ready(case: Case) -> None:
     if snap.root_cause is None:
         snap.status = Status.AWAITING_ROOT_CAUSE
         case.publish()
-        await case.notify_staff(f"root_cause_needed:{snap.reopened_count}", [h for h in [snap.assignee] if h],
-                                f"Record the root cause of {snap.complaint_id}",
-                                "The complaint closes once its root cause is recorded.")
+        await case.notify_staff(
+            f"root_cause_needed:{snap.reopened_count}",
+            [h for h in [snap.assignee] if h],
+            f"Record the root cause of {snap.complaint_id}",
+            "The complaint closes once its root cause is recorded.",
+        )
         await case.record("awaiting_root_cause")
         return
     now = workflow.now()
     calls = [c for c in snap.follow_up.calls if c.satisfaction] if snap.follow_up else []
     snap.closure = Closure(
         outcome=(snap.follow_up.outcome if snap.follow_up and snap.follow_up.outcome else "accepted"),
-        closed_at=now, total_seconds=(now - snap.intake.received_at).total_seconds(),
-        satisfaction=calls[-1].satisfaction if calls else None, root_cause=snap.root_cause.code,
+        closed_at=now,
+        total_seconds=(now - snap.intake.received_at).total_seconds(),
+        satisfaction=calls[-1].satisfaction if calls else None,
+        root_cause=snap.root_cause.code,
         reopened=snap.reopened_count,
     )
     snap.status, snap.closed_at = Status.CLOSED, now
@@ -222,9 +248,9 @@ async def end_of_run(case: Case) -> ComplaintWorkflowInput | None:
         # Bounded history: hand the case file to a fresh run once every handler is done.
         await workflow.wait_condition(workflow.all_handlers_finished)
         return ComplaintWorkflowInput(
-            complaint_id=case.snap.complaint_id, intake=case.snap.intake,
-            carried=CarriedState(snapshot=case.snap, seq=case.seq, roster=list(case.roster.values()),
-                                 rules=case.rules),
+            complaint_id=case.snap.complaint_id,
+            intake=case.snap.intake,
+            carried=CarriedState(snapshot=case.snap, seq=case.seq, roster=list(case.roster.values()), rules=case.rules),
         )
     withdrawal = case.withdrawal
     if withdrawal is not None and case.snap.status not in CLOSED_STATUSES:
@@ -238,6 +264,8 @@ async def end_of_run(case: Case) -> ComplaintWorkflowInput | None:
     await workflow.wait_condition(workflow.all_handlers_finished)
     await case.flush()
     return None
+
+
 async def reopen(case: Case, reason: str, *, actor: str) -> None:
     """Back into handling with its history, the same tier or higher, and new clocks."""
     snap, now = case.snap, workflow.now()
@@ -253,6 +281,10 @@ async def reopen(case: Case, reason: str, *, actor: str) -> None:
     snap.status = Status.IN_HANDLING
     snap.resolved_at = None
     case.publish()
-    await case.notify_staff(f"reopened:{snap.reopened_count}", [h for h in [snap.assignee] if h],
-                            f"Complaint {snap.complaint_id} reopened", reason)
+    await case.notify_staff(
+        f"reopened:{snap.reopened_count}",
+        [h for h in [snap.assignee] if h],
+        f"Complaint {snap.complaint_id} reopened",
+        reason,
+    )
     await case.record("reopened", actor=actor, detail={"reason": reason, "times": snap.reopened_count})

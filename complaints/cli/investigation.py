@@ -55,17 +55,24 @@ InvestigationAction = Callable[[InvestigationActions, str, Request], Awaitable[I
 
 
 def open_investigation(
-    complaint_id: ComplaintId, as_: As, scope: Annotated[str, typer.Option(help="What the investigation covers.")],
+    complaint_id: ComplaintId,
+    as_: As,
+    scope: Annotated[str, typer.Option(help="What the investigation covers.")],
     as_json: Json = False,
 ) -> None:
     """Open the investigation of a complaint that became major before investigations ran as their
     own workflow (compliance). Newer complaints: `complaints investigation ...`."""
-    act(complaint_id, ComplaintActions.open_investigation,
-        lambda: OpenInvestigationRequest(actor=as_, scope=scope), as_json)
+    act(
+        complaint_id,
+        ComplaintActions.open_investigation,
+        lambda: OpenInvestigationRequest(actor=as_, scope=scope),
+        as_json,
+    )
 
 
 def investigation_outcome(
-    complaint_id: ComplaintId, as_: As,
+    complaint_id: ComplaintId,
+    as_: As,
     findings_: Annotated[str, typer.Option("--findings", help="What the investigation established.")],
     accountability: Annotated[Accountability, typer.Option(help="The accountability decision.")],
     responsible: Annotated[list[str] | None, typer.Option(help="Staff id held responsible (repeat for more).")] = None,
@@ -74,22 +81,34 @@ def investigation_outcome(
 ) -> None:
     """Record the investigation outcome of a complaint that became major before investigations ran
     as their own workflow (compliance). Newer complaints: `complaints investigation conclude`."""
-    act(complaint_id, ComplaintActions.record_investigation_outcome, lambda: InvestigationOutcomeRequest(
-        actor=as_, findings=findings_, accountability=accountability, responsible=responsible or [],
-        suspected_illegal=suspected_illegal), as_json)
+    act(
+        complaint_id,
+        ComplaintActions.record_investigation_outcome,
+        lambda: InvestigationOutcomeRequest(
+            actor=as_,
+            findings=findings_,
+            accountability=accountability,
+            responsible=responsible or [],
+            suspected_illegal=suspected_illegal,
+        ),
+        as_json,
+    )
 
 
 def review_done(
-    complaint_id: ComplaintId, as_: As,
-    staff_id: Annotated[
-        str, typer.Option("--staff", help="The implicated staff member whose part you reviewed.")
-    ],
+    complaint_id: ComplaintId,
+    as_: As,
+    staff_id: Annotated[str, typer.Option("--staff", help="The implicated staff member whose part you reviewed.")],
     note: Annotated[str, typer.Option(help="What the review found.")],
     as_json: Json = False,
 ) -> None:
     """Complete the review of a complaint flagged by another complaint's investigation (manager)."""
-    act(complaint_id, ComplaintActions.complete_review,
-        lambda: CompleteReviewRequest(actor=as_, staff_id=staff_id, note=note), as_json)
+    act(
+        complaint_id,
+        ComplaintActions.complete_review,
+        lambda: CompleteReviewRequest(actor=as_, staff_id=staff_id, note=note),
+        as_json,
+    )
 
 
 # -- the investigation of a major complaint (its own workflow, owned by compliance) ----------
@@ -113,8 +132,10 @@ def _investigate(
         else:
             out.print(f"{result.investigation_id}: {result.message} (stage {result.stage})")
             for f in result.flagged:
-                out.print(f"  flagged {f.complaint_id}: {f.staff_id} ({f.relation})"
-                          + ("" if f.delivered else " — it has closed since; not flagged"))
+                out.print(
+                    f"  flagged {f.complaint_id}: {f.staff_id} ({f.relation})"
+                    + ("" if f.delivered else " — it has closed since; not flagged")
+                )
 
     run(body)
 
@@ -155,35 +176,51 @@ def investigation_show(complaint_id: ComplaintId, as_json: Json = False) -> None
         for flag in file.flagged:
             out.print(f"Flagged      {flag.complaint_id} ({flag.staff_id}, {flag.relation})")
         if file.concluded_at:
-            out.print(f"Concluded    {when(file.concluded_at, tz)} by {file.concluded_by}: {file.conclusion}"
-                      + ("; suspected illegal conduct" if file.suspected_illegal else ""))
+            out.print(
+                f"Concluded    {when(file.concluded_at, tz)} by {file.concluded_by}: {file.conclusion}"
+                + ("; suspected illegal conduct" if file.suspected_illegal else "")
+            )
 
     run(body)
 
 
 @investigation_app.command("assign")
 def investigation_assign(
-    complaint_id: ComplaintId, as_: As, lead: Annotated[str, typer.Option(help="Compliance officer to lead it.")],
-    reason: Annotated[str, typer.Option(help="Why.")] = "", as_json: Json = False,
+    complaint_id: ComplaintId,
+    as_: As,
+    lead: Annotated[str, typer.Option(help="Compliance officer to lead it.")],
+    reason: Annotated[str, typer.Option(help="Why.")] = "",
+    as_json: Json = False,
 ) -> None:
     """Give the investigation a (new) lead (compliance or senior manager)."""
-    _investigate(complaint_id, InvestigationActions.assign_investigator,
-                 lambda: AssignInvestigatorRequest(actor=as_, lead=lead, reason=reason), as_json)
+    _investigate(
+        complaint_id,
+        InvestigationActions.assign_investigator,
+        lambda: AssignInvestigatorRequest(actor=as_, lead=lead, reason=reason),
+        as_json,
+    )
 
 
 @investigation_app.command("finding")
 def investigation_finding(
-    complaint_id: ComplaintId, as_: As, summary: Annotated[str, typer.Option(help="What was established.")],
+    complaint_id: ComplaintId,
+    as_: As,
+    summary: Annotated[str, typer.Option(help="What was established.")],
     as_json: Json = False,
 ) -> None:
     """Record a finding (compliance)."""
-    _investigate(complaint_id, InvestigationActions.record_finding,
-                 lambda: InvestigationFindingRequest(actor=as_, summary=summary), as_json)
+    _investigate(
+        complaint_id,
+        InvestigationActions.record_finding,
+        lambda: InvestigationFindingRequest(actor=as_, summary=summary),
+        as_json,
+    )
 
 
 @investigation_app.command("evidence")
 def investigation_evidence(
-    complaint_id: ComplaintId, as_: As,
+    complaint_id: ComplaintId,
+    as_: As,
     ref: Annotated[
         str | None, typer.Option("--ref", help="URI#sha256=<64 hex digits> of a document held elsewhere.")
     ] = None,
@@ -202,8 +239,9 @@ def investigation_evidence(
             path = Path(file).resolve()
             if not path.is_file():
                 raise CliError(f"--file {file}: no such file", EXIT_USAGE)
-            evidence = EvidenceRef(uri=path.as_uri(), sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
-                                   description=description)
+            evidence = EvidenceRef(
+                uri=path.as_uri(), sha256=hashlib.sha256(path.read_bytes()).hexdigest(), description=description
+            )
         else:
             [evidence] = evidence_refs([ref or ""])
             evidence = evidence.model_copy(update={"description": description})
@@ -214,46 +252,69 @@ def investigation_evidence(
 
 @investigation_app.command("responsible")
 def investigation_responsible(
-    complaint_id: ComplaintId, as_: As,
+    complaint_id: ComplaintId,
+    as_: As,
     staff: Annotated[list[str], typer.Option("--staff", help="Staff id held responsible (repeat for more).")],
-    reason: Annotated[str, typer.Option(help="Why.")], as_json: Json = False,
+    reason: Annotated[str, typer.Option(help="Why.")],
+    as_json: Json = False,
 ) -> None:
     """Name the people responsible (compliance); they are recused from this complaint at once."""
-    _investigate(complaint_id, InvestigationActions.name_responsible,
-                 lambda: ResponsibleRequest(actor=as_, staff_ids=staff, reason=reason), as_json)
+    _investigate(
+        complaint_id,
+        InvestigationActions.name_responsible,
+        lambda: ResponsibleRequest(actor=as_, staff_ids=staff, reason=reason),
+        as_json,
+    )
 
 
 @investigation_app.command("accountability")
 def investigation_accountability(
-    complaint_id: ComplaintId, as_: As,
+    complaint_id: ComplaintId,
+    as_: As,
     decision: Annotated[Accountability, typer.Option(help="none, training, warning or disciplinary.")],
-    reason: Annotated[str, typer.Option(help="Why.")], as_json: Json = False,
+    reason: Annotated[str, typer.Option(help="Why.")],
+    as_json: Json = False,
 ) -> None:
     """Decide accountability (the role the policy names for that decision)."""
-    _investigate(complaint_id, InvestigationActions.decide_accountability,
-                 lambda: AccountabilityRequest(actor=as_, decision=decision, reason=reason), as_json)
+    _investigate(
+        complaint_id,
+        InvestigationActions.decide_accountability,
+        lambda: AccountabilityRequest(actor=as_, decision=decision, reason=reason),
+        as_json,
+    )
 
 
 @investigation_app.command("conclude")
 def investigation_conclude(
-    complaint_id: ComplaintId, as_: As, summary: Annotated[str, typer.Option(help="The conclusion.")],
+    complaint_id: ComplaintId,
+    as_: As,
+    summary: Annotated[str, typer.Option(help="The conclusion.")],
     suspected_illegal: Annotated[bool, typer.Option("--suspected-illegal", help="Report to the regulator.")] = False,
     as_json: Json = False,
 ) -> None:
     """Conclude the investigation (compliance); the outcome flows back into the complaint."""
-    _investigate(complaint_id, InvestigationActions.conclude,
-                 lambda: ConcludeInvestigationRequest(actor=as_, summary=summary, suspected_illegal=suspected_illegal),
-                 as_json)
+    _investigate(
+        complaint_id,
+        InvestigationActions.conclude,
+        lambda: ConcludeInvestigationRequest(actor=as_, summary=summary, suspected_illegal=suspected_illegal),
+        as_json,
+    )
 
 
 @investigation_app.command("flag")
 def investigation_flag(
-    complaint_id: ComplaintId, as_: As,
+    complaint_id: ComplaintId,
+    as_: As,
     staff: Annotated[
         list[str] | None, typer.Option("--staff", help="Implicated staff id (default: all of them).")
     ] = None,
-    reason: Annotated[str, typer.Option(help="Why.")] = "", as_json: Json = False,
+    reason: Annotated[str, typer.Option(help="Why.")] = "",
+    as_json: Json = False,
 ) -> None:
     """Flag the other open complaints of implicated staff for their managers to review."""
-    _investigate(complaint_id, InvestigationActions.flag_open_complaints,
-                 lambda: FlagOpenComplaintsRequest(actor=as_, staff_ids=staff or [], reason=reason), as_json)
+    _investigate(
+        complaint_id,
+        InvestigationActions.flag_open_complaints,
+        lambda: FlagOpenComplaintsRequest(actor=as_, staff_ids=staff or [], reason=reason),
+        as_json,
+    )

@@ -79,8 +79,9 @@ def _customer_names(settings: Settings, complaint_ids: list[str]) -> dict[str, s
     try:
         with Session(engine(settings)) as session:
             found = session.exec(
-                select(Complaint.complaint_id, Complaint.customer_name)
-                .where(col(Complaint.complaint_id).in_(complaint_ids))
+                select(Complaint.complaint_id, Complaint.customer_name).where(
+                    col(Complaint.complaint_id).in_(complaint_ids)
+                )
             ).all()
     except OperationalError:
         return {}  # names are a courtesy; the list itself comes from Temporal
@@ -93,13 +94,26 @@ def _print_rows(rows: list[dict[str, Any]], settings: Settings, title: str) -> N
         return
     tz = zone(settings)
     table = Table(title=f"{title} ({len(rows)})", title_justify="left")
-    for header in ("complaint", "status", "tier", "category", "held by", f"next deadline ({tz.key})", "breached",
-                   "customer"):
+    for header in (
+        "complaint",
+        "status",
+        "tier",
+        "category",
+        "held by",
+        f"next deadline ({tz.key})",
+        "breached",
+        "customer",
+    ):
         table.add_column(header)
     for r in rows:
         table.add_row(
-            r["complaint_id"], r["status"] or "", r["tier"] or "", r["category"] or "", r["assignee"] or "—",
-            when(r["next_deadline"], tz), "BREACHED" if r["sla_breached"] else "",
+            r["complaint_id"],
+            r["status"] or "",
+            r["tier"] or "",
+            r["category"] or "",
+            r["assignee"] or "—",
+            when(r["next_deadline"], tz),
+            "BREACHED" if r["sla_breached"] else "",
             r["customer_name"] or r["customer_id"] or "",
         )
     out.print(table)
@@ -127,8 +141,10 @@ def list_complaints(
         if not closed:
             clauses.append('ExecutionStatus="Running"')
         for key, value, option in (
-            (sa.STATUS, status, "--status"), (sa.TIER, tier, "--tier"),
-            (sa.CATEGORY, category, "--category"), (sa.ASSIGNEE, assignee, "--assignee"),
+            (sa.STATUS, status, "--status"),
+            (sa.TIER, tier, "--tier"),
+            (sa.CATEGORY, category, "--category"),
+            (sa.ASSIGNEE, assignee, "--assignee"),
         ):
             if value:
                 clauses.append(f"{key.name}={_quote(str(value), option)}")
@@ -159,13 +175,15 @@ def _search_database(settings: Settings, text: str) -> list[str]:
     with Session(engine(settings)) as session:
         return list(
             session.exec(
-                select(Complaint.complaint_id).where(
+                select(Complaint.complaint_id)
+                .where(
                     or_(
                         col(Complaint.customer_id).ilike(pattern),
                         col(Complaint.customer_name).ilike(pattern),
                         col(Complaint.contract_number).ilike(pattern),
                     )
-                ).limit(500)
+                )
+                .limit(500)
             ).all()
         )
 
@@ -178,8 +196,10 @@ def mine(as_: As, as_json: Json = False) -> None:
             if session.get(Staff, as_) is None:
                 raise CliError(f"no staff member {as_} in the staff directory", EXIT_NOT_FOUND)
         client = await temporal_client(settings)
-        query = ('WorkflowType IN ("ComplaintWorkflow", "InvestigationWorkflow") AND ExecutionStatus="Running" '
-                 f'AND {sa.ASSIGNEE.name}={_quote(as_, "--as")}')
+        query = (
+            'WorkflowType IN ("ComplaintWorkflow", "InvestigationWorkflow") AND ExecutionStatus="Running" '
+            f"AND {sa.ASSIGNEE.name}={_quote(as_, '--as')}"
+        )
         rows = await _list_rows(client, query, settings)
         if as_json:
             print_json(rows)
@@ -225,8 +245,14 @@ async def _case_file(settings: Settings, complaint_id: str) -> dict[str, Any]:
             {"seq": e.seq, "at": e.at.isoformat(), "kind": e.kind, "actor": e.actor, "detail": e.detail} for e in events
         ],
         "notifications": [
-            {"at": m.created_at.isoformat(), "kind": m.kind, "channel": m.channel, "recipient": m.recipient,
-             "subject": m.subject, "key": m.idempotency_key}
+            {
+                "at": m.created_at.isoformat(),
+                "kind": m.kind,
+                "channel": m.channel,
+                "recipient": m.recipient,
+                "subject": m.subject,
+                "key": m.idempotency_key,
+            }
             for m in messages
         ],
     }
@@ -258,26 +284,40 @@ def _print_case(case: dict[str, Any], tz: ZoneInfo) -> None:
     intake, c = snap.intake, snap.classification
     out.rule(f"{snap.complaint_id}  ·  {snap.status.value}")
     who = intake.customer
-    out.print(f"Customer     {who.name} ({who.customer_id}){', ' + who.company if who.company else ''}; "
-              f"{who.email or who.phone or who.postal_address}; language {who.language}")
-    out.print(f"Received     {when(intake.received_at, tz)} via {intake.channel.value} "
-              f"({intake.source_system} / {intake.source_reference})")
+    out.print(
+        f"Customer     {who.name} ({who.customer_id}){', ' + who.company if who.company else ''}; "
+        f"{who.email or who.phone or who.postal_address}; language {who.language}"
+    )
+    out.print(
+        f"Received     {when(intake.received_at, tz)} via {intake.channel.value} "
+        f"({intake.source_system} / {intake.source_reference})"
+    )
     out.print(f"Complaint    {intake.summary}")
     if intake.contract_number:
         out.print(f"Contract     {intake.contract_number}")
     if intake.regulators:
         out.print(f"Regulators   {', '.join(intake.regulators)}")
     if c:
-        out.print(f"Category     {c.category.value}; tier {c.tier.value} by rule {c.rule_id} ({c.matched}); "
-                  f"policy {c.policy_version}")
+        out.print(
+            f"Category     {c.category.value}; tier {c.tier.value} by rule {c.rule_id} ({c.matched}); "
+            f"policy {c.policy_version}"
+        )
     team = f" with {', '.join(snap.team)}" if snap.team else ""
-    out.print(f"Held by      {snap.assignee or 'unassigned'}{team}"
-              + (f"; escalated to {snap.escalated_to} (level {snap.escalation_level})" if snap.escalated_to else ""))
+    out.print(
+        f"Held by      {snap.assignee or 'unassigned'}{team}"
+        + (f"; escalated to {snap.escalated_to} (level {snap.escalation_level})" if snap.escalated_to else "")
+    )
     if snap.staff_record:
         s = snap.staff_record
-        out.print(f"Staff named  {s.staff_id}: " + (
-            f"{s.name}, {s.role}, service-quality score {s.service_quality_score}, "
-            f"{s.open_complaints_naming_them} other open complaint(s)" if s.found else "not in the staff directory"))
+        out.print(
+            f"Staff named  {s.staff_id}: "
+            + (
+                f"{s.name}, {s.role}, service-quality score {s.service_quality_score}, "
+                f"{s.open_complaints_naming_them} other open complaint(s)"
+                if s.found
+                else "not in the staff directory"
+            )
+        )
     if case["source"] == "database":
         out.print("(no worker answered; this is the database projection)")
 
@@ -285,70 +325,120 @@ def _print_case(case: dict[str, Any], tz: ZoneInfo) -> None:
     for h in ("clock", "limit", "state", f"due ({tz.key})", "note"):
         clocks.add_column(h)
     for k in snap.clocks:
-        note = ", ".join(filter(None, [k.extended, f"met by {k.met_by}" if k.met_by else "",
-                                        f"paused {k.paused_seconds:.0f}s" if k.paused_seconds else "",
-                                        "calendar estimated" if k.calendar_estimated else ""]))
-        clocks.add_row(k.label, k.limit, k.state.value.upper() if k.state.value == "breached" else k.state.value,
-                       when(k.due_at, tz), note)
+        note = ", ".join(
+            filter(
+                None,
+                [
+                    k.extended,
+                    f"met by {k.met_by}" if k.met_by else "",
+                    f"paused {k.paused_seconds:.0f}s" if k.paused_seconds else "",
+                    "calendar estimated" if k.calendar_estimated else "",
+                ],
+            )
+        )
+        clocks.add_row(
+            k.label,
+            k.limit,
+            k.state.value.upper() if k.state.value == "breached" else k.state.value,
+            when(k.due_at, tz),
+            note,
+        )
     out.print(clocks)
 
     for label, ev in (("Legal evaluation", snap.legal_evaluation), ("Manager evaluation", snap.manager_evaluation)):
         if ev:
-            out.print(f"{label}: {ev.opinion} — {ev.by}, {when(ev.at, tz)}"
-                      + (f"; proposes revision: {ev.clause_revision}" if ev.clause_revision else ""))
+            out.print(
+                f"{label}: {ev.opinion} — {ev.by}, {when(ev.at, tz)}"
+                + (f"; proposes revision: {ev.clause_revision}" if ev.clause_revision else "")
+            )
     if snap.loss_calculation:
         lc = snap.loss_calculation
         loss = f"{lc.actual_loss.amount} {lc.actual_loss.currency}" if lc.actual_loss else "none"
         out.print(f"Loss calculation: {loss} ({lc.method}) — {lc.by}")
     if snap.investigation:
         inv = snap.investigation
-        outcome = (f"concluded: {inv.outcome.findings}; accountability {inv.outcome.accountability}"
-                   f"{'; responsible ' + ', '.join(inv.outcome.responsible) if inv.outcome.responsible else ''}"
-                   if inv.outcome else "in progress")
+        outcome = (
+            f"concluded: {inv.outcome.findings}; accountability {inv.outcome.accountability}"
+            f"{'; responsible ' + ', '.join(inv.outcome.responsible) if inv.outcome.responsible else ''}"
+            if inv.outcome
+            else "in progress"
+        )
         out.print(f"Investigation: opened by {inv.opened_by} {when(inv.opened_at, tz)} ({inv.scope}); {outcome}")
         if inv.workflow_id:
-            out.print(f"               {inv.workflow_id}, lead {inv.lead or '—'}; "
-                      f"recused: {', '.join(inv.implicated) or 'nobody'}"
-                      f" (details: complaints investigation show {snap.complaint_id})")
+            out.print(
+                f"               {inv.workflow_id}, lead {inv.lead or '—'}; "
+                f"recused: {', '.join(inv.implicated) or 'nobody'}"
+                f" (details: complaints investigation show {snap.complaint_id})"
+            )
     for flag in snap.review_flags:
-        state = (f"reviewed by {flag.reviewed_by} {when(flag.reviewed_at, tz)}: {flag.review_note}" if flag.reviewed_at
-                 else "OPEN: a manager reviews, then `complaints review-done`")
+        state = (
+            f"reviewed by {flag.reviewed_by} {when(flag.reviewed_at, tz)}: {flag.review_note}"
+            if flag.reviewed_at
+            else "OPEN: a manager reviews, then `complaints review-done`"
+        )
         out.print(f"Review flag  {flag.staff_id} ({flag.relation}) implicated in {flag.investigation_id}; {state}")
     if snap.follow_up:
         fu = snap.follow_up
-        calls = "; ".join(
-            f"{when(c.at, tz)} {c.by}: "
-            + (f"satisfaction {c.satisfaction}, remedy {'delivered' if c.remedy_delivered else 'NOT delivered'}"
-               if c.reached else "not reached")
-            for c in fu.calls) or "none yet"
-        out.print(f"Follow-up    caller {fu.caller}; calls: {calls}"
-                  + (f"; outcome {fu.outcome}" if fu.outcome else ""))
+        calls = (
+            "; ".join(
+                f"{when(c.at, tz)} {c.by}: "
+                + (
+                    f"satisfaction {c.satisfaction}, remedy {'delivered' if c.remedy_delivered else 'NOT delivered'}"
+                    if c.reached
+                    else "not reached"
+                )
+                for c in fu.calls
+            )
+            or "none yet"
+        )
+        out.print(
+            f"Follow-up    caller {fu.caller}; calls: {calls}" + (f"; outcome {fu.outcome}" if fu.outcome else "")
+        )
     if snap.look_back:
         lb = snap.look_back
-        done = "; ".join(f"#{r.number} {when(r.at, tz)} {r.situation} ({'kept' if r.commitments_kept else 'BROKEN'})"
-                         for r in lb.revisits) or "none yet"
-        out.print(f"Look-back    {len(lb.revisits)} of {lb.planned} revisits: {done}"
-                  + (f"; {lb.ended}" if lb.ended else ""))
+        done = (
+            "; ".join(
+                f"#{r.number} {when(r.at, tz)} {r.situation} ({'kept' if r.commitments_kept else 'BROKEN'})"
+                for r in lb.revisits
+            )
+            or "none yet"
+        )
+        out.print(
+            f"Look-back    {len(lb.revisits)} of {lb.planned} revisits: {done}" + (f"; {lb.ended}" if lb.ended else "")
+        )
     if snap.reopened_count:
         out.print(f"Reopened     {snap.reopened_count} time(s)")
     if snap.root_cause:
         out.print(f"Root cause   {snap.root_cause.code}: {snap.root_cause.text} — {snap.root_cause.by}")
     if snap.closure:
         closure = snap.closure
-        out.print(f"Closed       {when(closure.closed_at, tz)}: {closure.outcome}, "
-                  f"satisfaction {closure.satisfaction or '—'}, {closure.total_seconds / 86400:.1f} days from receipt")
+        out.print(
+            f"Closed       {when(closure.closed_at, tz)}: {closure.outcome}, "
+            f"satisfaction {closure.satisfaction or '—'}, {closure.total_seconds / 86400:.1f} days from receipt"
+        )
     for f in snap.findings:
-        out.print(f"Finding: {f.summary} — {f.recorded_by}"
-                  + (f"; evidence {', '.join(e.uri for e in f.evidence)}" if f.evidence else ""))
+        out.print(
+            f"Finding: {f.summary} — {f.recorded_by}"
+            + (f"; evidence {', '.join(e.uri for e in f.evidence)}" if f.evidence else "")
+        )
     if snap.proposals:
         proposals = Table(title="Proposals", title_justify="left")
         for h in ("#", "by", "explanation", "remedies", "state", "decided by"):
             proposals.add_column(h)
         for p in snap.proposals:
-            remedies = "; ".join(filter(None, [
-                f"refund {p.fee_refund.amount} {p.fee_refund.currency}" if p.fee_refund else "",
-                f"compensation {p.compensation.amount} {p.compensation.currency}" if p.compensation else "",
-                f"contract revision: {p.contract_revision}" if p.contract_revision else ""])) or "explanation only"
+            remedies = (
+                "; ".join(
+                    filter(
+                        None,
+                        [
+                            f"refund {p.fee_refund.amount} {p.fee_refund.currency}" if p.fee_refund else "",
+                            f"compensation {p.compensation.amount} {p.compensation.currency}" if p.compensation else "",
+                            f"contract revision: {p.contract_revision}" if p.contract_revision else "",
+                        ],
+                    )
+                )
+                or "explanation only"
+            )
             proposals.add_row(str(p.number), p.proposed_by, p.explanation, remedies, p.state, p.decided_by or "")
         out.print(proposals)
     _print_timeline(case, tz)
@@ -358,10 +448,14 @@ def _print_projection(row: dict[str, Any], tz: ZoneInfo) -> None:
     out.rule(f"{row['complaint_id']}  ·  {row['status']}")
     out.print("(no worker answered; this is the database projection: the timeline below is the case file)")
     out.print(f"Customer     {row['customer_name']} ({row['customer_id']})")
-    out.print(f"Received     {when(_parse_time(row['received_at']), tz)} via {row['channel']} "
-              f"({row['source_system']} / {row['source_reference']})")
-    out.print(f"Category     {row['category']}; tier {row['tier'] or '—'} by rule {row['tier_rule'] or '—'}; "
-              f"policy {row['policy_version'] or '—'}")
+    out.print(
+        f"Received     {when(_parse_time(row['received_at']), tz)} via {row['channel']} "
+        f"({row['source_system']} / {row['source_reference']})"
+    )
+    out.print(
+        f"Category     {row['category']}; tier {row['tier'] or '—'} by rule {row['tier_rule'] or '—'}; "
+        f"policy {row['policy_version'] or '—'}"
+    )
     team = f" with {', '.join(row['team'])}" if row.get("team") else ""
     out.print(f"Held by      {row['assignee'] or 'unassigned'}{team}")
     deadline = when(_parse_time(row["next_deadline"]), tz) if row["next_deadline"] else "—"

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from datetime import UTC
 from email.message import Message
 
 import pytest
@@ -28,17 +29,28 @@ from worker import build_worker
 
 
 def outgoing(key: str, recipient: str) -> OutgoingMessage:
-    return OutgoingMessage(idempotency_key=key, complaint_id="CMP-UNIT", kind="acknowledgement", channel="email",
-                           recipient=recipient, language="en", subject="We have your complaint", body="Hello")
+    return OutgoingMessage(
+        idempotency_key=key,
+        complaint_id="CMP-UNIT",
+        kind="acknowledgement",
+        channel="email",
+        recipient=recipient,
+        language="en",
+        subject="We have your complaint",
+        body="Hello",
+    )
 
 
 @asynccontextmanager
-async def smtp_worker(client: Client, engine: Engine, policies: PolicyStore, port: int) -> AsyncIterator[ComplaintIntakeClient]:
+async def smtp_worker(
+    client: Client, engine: Engine, policies: PolicyStore, port: int
+) -> AsyncIterator[ComplaintIntakeClient]:
     task_queue = f"smtp-{uuid.uuid4().hex[:6]}"
     notifier = ChannelNotifier(engine, email=SmtpSender("127.0.0.1", port, "complaints@lender.example"))
     with ThreadPoolExecutor(max_workers=8) as executor:
-        async with build_worker(client, task_queue=task_queue, engine=engine, policies=policies, executor=executor,
-                                notifier=notifier):
+        async with build_worker(
+            client, task_queue=task_queue, engine=engine, policies=policies, executor=executor, notifier=notifier
+        ):
             yield ComplaintIntakeClient(client, task_queue=task_queue)
 
 
@@ -47,8 +59,10 @@ async def test_the_acknowledgement_leaves_by_smtp_once(client: Client, engine: E
         smtp.mailbox.refuse_next = 2  # the mail server is busy at first: the activity retries
         async with smtp_worker(client, engine, policies, smtp.port) as intake:
             address = f"{uuid.uuid4().hex[:8]}@customer.example"
-            payload = intake_payload("fees_and_interest", customer={"customer_id": "C-SMTP", "name": "Mail Test",
-                                                                    "language": "en", "email": address})
+            payload = intake_payload(
+                "fees_and_interest",
+                customer={"customer_id": "C-SMTP", "name": "Mail Test", "language": "en", "email": address},
+            )
             filed = await intake.file(payload)
             await status_once(intake.handle(filed.complaint_id), {Status.IN_HANDLING})
 
@@ -92,16 +106,24 @@ def test_a_crash_between_sending_and_recording_resends_the_same_message(engine: 
 def test_templates_render_each_message_in_its_own_time_zone() -> None:
     """Activity threads share one Jinja environment; one render's zone must not leak into another."""
     from concurrent.futures import ThreadPoolExecutor as Pool
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from activities.notifications import Templates
 
     templates = Templates()
-    moment = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc).isoformat()
+    moment = datetime(2026, 11, 28, 12, 0, tzinfo=UTC).isoformat()
 
     def render(zone: str) -> str:
-        _, body = templates.render("extension", "en", zone, complaint_id="CMP-TZ",
-                                   customer={"name": "T"}, reason="r", label="l", new_due=moment)
+        _, body = templates.render(
+            "extension",
+            "en",
+            zone,
+            complaint_id="CMP-TZ",
+            customer={"name": "T"},
+            reason="r",
+            label="l",
+            new_due=moment,
+        )
         return body
 
     with Pool(max_workers=8) as pool:

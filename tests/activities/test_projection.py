@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import Engine
@@ -24,28 +24,45 @@ from models.complaint import (
 from models.intake import ComplaintIntake
 from tests.factories import intake_payload
 
-AT = datetime(2026, 11, 27, 2, 0, tzinfo=timezone.utc)
+AT = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)
 
 
 def _snapshot(complaint_id: str, status: Status, assignee: str | None = None) -> ComplaintSnapshot:
     intake = ComplaintIntake.model_validate(intake_payload("fees_and_interest"))
-    return ComplaintSnapshot(complaint_id=complaint_id, workflow_id=f"complaint-{complaint_id}", status=status,
-                             intake=intake, assignee=assignee, team=["S-HND-002"] if assignee else [])
+    return ComplaintSnapshot(
+        complaint_id=complaint_id,
+        workflow_id=f"complaint-{complaint_id}",
+        status=status,
+        intake=intake,
+        assignee=assignee,
+        team=["S-HND-002"] if assignee else [],
+    )
 
 
-def complaint_event(complaint_id: str, seq: int, kind: str, status: Status, assignee: str | None = None) -> ComplaintEvent:
+def complaint_event(
+    complaint_id: str, seq: int, kind: str, status: Status, assignee: str | None = None
+) -> ComplaintEvent:
     """The event the workflow sends after a state change: what changed, the projection's fields,
     and on the first event the facts the row starts with (the one place that knows its shape)."""
     snap = _snapshot(complaint_id, status, assignee)
-    return ComplaintEvent(complaint_id=complaint_id, seq=seq, kind=kind, at=AT + timedelta(seconds=seq),
-                          actor="system", projection=ComplaintProjection.of(snap),
-                          facts=ComplaintFacts.of(snap) if seq == 1 else None)
+    return ComplaintEvent(
+        complaint_id=complaint_id,
+        seq=seq,
+        kind=kind,
+        at=AT + timedelta(seconds=seq),
+        actor="system",
+        projection=ComplaintProjection.of(snap),
+        facts=ComplaintFacts.of(snap) if seq == 1 else None,
+    )
 
 
 def audit(engine: Engine, complaint_id: str) -> list[tuple[int, str]]:
     with Session(engine) as session:
-        rows = session.exec(select(ComplaintEventRow).where(ComplaintEventRow.complaint_id == complaint_id)
-                            .order_by(ComplaintEventRow.seq)).all()
+        rows = session.exec(
+            select(ComplaintEventRow)
+            .where(ComplaintEventRow.complaint_id == complaint_id)
+            .order_by(ComplaintEventRow.seq)
+        ).all()
         return [(r.seq, r.kind) for r in rows]
 
 
@@ -68,7 +85,8 @@ def test_the_same_event_is_recorded_once(engine: Engine) -> None:
     assert projection(engine, cid) == ("received", None, 1)
     other = f"CMP-{uuid.uuid4().hex[:12].upper()}"
     assert env.run(activities.record_complaint_event, complaint_event(other, 1, "received", Status.RECEIVED)) is True, (
-        "the same seq of another complaint is another event")
+        "the same seq of another complaint is another event"
+    )
     assert audit(engine, other) == [(1, "received")]
 
 
@@ -114,11 +132,14 @@ def test_a_later_event_without_a_row_is_refused_not_retried(engine: Engine) -> N
 def test_a_batch_writes_each_event_once_in_order(engine: Engine) -> None:
     activities, env = ProjectionActivities(engine), ActivityEnvironment()
     cid = f"CMP-{uuid.uuid4().hex[:12].upper()}"
-    batch = ComplaintEventBatch(complaint_id=cid, events=[
-        complaint_event(cid, 1, "received", Status.RECEIVED),
-        complaint_event(cid, 2, "classified", Status.CLASSIFIED),
-        complaint_event(cid, 3, "assigned", Status.IN_HANDLING, assignee="S-HND-001"),
-    ])
+    batch = ComplaintEventBatch(
+        complaint_id=cid,
+        events=[
+            complaint_event(cid, 1, "received", Status.RECEIVED),
+            complaint_event(cid, 2, "classified", Status.CLASSIFIED),
+            complaint_event(cid, 3, "assigned", Status.IN_HANDLING, assignee="S-HND-001"),
+        ],
+    )
 
     assert env.run(activities.record_complaint_events, batch) == 3
     assert env.run(activities.record_complaint_events, batch) == 0, "a retried batch writes nothing"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -18,14 +18,24 @@ from activities.regulator import (
 from models.regulator import RegulatorReport
 from tests.regulator_server import RegulatorServer
 
-NOW = datetime(2026, 11, 28, 12, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 28, 12, tzinfo=UTC)
 
 
 def report(regulator: str = "NFRA") -> RegulatorReport:
     return RegulatorReport(
-        idempotency_key=f"CMP-1:{regulator}:initial:1", sequence=1, regulator=regulator, complaint_id="CMP-1",
-        reason="lodged_with_regulator", received_at=NOW, reported_at=NOW, customer_id="C-1", customer_name="Zhang Wei",
-        category="contract_dispute", tier="major", summary="Clause 7.3", handling_status="in_handling",
+        idempotency_key=f"CMP-1:{regulator}:initial:1",
+        sequence=1,
+        regulator=regulator,
+        complaint_id="CMP-1",
+        reason="lodged_with_regulator",
+        received_at=NOW,
+        reported_at=NOW,
+        customer_id="C-1",
+        customer_name="Zhang Wei",
+        category="contract_dispute",
+        tier="major",
+        summary="Clause 7.3",
+        handling_status="in_handling",
     )
 
 

@@ -35,7 +35,7 @@ class SmsProvider:
             def log_message(self, *args: Any) -> None:
                 pass
 
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            def do_POST(self) -> None:
                 key = self.headers.get("Idempotency-Key", "")
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
                 provider.posts[key] += 1
@@ -62,11 +62,15 @@ async def test_the_acknowledgement_goes_out_by_sms_once(client: Client, engine: 
         task_queue = f"sms-{uuid.uuid4().hex[:6]}"
         notifier = ChannelNotifier(engine, sms=SmsGateway(provider.url))
         with ThreadPoolExecutor(max_workers=8) as executor:
-            async with build_worker(client, task_queue=task_queue, engine=engine, policies=policies,
-                                    executor=executor, notifier=notifier):
+            async with build_worker(
+                client, task_queue=task_queue, engine=engine, policies=policies, executor=executor, notifier=notifier
+            ):
                 intake = ComplaintIntakeClient(client, task_queue=task_queue)
-                filed = await intake.file(intake_payload("other", customer={
-                    "customer_id": "C-SMS", "name": "王芳", "language": "zh", "phone": phone}))
+                filed = await intake.file(
+                    intake_payload(
+                        "other", customer={"customer_id": "C-SMS", "name": "王芳", "language": "zh", "phone": phone}
+                    )
+                )
                 await status_once(intake.handle(filed.complaint_id), {Status.IN_HANDLING})
 
                 key = f"{filed.complaint_id}:acknowledgement"

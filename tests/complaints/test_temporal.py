@@ -18,9 +18,22 @@ from tests.helpers import dev_server_process
 async def test_a_dev_server_state_from_before_an_attribute_gets_it_registered(tmp_path: Path) -> None:
     # `start-dev --search-attribute` only registers on a new database: simulate an old one.
     port = free_port()
-    command = [temporal_binary(), "server", "start-dev", "--headless", "--ip", "127.0.0.1", "--port", str(port),
-               "--db-filename", str(tmp_path / "old.db"), "--log-level", "error",
-               "--search-attribute", "ComplaintStatus=Keyword"]
+    command = [
+        temporal_binary(),
+        "server",
+        "start-dev",
+        "--headless",
+        "--ip",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--db-filename",
+        str(tmp_path / "old.db"),
+        "--log-level",
+        "error",
+        "--search-attribute",
+        "ComplaintStatus=Keyword",
+    ]
     async with dev_server_process(command, port) as client:
         added = await ensure_search_attributes(client)
 

@@ -22,11 +22,15 @@ def test_upgrading_a_database_that_holds_complaints(tmp_path: Path) -> None:
     migrate(url, "0001")
     engine = make_engine(url)
     with engine.begin() as conn:
-        conn.execute(text(
-            "INSERT INTO complaints (complaint_id, workflow_id, source_system, source_reference, channel, category, "
-            "status, customer_id, customer_name, sla_breached, last_seq, snapshot, received_at, updated_at) VALUES "
-            "('CMP-1', 'complaint-CMP-1', 's', 'r', 'phone', 'other', 'in_handling', 'C-1', 'n', 0, 1, '{}', "
-            "'2026-11-01 00:00:00', '2026-11-01 00:00:00')"))
+        conn.execute(
+            text(
+                "INSERT INTO complaints (complaint_id, workflow_id, source_system, source_reference, channel, "
+                "category, status, customer_id, customer_name, sla_breached, last_seq, snapshot, received_at, "
+                "updated_at) VALUES "
+                "('CMP-1', 'complaint-CMP-1', 's', 'r', 'phone', 'other', 'in_handling', 'C-1', 'n', 0, 1, '{}', "
+                "'2026-11-01 00:00:00', '2026-11-01 00:00:00')"
+            )
+        )
     migrate(url)
     with engine.connect() as conn:
         assert conn.execute(text("SELECT reopened_count, root_cause FROM complaints")).one() == (0, None)
@@ -38,11 +42,17 @@ def test_upgrading_keeps_the_service_history_and_keys_new_entries(tmp_path: Path
     migrate(url, "0002")
     engine = make_engine(url)
     with engine.begin() as conn:
-        conn.execute(text("INSERT INTO staff_service_history (staff_id, occurred_on, kind, note) "
-                          "VALUES ('S-RM-007', '2026-03-14', 'complaint', 'curt replies')"))
+        conn.execute(
+            text(
+                "INSERT INTO staff_service_history (staff_id, occurred_on, kind, note) "
+                "VALUES ('S-RM-007', '2026-03-14', 'complaint', 'curt replies')"
+            )
+        )
     migrate(url)
-    insert = text("INSERT INTO staff_service_history (staff_id, occurred_on, kind, note, source_key) "
-                  "VALUES ('S-RM-007', '2026-11-28', 'warning', :note, :key)")
+    insert = text(
+        "INSERT INTO staff_service_history (staff_id, occurred_on, kind, note, source_key) "
+        "VALUES ('S-RM-007', '2026-11-28', 'warning', :note, :key)"
+    )
     with engine.begin() as conn:
         assert conn.execute(text("SELECT note, source_key FROM staff_service_history")).one() == ("curt replies", None)
         # Two investigations may warn the same person on the same day.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -31,14 +31,16 @@ def test_complex_complaint_before_national_day_counts_the_working_saturday() -> 
 
 def test_business_days_are_counted_in_the_policy_time_zone() -> None:
     # 17:00 UTC on Friday is already Saturday 01:00 in Shanghai.
-    received = datetime(2026, 11, 27, 17, 0, tzinfo=timezone.utc)
+    received = datetime(2026, 11, 27, 17, 0, tzinfo=UTC)
     due = add_limit(received, business_days(1), POLICY)
     assert due.due_at == datetime(2026, 11, 30, 18, 0, tzinfo=SHANGHAI)
 
 
 def test_hours_and_calendar_days_ignore_the_calendar() -> None:
     received = datetime(2026, 9, 30, 16, 20, tzinfo=SHANGHAI)
-    assert add_limit(received, TimeLimit(amount=24, unit=TimeUnit.HOURS), POLICY).due_at == received + timedelta(hours=24)
+    assert add_limit(received, TimeLimit(amount=24, unit=TimeUnit.HOURS), POLICY).due_at == received + timedelta(
+        hours=24
+    )
     assert add_limit(received, TimeLimit(amount=15, unit=TimeUnit.CALENDAR_DAYS), POLICY).due_at == datetime(
         2026, 10, 15, 16, 20, tzinfo=SHANGHAI
     )
@@ -60,7 +62,7 @@ def test_official_calendar(day: str, business: bool) -> None:
 
 
 def test_naive_start_is_refused() -> None:
-    with pytest.raises(ValueError, match="^start must be timezone-aware$"):
+    with pytest.raises(ValueError, match=r"^start must be timezone-aware$"):
         add_limit(datetime(2026, 10, 1), business_days(1), POLICY)
 
 
@@ -68,13 +70,14 @@ def test_the_day_of_receipt_is_the_policy_time_zones_day() -> None:
     # 17:00 UTC on Thursday 26 Nov is already Friday 27 Nov, 01:00, in Shanghai: the day of
     # receipt is the Friday, so one business day later is Monday 30 Nov (counting from the UTC
     # date, Thursday, would give Friday 27 Nov).
-    received = datetime(2026, 11, 26, 17, 0, tzinfo=timezone.utc)
+    received = datetime(2026, 11, 26, 17, 0, tzinfo=UTC)
     due = add_limit(received, business_days(1), POLICY)
     assert due.due_at == datetime(2026, 11, 30, 18, 0, tzinfo=SHANGHAI)
     assert due.due_at.tzinfo == SHANGHAI and not due.estimated
     # A minute before midnight in Shanghai it is still Thursday there: due on Friday.
-    assert add_limit(datetime(2026, 11, 26, 15, 59, tzinfo=timezone.utc), business_days(1), POLICY).due_at == datetime(
-        2026, 11, 27, 18, 0, tzinfo=SHANGHAI)
+    assert add_limit(datetime(2026, 11, 26, 15, 59, tzinfo=UTC), business_days(1), POLICY).due_at == datetime(
+        2026, 11, 27, 18, 0, tzinfo=SHANGHAI
+    )
 
 
 def test_a_limit_in_seconds_to_calendar_days_is_never_estimated() -> None:
@@ -97,7 +100,7 @@ def test_a_deadline_that_spans_days_the_calendar_does_not_know_is_estimated() ->
 
 
 def test_the_policys_business_calendar_is_the_one_used() -> None:
-    with pytest.raises(ValueError, match="^business_calendar: no calendar for 'US'$"):
+    with pytest.raises(ValueError, match=r"^business_calendar: no calendar for 'US'$"):
         is_business_day(date(2026, 10, 12), "US")
     elsewhere = POLICY.model_copy(update={"business_calendar": "US"})
     with pytest.raises(ValueError, match="no calendar for 'US'"):

@@ -23,7 +23,9 @@ def test_compressed_policy_keeps_the_standard_rules() -> None:
     # Tests and the demo must classify exactly as production does; only the durations shrink.
     standard, compressed = load_policy(POLICIES / "standard.yaml"), load_policy(POLICIES / "compressed.yaml")
     assert compressed.classification_rules == standard.classification_rules
-    assert {t: c.label for t, c in compressed.tier_clocks.items()} == {t: c.label for t, c in standard.tier_clocks.items()}
+    assert {t: c.label for t, c in compressed.tier_clocks.items()} == {
+        t: c.label for t, c in standard.tier_clocks.items()
+    }
     assert compressed.investigation.accountability_deciders == standard.investigation.accountability_deciders
 
 
@@ -40,22 +42,49 @@ def _write(tmp_path: Path, change: dict) -> Path:
     ("change", "message"),
     [
         ({"timezone": "Mars/Olympus"}, "timezone"),
-        ({"tier_clocks": {"simple": {"label": "x", "limit": {"amount": 1, "unit": "hours"}, "source": "s"}}}, "tier_clocks"),
-        ({"classification_rules": [{"id": "only", "description": "d", "tier": "simple", "when": {"categories": ["other"]}}]},
-         "catch-all"),
+        (
+            {"tier_clocks": {"simple": {"label": "x", "limit": {"amount": 1, "unit": "hours"}, "source": "s"}}},
+            "tier_clocks",
+        ),
+        (
+            {
+                "classification_rules": [
+                    {"id": "only", "description": "d", "tier": "simple", "when": {"categories": ["other"]}}
+                ]
+            },
+            "catch-all",
+        ),
         ({"regulatory_pack": {"id": "X", "name": "x"}}, "regulatory_pack.acknowledgement"),
         ({"version": ""}, "version"),
         ({"approval_matrix": [{"up_to": 100, "approver_roles": ["manager"]}]}, "no upper bound"),
-        ({"approval_matrix": [{"up_to": 100, "approver_roles": ["janitor"]}, {"approver_roles": ["manager"]}]},
-         "approval_matrix.0.approver_roles.0"),
+        (
+            {"approval_matrix": [{"up_to": 100, "approver_roles": ["janitor"]}, {"approver_roles": ["manager"]}]},
+            "approval_matrix.0.approver_roles.0",
+        ),
         ({"warning_fraction": 1.5}, "warning_fraction"),
-        ({"investigation": {"due": {"amount": 10, "unit": "business_days"},
-                            "accountability_deciders": {"none": ["compliance"]}}},
-         "investigation.accountability_deciders: no roles for training, warning, disciplinary"),
-        ({"investigation": {"due": {"amount": 10, "unit": "business_days"},
-                            "accountability_deciders": {"none": ["compliance"], "training": ["janitor"],
-                                                        "warning": ["senior_manager"], "disciplinary": ["senior_manager"]}}},
-         "investigation.accountability_deciders.training.0"),
+        (
+            {
+                "investigation": {
+                    "due": {"amount": 10, "unit": "business_days"},
+                    "accountability_deciders": {"none": ["compliance"]},
+                }
+            },
+            "investigation.accountability_deciders: no roles for training, warning, disciplinary",
+        ),
+        (
+            {
+                "investigation": {
+                    "due": {"amount": 10, "unit": "business_days"},
+                    "accountability_deciders": {
+                        "none": ["compliance"],
+                        "training": ["janitor"],
+                        "warning": ["senior_manager"],
+                        "disciplinary": ["senior_manager"],
+                    },
+                }
+            },
+            "investigation.accountability_deciders.training.0",
+        ),
     ],
 )
 def test_invalid_policy_names_the_problem(tmp_path: Path, change: dict, message: str) -> None:
@@ -64,7 +93,7 @@ def test_invalid_policy_names_the_problem(tmp_path: Path, change: dict, message:
 
 
 def test_unknown_pinned_version_is_an_error() -> None:
-    with pytest.raises(PolicyError, match="'1999.01' is not available"):
+    with pytest.raises(PolicyError, match=r"'1999\.01' is not available"):
         PolicyStore.from_file(POLICIES / "standard.yaml").get("1999.01")
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -24,22 +24,29 @@ from models.staff import RosterEntry
 from tests.factories import CATEGORY_DETAILS, intake_payload
 
 POLICIES = {name: load_policy(PROJECT_ROOT / "policies" / f"{name}.yaml") for name in ("standard", "compressed")}
-T0 = datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 
 
 def entry(staff_id: str, role: Role, manager_id: str | None = None) -> RosterEntry:
     return RosterEntry(staff_id=staff_id, name=staff_id, role=role, team="t", manager_id=manager_id)
 
 
-def snapshot(category: str = "fees_and_interest", *, named: str | None = None, tier: Tier | None = None,
-             **fields: Any) -> ComplaintSnapshot:
+def snapshot(
+    category: str = "fees_and_interest", *, named: str | None = None, tier: Tier | None = None, **fields: Any
+) -> ComplaintSnapshot:
     details = {**CATEGORY_DETAILS[category], **({"staff_id": named} if named else {})}
     intake = ComplaintIntake.model_validate(intake_payload(category, details=details))
-    classification = None if tier is None else Classification(
-        category=intake.category, tier=tier, rule_id="r", rule_description="d", matched="m", policy_version="v")
+    classification = (
+        None
+        if tier is None
+        else Classification(
+            category=intake.category, tier=tier, rule_id="r", rule_description="d", matched="m", policy_version="v"
+        )
+    )
     fields.setdefault("status", Status.IN_HANDLING)
-    return ComplaintSnapshot(complaint_id="CMP-1", workflow_id="complaint-CMP-1", intake=intake,
-                             classification=classification, **fields)
+    return ComplaintSnapshot(
+        complaint_id="CMP-1", workflow_id="complaint-CMP-1", intake=intake, classification=classification, **fields
+    )
 
 
 def evaluation() -> Evaluation:
@@ -47,8 +54,13 @@ def evaluation() -> Evaluation:
 
 
 def investigation(*, implicated: tuple[str, ...] = (), responsible: list[str] | None = None) -> Investigation:
-    outcome = None if responsible is None else InvestigationOutcomeRequest(
-        actor="S-CMP-001", findings="f", responsible=responsible, accountability="warning")
+    outcome = (
+        None
+        if responsible is None
+        else InvestigationOutcomeRequest(
+            actor="S-CMP-001", findings="f", responsible=responsible, accountability="warning"
+        )
+    )
     return Investigation(opened_by="S-CMP-001", opened_at=T0, scope="s", implicated=list(implicated), outcome=outcome)
 
 
@@ -72,8 +84,6 @@ def test_the_approval_limit_is_inclusive_at_50000(policy: str) -> None:
 # -- warnings ------------------------------------------------------------------------------
 
 
-
-
 @pytest.mark.parametrize("policy", sorted(POLICIES))
 def test_the_warning_comes_at_the_policys_fraction_of_the_time(policy: str) -> None:
     fraction = POLICIES[policy].warning_fraction
@@ -85,8 +95,15 @@ def test_the_warning_comes_at_the_policys_fraction_of_the_time(policy: str) -> N
 
 def test_paused_time_is_not_counted_towards_the_warning() -> None:
     # 100 s of budget, paused for 20 s: the due time moved to 120 s, the warning to 100 s.
-    clock = Clock(name="c", label="l", limit="100 s", source="s", started_at=T0, due_at=T0 + timedelta(seconds=120),
-                  paused_seconds=20)
+    clock = Clock(
+        name="c",
+        label="l",
+        limit="100 s",
+        source="s",
+        started_at=T0,
+        due_at=T0 + timedelta(seconds=120),
+        paused_seconds=20,
+    )
 
     assert warning_at(clock, 0.8) == T0 + timedelta(seconds=100)
     assert warning_at(clock, 0.5) == T0 + timedelta(seconds=70)
@@ -95,13 +112,16 @@ def test_paused_time_is_not_counted_towards_the_warning() -> None:
 
 # -- escalation ----------------------------------------------------------------------------
 
-ROSTER = {e.staff_id: e for e in [
-    entry("H-1", Role.HANDLER, manager_id="M-1"),
-    entry("M-1", Role.MANAGER, manager_id="M-2"),
-    entry("M-2", Role.MANAGER),
-    entry("SM-B", Role.SENIOR_MANAGER),
-    entry("SM-A", Role.SENIOR_MANAGER),
-]}
+ROSTER = {
+    e.staff_id: e
+    for e in [
+        entry("H-1", Role.HANDLER, manager_id="M-1"),
+        entry("M-1", Role.MANAGER, manager_id="M-2"),
+        entry("M-2", Role.MANAGER),
+        entry("SM-B", Role.SENIOR_MANAGER),
+        entry("SM-A", Role.SENIOR_MANAGER),
+    ]
+}
 
 
 @pytest.mark.parametrize(("level", "target"), [(0, "H-1"), (1, "M-1"), (2, "M-2"), (3, "SM-A"), (4, "SM-A")])
@@ -153,10 +173,17 @@ def test_the_holder_is_the_handler_or_the_team_and_never_someone_implicated() ->
 def test_after_the_decision_the_caller_the_team_or_a_manager_may_act() -> None:
     follow_up = FollowUp(caller="C-1", scheduled_at=T0)
     snap = snapshot(assignee="H-1", team=["T-1"], follow_up=follow_up)
-    for staff_id, role in [("H-1", Role.HANDLER), ("T-1", Role.LEGAL), ("C-1", Role.HANDLER),
-                           ("M-9", Role.MANAGER), ("SM-9", Role.SENIOR_MANAGER)]:
+    for staff_id, role in [
+        ("H-1", Role.HANDLER),
+        ("T-1", Role.LEGAL),
+        ("C-1", Role.HANDLER),
+        ("M-9", Role.MANAGER),
+        ("SM-9", Role.SENIOR_MANAGER),
+    ]:
         rules.require_caller_or_manager(snap, entry(staff_id, role), "record the call")
-    with pytest.raises(Refused, match=r"^only the follow-up caller, the complaint's team or a manager may record the call$"):
+    with pytest.raises(
+        Refused, match=r"^only the follow-up caller, the complaint's team or a manager may record the call$"
+    ):
         rules.require_caller_or_manager(snap, entry("H-2", Role.HANDLER), "record the call")
     with pytest.raises(Refused, match="only the follow-up caller"):
         rules.require_caller_or_manager(snapshot(assignee="H-1"), entry("C-1", Role.HANDLER), "record the call")
@@ -172,8 +199,11 @@ def test_actor_entry_status_and_role() -> None:
         with pytest.raises(Refused, match=rf"^complaint CMP-1 is closed \({closed.value}\)$"):
             rules.require_open(snapshot(status=closed))
     rules.require_status(snapshot(), rules.HANDLING, "act")
-    with pytest.raises(Refused, match=r"^cannot act while the complaint is awaiting_approval "
-                                      r"\(only when in_handling, awaiting_customer_info\)$"):
+    with pytest.raises(
+        Refused,
+        match=r"^cannot act while the complaint is awaiting_approval "
+        r"\(only when in_handling, awaiting_customer_info\)$",
+    ):
         rules.require_status(snapshot(status=Status.AWAITING_APPROVAL), rules.HANDLING, "act")
     with pytest.raises(Refused, match="is closed"):
         rules.require_status(snapshot(status=Status.CLOSED), [Status.CLOSED], "act")
@@ -191,39 +221,54 @@ def test_complex_and_major_complaints_need_both_evaluations_and_major_the_invest
     assert rules.missing_before_customer(snapshot(tier=None)) == []
     assert rules.missing_before_customer(snapshot(tier=Tier.COMPLEX)) == ["legal evaluation", "manager evaluation"]
     assert rules.missing_before_customer(snapshot(tier=Tier.COMPLEX, legal_evaluation=evaluation())) == [
-        "manager evaluation"]
+        "manager evaluation"
+    ]
     assert rules.missing_before_customer(snapshot(tier=Tier.COMPLEX, manager_evaluation=evaluation())) == [
-        "legal evaluation"]
+        "legal evaluation"
+    ]
     both = {"legal_evaluation": evaluation(), "manager_evaluation": evaluation()}
     assert rules.missing_before_customer(snapshot(tier=Tier.COMPLEX, **both)) == []
     assert rules.missing_before_customer(snapshot(tier=Tier.MAJOR, **both)) == ["internal investigation outcome"]
     assert rules.missing_before_customer(snapshot(tier=Tier.MAJOR, investigation=investigation(), **both)) == [
-        "internal investigation outcome"]
-    assert rules.missing_before_customer(snapshot(tier=Tier.MAJOR, investigation=investigation(responsible=[]),
-                                                  **both)) == []
+        "internal investigation outcome"
+    ]
+    assert (
+        rules.missing_before_customer(snapshot(tier=Tier.MAJOR, investigation=investigation(responsible=[]), **both))
+        == []
+    )
     assert rules.missing_before_customer(snapshot(tier=Tier.MAJOR)) == [
-        "legal evaluation", "manager evaluation", "internal investigation outcome"]
+        "legal evaluation",
+        "manager evaluation",
+        "internal investigation outcome",
+    ]
 
 
 def test_require_ready_for_customer_names_what_is_missing() -> None:
     rules.require_ready_for_customer(snapshot(tier=Tier.SIMPLE), "send feedback")
-    with pytest.raises(Refused, match=r"^cannot send feedback for a complex complaint before the legal evaluation, "
-                                      r"manager evaluation$"):
+    with pytest.raises(
+        Refused,
+        match=r"^cannot send feedback for a complex complaint before the legal evaluation, "
+        r"manager evaluation$",
+    ):
         rules.require_ready_for_customer(snapshot(tier=Tier.COMPLEX), "send feedback")
 
 
 # -- escalating the tier ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("current", "requested", "raised"), [
-    (Tier.SIMPLE, None, Tier.COMPLEX),
-    (Tier.COMPLEX, None, Tier.MAJOR),
-    (Tier.MAJOR, None, Tier.MAJOR),
-    (Tier.SIMPLE, Tier.MAJOR, Tier.MAJOR),
-    (Tier.SIMPLE, Tier.COMPLEX, Tier.COMPLEX),
-    (Tier.SIMPLE, Tier.SIMPLE, Tier.COMPLEX),
-    (Tier.COMPLEX, Tier.SIMPLE, Tier.MAJOR),
-])
-def test_raised_tier_goes_one_up_or_to_a_higher_request_never_down(current: Tier, requested: Tier | None,
-                                                                    raised: Tier) -> None:
+@pytest.mark.parametrize(
+    ("current", "requested", "raised"),
+    [
+        (Tier.SIMPLE, None, Tier.COMPLEX),
+        (Tier.COMPLEX, None, Tier.MAJOR),
+        (Tier.MAJOR, None, Tier.MAJOR),
+        (Tier.SIMPLE, Tier.MAJOR, Tier.MAJOR),
+        (Tier.SIMPLE, Tier.COMPLEX, Tier.COMPLEX),
+        (Tier.SIMPLE, Tier.SIMPLE, Tier.COMPLEX),
+        (Tier.COMPLEX, Tier.SIMPLE, Tier.MAJOR),
+    ],
+)
+def test_raised_tier_goes_one_up_or_to_a_higher_request_never_down(
+    current: Tier, requested: Tier | None, raised: Tier
+) -> None:
     assert rules.raised_tier(current, requested) == raised

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import copy
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -21,7 +22,7 @@ from models.intake import (
 )
 from tests.factories import intake_payload
 
-NOW = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
 
 def rejected_fields(payload: Any) -> list[str]:
@@ -84,26 +85,42 @@ money = st.builds(
     st.decimals(min_value=Decimal("0.01"), max_value=Decimal("99999999.99"), places=2),
     st.sampled_from(["CNY", "USD", "HKD"]),
 )
-aware = st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2026, 11, 1), timezones=st.just(timezone.utc)).map(
+aware = st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2026, 11, 1), timezones=st.just(UTC)).map(
     lambda d: d.isoformat()
 )
 
 details_by_category: dict[str, st.SearchStrategy[dict[str, Any]]] = {
     "contract_dispute": st.fixed_dictionaries(
-        {"category": st.just("contract_dispute"), "contract_number": contract,
-         "claims": st.lists(text, min_size=1, max_size=3), "amounts_in_dispute": st.lists(money, min_size=1, max_size=3)}
+        {
+            "category": st.just("contract_dispute"),
+            "contract_number": contract,
+            "claims": st.lists(text, min_size=1, max_size=3),
+            "amounts_in_dispute": st.lists(money, min_size=1, max_size=3),
+        }
     ),
     "service_attitude": st.fixed_dictionaries({"category": st.just("service_attitude"), "staff_id": code}),
     "fees_and_interest": st.fixed_dictionaries(
-        {"category": st.just("fees_and_interest"), "contract_number": contract,
-         "charge_type": st.sampled_from(["interest", "penalty_interest", "service_fee"]), "amount_disputed": money}
+        {
+            "category": st.just("fees_and_interest"),
+            "contract_number": contract,
+            "charge_type": st.sampled_from(["interest", "penalty_interest", "service_fee"]),
+            "amount_disputed": money,
+        }
     ),
     "repayment_collection": st.fixed_dictionaries(
-        {"category": st.just("repayment_collection"), "contract_number": contract,
-         "practice": st.sampled_from(["harassment", "threats", "other"]), "last_contact_at": aware}
+        {
+            "category": st.just("repayment_collection"),
+            "contract_number": contract,
+            "practice": st.sampled_from(["harassment", "threats", "other"]),
+            "last_contact_at": aware,
+        }
     ),
-    "privacy": st.fixed_dictionaries({"category": st.just("privacy"), "data_involved": st.lists(text, min_size=1, max_size=3)}),
-    "product_design": st.fixed_dictionaries({"category": st.just("product_design"), "product_code": code, "defect": text}),
+    "privacy": st.fixed_dictionaries(
+        {"category": st.just("privacy"), "data_involved": st.lists(text, min_size=1, max_size=3)}
+    ),
+    "product_design": st.fixed_dictionaries(
+        {"category": st.just("product_design"), "product_code": code, "defect": text}
+    ),
     "other": st.just({"category": "other"}),
 }
 
@@ -181,8 +198,14 @@ CATEGORY_MUTATIONS: dict[str, list[tuple[Callable[[dict[str, Any]], None], str]]
     "contract_dispute": [
         (_drop(("details", "contract_number")), "details.contract_dispute.contract_number"),
         (_set(("details", "claims"), []), "details.contract_dispute.claims"),
-        (_set(("details", "amounts_in_dispute"), [{"amount": "-5"}]), "details.contract_dispute.amounts_in_dispute.0.amount"),
-        (_set(("details", "amounts_in_dispute"), [{"amount": "0"}]), "details.contract_dispute.amounts_in_dispute.0.amount"),
+        (
+            _set(("details", "amounts_in_dispute"), [{"amount": "-5"}]),
+            "details.contract_dispute.amounts_in_dispute.0.amount",
+        ),
+        (
+            _set(("details", "amounts_in_dispute"), [{"amount": "0"}]),
+            "details.contract_dispute.amounts_in_dispute.0.amount",
+        ),
     ],
     "service_attitude": [(_drop(("details", "staff_id")), "details.service_attitude.staff_id")],
     "fees_and_interest": [

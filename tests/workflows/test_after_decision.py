@@ -42,12 +42,14 @@ from tests.helpers import (
 MANAGER = "S-MGR-001"
 
 
-async def resolve(service: Service, actions: ComplaintActions, category: str = "fees_and_interest",
-                  **overrides: Any) -> tuple[str, str]:
+async def resolve(
+    service: Service, actions: ComplaintActions, category: str = "fees_and_interest", **overrides: Any
+) -> tuple[str, str]:
     """File a complaint and take it to an accepted resolution: (complaint id, handler)."""
     cid, handler = await file_assigned(service, category, **overrides)
-    await actions.propose_resolution(cid, ProposalRequest(
-        actor=handler, explanation="Refund of the fee.", fee_refund=Money(amount=Decimal("500"))))
+    await actions.propose_resolution(
+        cid, ProposalRequest(actor=handler, explanation="Refund of the fee.", fee_refund=Money(amount=Decimal("500")))
+    )
     await actions.decide_resolution(cid, ApprovalDecision(actor=MANAGER, approve=True))
     await actions.record_customer_answer(cid, CustomerAnswer(actor=handler, accepted=True))
     return cid, handler
@@ -71,16 +73,25 @@ async def test_a_satisfied_customer_closes_the_complaint(
         await actions.record_follow_up_call(cid, FollowUpCallRequest(actor=caller, reached=True))
     with pytest.raises(ActionRefused, match="unknown root cause 'gremlins'"):
         await actions.record_root_cause(cid, RootCauseRequest(actor=handler, code="gremlins", text="x"))
-    await actions.record_root_cause(cid, RootCauseRequest(actor=handler, code="pricing_error",
-                                                          text="Fee table not updated after the rate change"))
-    done = await actions.record_follow_up_call(cid, FollowUpCallRequest(
-        actor=caller, reached=True, satisfaction=5, remedy_delivered=True, comments="Refund arrived"))
+    await actions.record_root_cause(
+        cid, RootCauseRequest(actor=handler, code="pricing_error", text="Fee table not updated after the rate change")
+    )
+    done = await actions.record_follow_up_call(
+        cid,
+        FollowUpCallRequest(
+            actor=caller, reached=True, satisfaction=5, remedy_delivered=True, comments="Refund arrived"
+        ),
+    )
 
     assert done.status == "closed"
     final = await service.intake.handle(cid).result()
     assert final.status == Status.CLOSED
     assert (final.closure.outcome, final.closure.satisfaction, final.closure.root_cause, final.closure.reopened) == (
-        "satisfied", 5, "pricing_error", 0)
+        "satisfied",
+        5,
+        "pricing_error",
+        0,
+    )
     assert final.closure.total_seconds > 0
     await projected(service.engine, cid, "closed")
     row = complaint_row(service.engine, cid)
@@ -97,23 +108,34 @@ async def test_a_dissatisfied_customer_reopens_it_on_new_clocks(service: Service
     cid, handler = await resolve(service, actions)
     caller = await caller_of(service, cid)
 
-    reopened = await actions.record_follow_up_call(cid, FollowUpCallRequest(
-        actor=caller, reached=True, satisfaction=2, remedy_delivered=True, comments="Still charged"))
+    reopened = await actions.record_follow_up_call(
+        cid,
+        FollowUpCallRequest(
+            actor=caller, reached=True, satisfaction=2, remedy_delivered=True, comments="Still charged"
+        ),
+    )
 
     assert reopened.status == "in_handling" and "satisfaction 2 below 3" in reopened.message
     state = (await state_of(service, cid)).snapshot
     assert state.reopened_count == 1 and state.tier.value == "simple"
     running = [c.name for c in state.clocks if c.state == ClockState.RUNNING]
     assert sorted(running) == ["regulatory_decision", "simple_first_response"]
-    assert await actions.propose_resolution(cid, ProposalRequest(
-        actor=handler, explanation="Refund and fee waived for a year.", fee_refund=Money(amount=Decimal("900"))))
+    assert await actions.propose_resolution(
+        cid,
+        ProposalRequest(
+            actor=handler, explanation="Refund and fee waived for a year.", fee_refund=Money(amount=Decimal("900"))
+        ),
+    )
     await actions.decide_resolution(cid, ApprovalDecision(actor=MANAGER, approve=True))
     await actions.record_customer_answer(cid, CustomerAnswer(actor=handler, accepted=True))
     caller = await caller_of(service, cid)
-    waiting = await actions.record_follow_up_call(cid, FollowUpCallRequest(
-        actor=caller, reached=True, satisfaction=4, remedy_delivered=True))
+    waiting = await actions.record_follow_up_call(
+        cid, FollowUpCallRequest(actor=caller, reached=True, satisfaction=4, remedy_delivered=True)
+    )
     assert waiting.status == "awaiting_root_cause"
-    await actions.record_root_cause(cid, RootCauseRequest(actor=MANAGER, code="process_delay", text="Refund batch ran late"))
+    await actions.record_root_cause(
+        cid, RootCauseRequest(actor=MANAGER, code="process_delay", text="Refund batch ran late")
+    )
 
     final = await service.intake.handle(cid).result()
     assert final.status == Status.CLOSED and final.closure.reopened == 1 and final.complaint_id == cid
@@ -126,7 +148,9 @@ async def test_an_unreachable_customer_gets_retries_then_a_letter(service: Servi
     await actions.record_root_cause(cid, RootCauseRequest(actor=handler, code="pricing_error", text="Wrong fee table"))
 
     first = await actions.record_follow_up_call(cid, FollowUpCallRequest(actor=caller, reached=False))
-    second = await actions.record_follow_up_call(cid, FollowUpCallRequest(actor=caller, reached=False, comments="Voicemail"))
+    second = await actions.record_follow_up_call(
+        cid, FollowUpCallRequest(actor=caller, reached=False, comments="Voicemail")
+    )
     third = await actions.record_follow_up_call(cid, FollowUpCallRequest(actor=caller, reached=False))
 
     assert "attempt 1" in first.message and "attempt 2" in second.message
@@ -160,15 +184,22 @@ async def test_case_study_three_monthly_revisits(
     await outcome_on_complaint(service, cid)
     await actions.record_legal_evaluation(cid, _legal())
     await actions.record_manager_evaluation(cid, _manager())
-    await actions.propose_resolution(cid, ProposalRequest(
-        actor=handler, explanation="Clause 7.3 revised; actual loss compensated.",
-        compensation=Money(amount=Decimal("186000")), contract_revision="7.3: 1% of the amount prepaid"))
+    await actions.propose_resolution(
+        cid,
+        ProposalRequest(
+            actor=handler,
+            explanation="Clause 7.3 revised; actual loss compensated.",
+            compensation=Money(amount=Decimal("186000")),
+            contract_revision="7.3: 1% of the amount prepaid",
+        ),
+    )
     await actions.decide_resolution(cid, ApprovalDecision(actor="S-SM-001", approve=True))
     await actions.record_customer_answer(cid, CustomerAnswer(actor=handler, accepted=True))
     await actions.record_root_cause(cid, RootCauseRequest(actor=handler, code="contract_wording", text="Clause 7.3"))
     caller = await caller_of(service, cid)
-    after = await actions.record_follow_up_call(cid, FollowUpCallRequest(
-        actor=caller, reached=True, satisfaction=4, remedy_delivered=True))
+    after = await actions.record_follow_up_call(
+        cid, FollowUpCallRequest(actor=caller, reached=True, satisfaction=4, remedy_delivered=True)
+    )
     assert after.status == "look_back"
 
     checks = ["Contract amendment signed", "Compensation paid on 5 Dec", "Customer drew down the next tranche"]
@@ -188,8 +219,9 @@ async def record_when_open(actions: ComplaintActions, cid: str, actor: str, situ
     """Record the next revisit as soon as it opens (the compressed policy opens one every 2 s)."""
     for _ in range(200):
         try:
-            return await actions.record_look_back(cid, LookBackRequest(actor=actor, situation=situation,
-                                                                       commitments_kept=kept))
+            return await actions.record_look_back(
+                cid, LookBackRequest(actor=actor, situation=situation, commitments_kept=kept)
+            )
         except ActionRefused as refused:
             if "opens" not in str(refused) and "no look-back revisit is open" not in str(refused):
                 raise
@@ -203,8 +235,9 @@ async def into_look_back(service: Service, actions: ComplaintActions, reason: st
     await actions.mark_for_look_back(cid, MarkLookBackRequest(actor=MANAGER, reason=reason))
     caller = await caller_of(service, cid)
     await actions.record_root_cause(cid, RootCauseRequest(actor=handler, code="pricing_error", text="x"))
-    await actions.record_follow_up_call(cid, FollowUpCallRequest(actor=caller, reached=True, satisfaction=5,
-                                                                 remedy_delivered=True))
+    await actions.record_follow_up_call(
+        cid, FollowUpCallRequest(actor=caller, reached=True, satisfaction=5, remedy_delivered=True)
+    )
     return cid, handler
 
 
@@ -224,8 +257,9 @@ async def test_a_long_look_back_continues_as_new_and_loses_no_signal(
 ) -> None:
     cid, handler = await into_look_back(service, actions, "Watch for a year")
     revisits = 12  # the compressed policy continues as new every 5 revisits
-    await actions.adjust_look_back(cid, AdjustLookBackRequest(actor=MANAGER, reason="Monthly for a year",
-                                                              revisits=revisits))
+    await actions.adjust_look_back(
+        cid, AdjustLookBackRequest(actor=MANAGER, reason="Monthly for a year", revisits=revisits)
+    )
     sent: list[str] = []
     stop = asyncio.Event()
 
@@ -258,10 +292,11 @@ async def test_a_long_look_back_continues_as_new_and_loses_no_signal(
         handle = service.client.get_workflow_handle(first.id, run_id=first.run_id)
         await save_history(request, handle, "look_back_continued_as_new_first_run")
         last = max(runs, key=lambda r: r.start_time)
-        await save_history(request, service.client.get_workflow_handle(last.id, run_id=last.run_id),
-                           "look_back_continued_as_new_last_run")
-
-
+        await save_history(
+            request,
+            service.client.get_workflow_handle(last.id, run_id=last.run_id),
+            "look_back_continued_as_new_last_run",
+        )
 
 
 def _legal() -> Any:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -47,7 +47,9 @@ CLASSIFICATION_CASES = [
         id="large-amount-complex",
     ),
     pytest.param("product_design", {}, "complex", "contract-terms", id="product-design-complex"),
-    pytest.param("other", {"description": "客户表示将委托律师起诉。"}, "complex", "legal-keywords", id="chinese-legal-keyword"),
+    pytest.param(
+        "other", {"description": "客户表示将委托律师起诉。"}, "complex", "legal-keywords", id="chinese-legal-keyword"
+    ),
     pytest.param(
         "repayment_collection",
         {"description": "The collector threatened to visit our plant every day."},
@@ -117,8 +119,10 @@ async def test_filing_the_same_complaint_twice_returns_the_first(service: Servic
 async def test_service_attitude_complaint_records_the_staff_members_history(
     service: Service, request: pytest.FixtureRequest
 ) -> None:
-    payload = intake_payload("service_attitude", customer={
-        "customer_id": "C-STAFF-1", "name": "王芳", "language": "zh", "phone": "+86 138 0000 0000"})
+    payload = intake_payload(
+        "service_attitude",
+        customer={"customer_id": "C-STAFF-1", "name": "王芳", "language": "zh", "phone": "+86 138 0000 0000"},
+    )
 
     result = await service.intake.file(payload)
 
@@ -132,9 +136,12 @@ async def test_service_attitude_complaint_records_the_staff_members_history(
     row = complaint_row(service.engine, result.complaint_id)
     assert row.staff_named == "S-RM-007"
     with Session(service.engine) as session:
-        looked_up = session.exec(select(ComplaintEventRow).where(
-            ComplaintEventRow.complaint_id == result.complaint_id,
-            ComplaintEventRow.kind == "staff_record_looked_up")).one()
+        looked_up = session.exec(
+            select(ComplaintEventRow).where(
+                ComplaintEventRow.complaint_id == result.complaint_id,
+                ComplaintEventRow.kind == "staff_record_looked_up",
+            )
+        ).one()
     assert looked_up.detail == {"staff_id": "S-RM-007", "found": True, "score": 63.5}
     assert "staff_record_looked_up" in event_kinds(service.engine, result.complaint_id)
     [ack] = outbox(service.engine, result.complaint_id, "acknowledgement")
@@ -167,7 +174,7 @@ async def test_search_attributes_find_the_complaint(service: Service) -> None:
     query = (
         f'ComplaintCustomerId="{customer_id}" AND ComplaintTier="major" AND ComplaintCategory="contract_dispute" '
         f'AND ComplaintChannel="regulator_referral" AND ComplaintContractNumber="PF-2025-0417" '
-        f'AND ComplaintStatus="in_handling" AND ComplaintNextDeadline > "{datetime.now(timezone.utc).isoformat()}"'
+        f'AND ComplaintStatus="in_handling" AND ComplaintNextDeadline > "{datetime.now(UTC).isoformat()}"'
     )
 
     async def listed() -> list[str]:
@@ -184,9 +191,7 @@ async def test_missed_deadline_is_a_breach_everyone_can_see(service: Service, re
     result = await service.intake.file(payload)
     handle = service.intake.handle(result.complaint_id)
 
-    state = await eventually(
-        lambda: _breached(handle), timeout=40, what="the simple-tier clock to be breached"
-    )
+    state = await eventually(lambda: _breached(handle), timeout=40, what="the simple-tier clock to be breached")
 
     clock = next(c for c in state.snapshot.clocks if c.name == "simple_first_response")
     assert clock.state == ClockState.BREACHED and clock.breached_at >= clock.due_at
@@ -248,12 +253,16 @@ async def test_withdrawing_an_unknown_complaint_says_so(service: Service) -> Non
 @pytest.mark.parametrize(
     ("payload_change", "field"),
     [
-        ({"details": {"category": "contract_dispute", "claims": ["x"], "amounts_in_dispute": [{"amount": "5"}]}},
-         "details.contract_dispute.contract_number"),
+        (
+            {"details": {"category": "contract_dispute", "claims": ["x"], "amounts_in_dispute": [{"amount": "5"}]}},
+            "details.contract_dispute.contract_number",
+        ),
         ({"channel": "carrier_pigeon"}, "channel"),
         ({"description": "x" * 20_001}, "description"),
-        ({"details": {**CATEGORY_DETAILS["fees_and_interest"], "amount_disputed": {"amount": "-1"}}},
-         "details.fees_and_interest.amount_disputed.amount"),
+        (
+            {"details": {**CATEGORY_DETAILS["fees_and_interest"], "amount_disputed": {"amount": "-1"}}},
+            "details.fees_and_interest.amount_disputed.amount",
+        ),
     ],
 )
 async def test_invalid_intake_is_rejected_and_nothing_is_written(

@@ -81,23 +81,35 @@ async def at_once(*actions: Awaitable[Any]) -> tuple[list[Any], list[ActionRefus
     unexpected = [r for r in results if isinstance(r, BaseException) and not isinstance(r, ActionRefused)]
     if unexpected:
         raise unexpected[0]
-    return ([r for r in results if not isinstance(r, BaseException)],
-            [r for r in results if isinstance(r, ActionRefused)])
+    return (
+        [r for r in results if not isinstance(r, BaseException)],
+        [r for r in results if isinstance(r, ActionRefused)],
+    )
 
 
 def events(service: Service, complaint_id: str, kind: str) -> list[ComplaintEventRow]:
     with Session(service.engine) as session:
-        return list(session.exec(
-            select(ComplaintEventRow).where(ComplaintEventRow.complaint_id == complaint_id,
-                                            ComplaintEventRow.kind == kind).order_by(ComplaintEventRow.seq)).all())
+        return list(
+            session.exec(
+                select(ComplaintEventRow)
+                .where(ComplaintEventRow.complaint_id == complaint_id, ComplaintEventRow.kind == kind)
+                .order_by(ComplaintEventRow.seq)
+            ).all()
+        )
 
 
 def investigation_events(service: Service, complaint_id: str, kind: str) -> list[InvestigationEventRow]:
     with Session(service.engine) as session:
-        return list(session.exec(
-            select(InvestigationEventRow).where(InvestigationEventRow.investigation_id == f"investigation-{complaint_id}",
-                                                InvestigationEventRow.kind == kind)
-            .order_by(InvestigationEventRow.seq)).all())
+        return list(
+            session.exec(
+                select(InvestigationEventRow)
+                .where(
+                    InvestigationEventRow.investigation_id == f"investigation-{complaint_id}",
+                    InvestigationEventRow.kind == kind,
+                )
+                .order_by(InvestigationEventRow.seq)
+            ).all()
+        )
 
 
 def clocks_named(snap: ComplaintSnapshot, name: str) -> list[Clock]:
@@ -117,8 +129,9 @@ def decision_clock(snap: ComplaintSnapshot) -> Clock:
 async def awaiting_answer(service: Service, actions: ComplaintActions) -> tuple[str, str]:
     """A simple complaint whose approved proposal waits for the customer's answer."""
     cid, handler = await file_assigned(service, "fees_and_interest")
-    await actions.propose_resolution(cid, ProposalRequest(
-        actor=handler, explanation="Refund of the fee.", fee_refund=Money(amount=Decimal(500))))
+    await actions.propose_resolution(
+        cid, ProposalRequest(actor=handler, explanation="Refund of the fee.", fee_refund=Money(amount=Decimal(500)))
+    )
     await actions.decide_resolution(cid, ApprovalDecision(actor=MANAGER, approve=True))
     return cid, handler
 
@@ -137,8 +150,9 @@ async def in_look_back(service: Service, actions: ComplaintActions) -> tuple[str
     cid, handler, caller = await in_follow_up(service, actions)
     await actions.mark_for_look_back(cid, MarkLookBackRequest(actor=MANAGER, reason="Key account"))
     await actions.record_root_cause(cid, RootCauseRequest(actor=handler, code="pricing_error", text="Old fee table"))
-    after = await actions.record_follow_up_call(cid, FollowUpCallRequest(
-        actor=caller, reached=True, satisfaction=5, remedy_delivered=True))
+    after = await actions.record_follow_up_call(
+        cid, FollowUpCallRequest(actor=caller, reached=True, satisfaction=5, remedy_delivered=True)
+    )
     assert after.status == "look_back"
     return cid, handler
 
@@ -168,15 +182,18 @@ async def test_two_extensions_at_once_use_the_rule_packs_extensions_in_turn(
     )
 
     labels = sorted(r.message.split(":")[0] for r in accepted)
-    assert labels in (["Decision extended to 30 days"],
-                      ["Decision extended to 30 days", "Decision extended to 60 days"]), labels
+    assert labels in (
+        ["Decision extended to 30 days"],
+        ["Decision extended to 30 days", "Decision extended to 60 days"],
+    ), labels
     for refusal in refused:  # the manager second: the 60-day extension is the senior manager's
         assert "Decision extended to 60 days' takes senior_manager" in str(refusal)
     clock = decision_clock((await state_of(service, cid)).snapshot)
     assert clock.extensions_used == len(accepted)
     assert clock.extended == labels[-1]
     assert (clock.due_at - clock.started_at).total_seconds() - clock.paused_seconds == pytest.approx(
-        (180, 360)[len(accepted) - 1])
+        (180, 360)[len(accepted) - 1]
+    )
     extended = events(service, cid, "deadline_extended")
     assert [e.detail["extension"] for e in extended] == labels
     letters = outbox(service.engine, cid, "extension")
@@ -341,10 +358,13 @@ async def test_two_proposals_at_once_are_never_both_number_one(service: Service,
     cid, handler = await file_assigned(service, "fees_and_interest")
 
     accepted, refused = await at_once(
-        actions.propose_resolution(cid, ProposalRequest(actor=handler, explanation="Refund of the fee.",
-                                                        fee_refund=Money(amount=Decimal(500)))),
-        actions.propose_resolution(cid, ProposalRequest(actor=handler, explanation="Refund and a waiver.",
-                                                        fee_refund=Money(amount=Decimal(900)))),
+        actions.propose_resolution(
+            cid, ProposalRequest(actor=handler, explanation="Refund of the fee.", fee_refund=Money(amount=Decimal(500)))
+        ),
+        actions.propose_resolution(
+            cid,
+            ProposalRequest(actor=handler, explanation="Refund and a waiver.", fee_refund=Money(amount=Decimal(900))),
+        ),
     )
 
     assert len(accepted) == 1 and len(refused) == 1
@@ -357,8 +377,9 @@ async def test_two_proposals_at_once_are_never_both_number_one(service: Service,
 
 async def test_two_approvers_at_once_one_decision_wins(service: Service, actions: ComplaintActions) -> None:
     cid, handler = await file_assigned(service, "fees_and_interest")
-    await actions.propose_resolution(cid, ProposalRequest(
-        actor=handler, explanation="Refund of the fee.", fee_refund=Money(amount=Decimal(500))))
+    await actions.propose_resolution(
+        cid, ProposalRequest(actor=handler, explanation="Refund of the fee.", fee_refund=Money(amount=Decimal(500)))
+    )
 
     accepted, refused = await at_once(
         actions.decide_resolution(cid, ApprovalDecision(actor=MANAGER, approve=True)),
@@ -397,10 +418,16 @@ async def test_two_dissatisfied_follow_up_calls_at_once_reopen_it_once(
     cid, _, caller = await in_follow_up(service, actions)
 
     accepted, refused = await at_once(
-        actions.record_follow_up_call(cid, FollowUpCallRequest(actor=caller, reached=True, satisfaction=2,
-                                                               remedy_delivered=True, comments="Still charged")),
-        actions.record_follow_up_call(cid, FollowUpCallRequest(actor=MANAGER, reached=True, satisfaction=1,
-                                                               remedy_delivered=False, comments="Angry")),
+        actions.record_follow_up_call(
+            cid,
+            FollowUpCallRequest(
+                actor=caller, reached=True, satisfaction=2, remedy_delivered=True, comments="Still charged"
+            ),
+        ),
+        actions.record_follow_up_call(
+            cid,
+            FollowUpCallRequest(actor=MANAGER, reached=True, satisfaction=1, remedy_delivered=False, comments="Angry"),
+        ),
     )
 
     assert len(accepted) == 1 and len(refused) == 1
@@ -420,10 +447,12 @@ async def test_two_satisfied_follow_up_calls_at_once_start_one_look_back(
     await actions.record_root_cause(cid, RootCauseRequest(actor=handler, code="pricing_error", text="Old fee table"))
 
     accepted, refused = await at_once(
-        actions.record_follow_up_call(cid, FollowUpCallRequest(actor=caller, reached=True, satisfaction=5,
-                                                               remedy_delivered=True)),
-        actions.record_follow_up_call(cid, FollowUpCallRequest(actor=MANAGER, reached=True, satisfaction=4,
-                                                               remedy_delivered=True)),
+        actions.record_follow_up_call(
+            cid, FollowUpCallRequest(actor=caller, reached=True, satisfaction=5, remedy_delivered=True)
+        ),
+        actions.record_follow_up_call(
+            cid, FollowUpCallRequest(actor=MANAGER, reached=True, satisfaction=4, remedy_delivered=True)
+        ),
     )
 
     assert len(accepted) == 1 and len(refused) == 1
@@ -437,8 +466,9 @@ async def test_two_satisfied_follow_up_calls_at_once_start_one_look_back(
 
 async def test_two_root_causes_at_once_close_it_once(service: Service, actions: ComplaintActions) -> None:
     cid, handler, caller = await in_follow_up(service, actions)
-    waiting = await actions.record_follow_up_call(cid, FollowUpCallRequest(
-        actor=caller, reached=True, satisfaction=5, remedy_delivered=True))
+    waiting = await actions.record_follow_up_call(
+        cid, FollowUpCallRequest(actor=caller, reached=True, satisfaction=5, remedy_delivered=True)
+    )
     assert waiting.status == "awaiting_root_cause"
 
     accepted, refused = await at_once(
@@ -463,10 +493,12 @@ async def test_two_look_back_revisits_at_once_record_the_revisit_once(
     await asyncio.sleep(max(0.0, (opens - datetime.now(UTC)).total_seconds()) + 0.3)
 
     accepted, refused = await at_once(
-        actions.record_look_back(cid, LookBackRequest(actor=handler, situation="Refund arrived",
-                                                      commitments_kept=True)),
-        actions.record_look_back(cid, LookBackRequest(actor=MANAGER, situation="Customer happy",
-                                                      commitments_kept=True)),
+        actions.record_look_back(
+            cid, LookBackRequest(actor=handler, situation="Refund arrived", commitments_kept=True)
+        ),
+        actions.record_look_back(
+            cid, LookBackRequest(actor=MANAGER, situation="Customer happy", commitments_kept=True)
+        ),
     )
 
     # Serially the second finds revisit 1 done: refused, or (if revisit 2 is open by then) revisit 2.
@@ -507,10 +539,12 @@ async def test_two_investigator_assignments_at_once_assign_once(service: Service
     cid, _ = await major_complaint(service)
 
     accepted, refused = await at_once(
-        investigations.assign_investigator(cid, AssignInvestigatorRequest(actor=SENIOR, lead=COMPLIANCE_2,
-                                                                          reason="Workload")),
-        investigations.assign_investigator(cid, AssignInvestigatorRequest(actor=COMPLIANCE, lead=COMPLIANCE_2,
-                                                                          reason="Holiday")),
+        investigations.assign_investigator(
+            cid, AssignInvestigatorRequest(actor=SENIOR, lead=COMPLIANCE_2, reason="Workload")
+        ),
+        investigations.assign_investigator(
+            cid, AssignInvestigatorRequest(actor=COMPLIANCE, lead=COMPLIANCE_2, reason="Holiday")
+        ),
     )
 
     assert len(accepted) == 1 and len(refused) == 1
@@ -525,23 +559,33 @@ async def test_two_accountability_decisions_at_once_replace_one_another_in_turn(
     investigations = InvestigationActions(service.client)
     cid, _ = await major_complaint(service)
     await investigations.record_finding(cid, InvestigationFindingRequest(actor=COMPLIANCE, summary="Forwarded file"))
-    await investigations.name_responsible(cid, ResponsibleRequest(actor=COMPLIANCE, staff_ids=["S-RM-007"],
-                                                                  reason="Sent the file"))
+    await investigations.name_responsible(
+        cid, ResponsibleRequest(actor=COMPLIANCE, staff_ids=["S-RM-007"], reason="Sent the file")
+    )
 
     accepted, refused = await at_once(
-        investigations.decide_accountability(cid, AccountabilityRequest(actor=COMPLIANCE, decision=Accountability.NONE,
-                                                                        reason="No fault")),
-        investigations.decide_accountability(cid, AccountabilityRequest(actor=COMPLIANCE_2, decision=Accountability.TRAINING,
-                                                                        reason="Data-handling course")),
+        investigations.decide_accountability(
+            cid, AccountabilityRequest(actor=COMPLIANCE, decision=Accountability.NONE, reason="No fault")
+        ),
+        investigations.decide_accountability(
+            cid,
+            AccountabilityRequest(actor=COMPLIANCE_2, decision=Accountability.TRAINING, reason="Data-handling course"),
+        ),
     )
 
     assert not refused and len(accepted) == 2
     decided = [e.detail for e in investigation_events(service, cid, "accountability_decided")]
     assert len(decided) == 2
-    assert decided[0]["replaces"] is None and decided[1]["replaces"] == decided[0]["decision"], "the second saw the first"
+    assert decided[0]["replaces"] is None and decided[1]["replaces"] == decided[0]["decision"], (
+        "the second saw the first"
+    )
     messages = sorted(r.message for r in accepted)
-    assert messages == sorted([f"accountability: {decided[0]['decision']}",
-                               f"accountability: {decided[1]['decision']} (was {decided[0]['decision']})"])
+    assert messages == sorted(
+        [
+            f"accountability: {decided[0]['decision']}",
+            f"accountability: {decided[1]['decision']} (was {decided[0]['decision']})",
+        ]
+    )
     file = (await investigations.status(cid)).file
     assert [d.decision for d in file.accountability] == [d["decision"] for d in decided]
 
@@ -551,10 +595,12 @@ async def test_two_conclusions_at_once_conclude_once(service: Service) -> None:
     cid, _ = await major_complaint(service)
     await investigations.record_finding(cid, InvestigationFindingRequest(actor=COMPLIANCE, summary="Forwarded file"))
     await investigations.add_evidence(cid, EvidenceRequest(actor=COMPLIANCE, evidence=evidence(cid)))
-    await investigations.name_responsible(cid, ResponsibleRequest(actor=COMPLIANCE, staff_ids=["S-RM-007"],
-                                                                  reason="Sent the file"))
-    await investigations.decide_accountability(cid, AccountabilityRequest(actor=COMPLIANCE, decision=Accountability.TRAINING,
-                                                                          reason="Data-handling course"))
+    await investigations.name_responsible(
+        cid, ResponsibleRequest(actor=COMPLIANCE, staff_ids=["S-RM-007"], reason="Sent the file")
+    )
+    await investigations.decide_accountability(
+        cid, AccountabilityRequest(actor=COMPLIANCE, decision=Accountability.TRAINING, reason="Data-handling course")
+    )
 
     accepted, refused = await at_once(
         investigations.conclude(cid, ConcludeInvestigationRequest(actor=COMPLIANCE, summary="Established")),
@@ -568,6 +614,9 @@ async def test_two_conclusions_at_once_conclude_once(service: Service) -> None:
     assert len(investigation_events(service, cid, "investigation_concluded")) == 1
     assert len(events(service, cid, "investigation_concluded")) == 1
     with Session(service.engine) as session:
-        history = session.exec(select(StaffServiceEvent).where(
-            StaffServiceEvent.source_key == f"investigation-{cid}:S-RM-007:accountability")).all()
+        history = session.exec(
+            select(StaffServiceEvent).where(
+                StaffServiceEvent.source_key == f"investigation-{cid}:S-RM-007:accountability"
+            )
+        ).all()
     assert [(h.staff_id, h.kind) for h in history] == [("S-RM-007", "training")], "one service-history entry"

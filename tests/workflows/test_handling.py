@@ -71,13 +71,25 @@ async def test_simple_complaint_from_intake_to_acceptance(
     cid, handler = await file_assigned(service, "fees_and_interest")
     evidence = EvidenceRef(uri="dms://statements/2026-10.pdf", sha256="a" * 64, description="October statement")
 
-    await actions.record_findings(cid, FindingsRequest(
-        actor=handler, summary="Instalment arrived on the due date; penalty interest charged in error",
-        occurred_at=datetime.fromisoformat("2026-10-15T10:00:00+08:00"), place="online banking",
-        amounts=[Money(amount=Decimal("8600.00"))], evidence=[evidence]))
-    proposed = await actions.propose_resolution(cid, ProposalRequest(
-        actor=handler, explanation="The penalty interest was charged in error and is refunded.",
-        fee_refund=Money(amount=Decimal("8600.00"))))
+    await actions.record_findings(
+        cid,
+        FindingsRequest(
+            actor=handler,
+            summary="Instalment arrived on the due date; penalty interest charged in error",
+            occurred_at=datetime.fromisoformat("2026-10-15T10:00:00+08:00"),
+            place="online banking",
+            amounts=[Money(amount=Decimal("8600.00"))],
+            evidence=[evidence],
+        ),
+    )
+    proposed = await actions.propose_resolution(
+        cid,
+        ProposalRequest(
+            actor=handler,
+            explanation="The penalty interest was charged in error and is refunded.",
+            fee_refund=Money(amount=Decimal("8600.00")),
+        ),
+    )
     assert proposed.status == "awaiting_approval" and "manager" in proposed.message
     approved = await actions.decide_resolution(cid, ApprovalDecision(actor=MANAGER, approve=True))
     assert approved.status == "awaiting_customer_answer"
@@ -107,31 +119,50 @@ async def test_complex_complaint_needs_legal_and_manager_before_the_customer_hea
         await actions.send_feedback(cid, FeedbackRequest(actor=handler, message="We are on it"))
     with pytest.raises(ActionRefused, match=f"{handler} is handler; to record a legal evaluation takes legal"):
         await actions.record_legal_evaluation(cid, LegalEvaluationRequest(actor=handler, opinion="fine"))
-    await actions.record_legal_evaluation(cid, LegalEvaluationRequest(
-        actor=LEGAL, opinion="Clause 7.3 is ambiguous", recommends_contract_revision=True,
-        clause_revision="Prepayment fee: 1% of the amount prepaid"))
+    await actions.record_legal_evaluation(
+        cid,
+        LegalEvaluationRequest(
+            actor=LEGAL,
+            opinion="Clause 7.3 is ambiguous",
+            recommends_contract_revision=True,
+            clause_revision="Prepayment fee: 1% of the amount prepaid",
+        ),
+    )
     await actions.record_manager_evaluation(cid, ManagerEvaluationRequest(actor=MANAGER, opinion="Agree with legal"))
     await actions.send_feedback(cid, FeedbackRequest(actor=handler, message="Legal has reviewed clause 7.3."))
     assert clock(await state_of(service, cid), "complex_first_response").state == ClockState.MET
 
-    await actions.propose_resolution(cid, ProposalRequest(
-        actor=handler, explanation="We revise clause 7.3 and compensate.", compensation=Money(amount=Decimal("60000")),
-        contract_revision="Prepayment fee: 1% of the amount prepaid"))
+    await actions.propose_resolution(
+        cid,
+        ProposalRequest(
+            actor=handler,
+            explanation="We revise clause 7.3 and compensate.",
+            compensation=Money(amount=Decimal("60000")),
+            contract_revision="Prepayment fee: 1% of the amount prepaid",
+        ),
+    )
     with pytest.raises(ActionRefused, match="to decide on remedies of 60000 CNY takes senior_manager"):
         await actions.decide_resolution(cid, ApprovalDecision(actor=MANAGER, approve=True))
     await actions.decide_resolution(cid, ApprovalDecision(actor=SENIOR, approve=True))
     assert clock(await state_of(service, cid), "regulatory_decision").state == ClockState.MET
 
-    rejected = await actions.record_customer_answer(cid, CustomerAnswer(actor=handler, accepted=False,
-                                                                         comments="Not enough"))
+    rejected = await actions.record_customer_answer(
+        cid, CustomerAnswer(actor=handler, accepted=False, comments="Not enough")
+    )
     state = await state_of(service, cid)
     assert rejected.status == "in_handling"
     assert clock(state, "regulatory_decision").state == ClockState.RUNNING, "the clock keeps running"
     assert clock(state, "complex_first_response").state == ClockState.MET, "first feedback was given"
 
-    await actions.propose_resolution(cid, ProposalRequest(
-        actor=handler, explanation="Revised clause plus higher compensation.", compensation=Money(amount=Decimal("90000")),
-        contract_revision="Prepayment fee: 1% of the amount prepaid"))
+    await actions.propose_resolution(
+        cid,
+        ProposalRequest(
+            actor=handler,
+            explanation="Revised clause plus higher compensation.",
+            compensation=Money(amount=Decimal("90000")),
+            contract_revision="Prepayment fee: 1% of the amount prepaid",
+        ),
+    )
     await actions.decide_resolution(cid, ApprovalDecision(actor=SENIOR, approve=True))
     await actions.record_customer_answer(cid, CustomerAnswer(actor=handler, accepted=True))
     final = (await state_of(service, cid)).snapshot
@@ -226,7 +257,7 @@ async def test_staff_named_in_the_complaint_is_recused(service: Service, actions
     cid, handler = await file_assigned(service, "service_attitude", details=details)
 
     assert handler != "S-HND-001"
-    with pytest.raises(ActionRefused, match="S-HND-001 is named in complaint .* must recuse themselves"):
+    with pytest.raises(ActionRefused, match=r"S-HND-001 is named in complaint .* must recuse themselves"):
         await actions.assign(cid, AssignRequest(actor=MANAGER, handler_id="S-HND-001"))
     reassigned = await actions.assign(cid, AssignRequest(actor=MANAGER, handler_id="S-HND-003", reason="workload"))
     assert reassigned.message == "assigned to S-HND-003"
@@ -243,12 +274,13 @@ async def test_refusals_name_the_reason_and_leave_history_untouched(
         await actions.record_findings(cid, FindingsRequest(actor="S-NOBODY", summary="forged"))
     with pytest.raises(ActionRefused, match="cannot record the customer's answer while the complaint is in_handling"):
         await actions.record_customer_answer(cid, CustomerAnswer(actor=handler, accepted=True))
-    with pytest.raises(ActionRefused, match="only the handler .* may propose a resolution"):
-        await actions.propose_resolution(cid, ProposalRequest(actor="S-HND-002" if handler != "S-HND-002" else "S-HND-003",
-                                                              explanation="not mine"))
+    with pytest.raises(ActionRefused, match=r"only the handler .* may propose a resolution"):
+        await actions.propose_resolution(
+            cid, ProposalRequest(actor="S-HND-002" if handler != "S-HND-002" else "S-HND-003", explanation="not mine")
+        )
     assert await accepted_updates(service, cid) == 0
 
-    with pytest.raises(ValidationError, match="compensation.amount"):
+    with pytest.raises(ValidationError, match=r"compensation\.amount"):
         ProposalRequest(actor=handler, explanation="x", compensation={"amount": "-100"})
 
     await service.intake.withdraw(cid, "Customer withdrew", "call-centre")
@@ -260,9 +292,15 @@ async def test_refusals_name_the_reason_and_leave_history_untouched(
 async def test_loss_calculation_is_finance_only(service: Service, actions: ComplaintActions) -> None:
     cid, handler = await file_assigned(service, "contract_dispute")
     with pytest.raises(ActionRefused, match="takes finance"):
-        await actions.record_loss_calculation(cid, LossCalculationRequest(actor=handler, actual_loss=Decimal(1), method="x"))
+        await actions.record_loss_calculation(
+            cid, LossCalculationRequest(actor=handler, actual_loss=Decimal(1), method="x")
+        )
     result = await actions.record_loss_calculation(
-        cid, LossCalculationRequest(actor=FINANCE, actual_loss=Decimal("186000.00"), method="Fee difference plus funding cost"))
+        cid,
+        LossCalculationRequest(
+            actor=FINANCE, actual_loss=Decimal("186000.00"), method="Fee difference plus funding cost"
+        ),
+    )
     assert result.message == "actual loss 186000.00 CNY recorded"
 
 
@@ -304,8 +342,14 @@ async def test_a_policy_change_moves_open_deadlines_only_when_a_manager_reapplie
 
             pack = store.current.regulatory_pack
             longer = pack.decision.model_copy(update={"limit": TimeLimit(amount=300, unit=TimeUnit.SECONDS)})
-            store.adopt(store.current.model_copy(update={
-                "version": "2026.11-compressed-reviewed", "regulatory_pack": pack.model_copy(update={"decision": longer})}))
+            store.adopt(
+                store.current.model_copy(
+                    update={
+                        "version": "2026.11-compressed-reviewed",
+                        "regulatory_pack": pack.model_copy(update={"decision": longer}),
+                    }
+                )
+            )
             unchanged = decision(await handle.query(ComplaintWorkflow.status))
             assert unchanged.due_at == before.due_at, "a new policy does not move an open complaint's deadline"
 
@@ -313,7 +357,8 @@ async def test_a_policy_change_moves_open_deadlines_only_when_a_manager_reapplie
             with pytest.raises(ActionRefused, match="to re-apply the policy takes manager, senior_manager"):
                 await actions.reapply_policy(filed.complaint_id, ReapplyPolicyRequest(actor=handler, reason="x"))
             result = await actions.reapply_policy(
-                filed.complaint_id, ReapplyPolicyRequest(actor=MANAGER, reason="Regulator clarified the limit"))
+                filed.complaint_id, ReapplyPolicyRequest(actor=MANAGER, reason="Regulator clarified the limit")
+            )
 
             assert result.message == "policy 2026.11-compressed-reviewed applied (was 2026.11-compressed)"
             state = await handle.query(ComplaintWorkflow.status)

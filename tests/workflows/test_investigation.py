@@ -106,30 +106,37 @@ async def test_each_investigation_action_needs_the_right_role_and_refusals_leave
     with pytest.raises(ActionRefused, match="to record investigation findings takes compliance"):
         await investigations.record_finding(cid, InvestigationFindingRequest(actor=handler, summary="x"))
     with pytest.raises(ActionRefused, match="record at least one finding"):
-        await investigations.decide_accountability(cid, AccountabilityRequest(actor=COMPLIANCE, decision="none",
-                                                                              reason="x"))
-    with pytest.raises(ActionRefused, match="cannot conclude without a finding, an evidence reference, an accountability"):
+        await investigations.decide_accountability(
+            cid, AccountabilityRequest(actor=COMPLIANCE, decision="none", reason="x")
+        )
+    with pytest.raises(
+        ActionRefused, match="cannot conclude without a finding, an evidence reference, an accountability"
+    ):
         await investigations.conclude(cid, ConcludeInvestigationRequest(actor=COMPLIANCE, summary="x"))
     with pytest.raises(ActionRefused, match="S-HND-003 is handler; to lead an investigation takes compliance"):
         await investigations.assign_investigator(cid, AssignInvestigatorRequest(actor=SENIOR, lead="S-HND-003"))
-    with pytest.raises(ValidationError, match="evidence.sha256"):
+    with pytest.raises(ValidationError, match=r"evidence\.sha256"):
         EvidenceRequest(actor=COMPLIANCE, evidence={"uri": "dms://x", "sha256": "not-a-hash"})
     assert await accepted_updates(service, wid) == before, "a refused action is not in the history"
 
     await investigations.record_finding(cid, InvestigationFindingRequest(actor=COMPLIANCE, summary="Forwarded file"))
     await investigations.add_evidence(cid, EvidenceRequest(actor=COMPLIANCE, evidence=evidence(f"{cid}-mail")))
-    with pytest.raises(ActionRefused, match="evidence.sha256: that document is already on file"):
+    with pytest.raises(ActionRefused, match=r"evidence\.sha256: that document is already on file"):
         await investigations.add_evidence(cid, EvidenceRequest(actor=COMPLIANCE_2, evidence=evidence(f"{cid}-mail")))
     with pytest.raises(ActionRefused, match="'warning' needs the people responsible named first"):
-        await investigations.decide_accountability(cid, AccountabilityRequest(actor=SENIOR, decision="warning",
-                                                                              reason="x"))
-    await investigations.name_responsible(cid, ResponsibleRequest(actor=COMPLIANCE, staff_ids=["S-RM-007"],
-                                                                  reason="Sent the file"))
+        await investigations.decide_accountability(
+            cid, AccountabilityRequest(actor=SENIOR, decision="warning", reason="x")
+        )
+    await investigations.name_responsible(
+        cid, ResponsibleRequest(actor=COMPLIANCE, staff_ids=["S-RM-007"], reason="Sent the file")
+    )
     with pytest.raises(ActionRefused, match="S-CMP-001 is compliance; to decide 'warning' takes senior_manager"):
-        await investigations.decide_accountability(cid, AccountabilityRequest(actor=COMPLIANCE, decision="warning",
-                                                                              reason="x"))
+        await investigations.decide_accountability(
+            cid, AccountabilityRequest(actor=COMPLIANCE, decision="warning", reason="x")
+        )
     result = await investigations.decide_accountability(
-        cid, AccountabilityRequest(actor=SENIOR, decision="warning", reason="First offence"))
+        cid, AccountabilityRequest(actor=SENIOR, decision="warning", reason="First offence")
+    )
     assert result.message == "accountability: warning"
     file = (await investigations.status(cid)).file
     assert [f.summary for f in file.findings] == ["Forwarded file"]
@@ -150,8 +157,9 @@ async def test_the_outcome_flows_back_and_only_then_can_the_complaint_be_resolve
     with pytest.raises(ActionRefused, match="before the internal investigation outcome"):
         await actions.propose_resolution(cid, ProposalRequest(actor=handler, explanation="Sorry"))
 
-    concluded = await conclude_investigation(service.client, cid, accountability="disciplinary",
-                                             responsible=["S-RM-007"])
+    concluded = await conclude_investigation(
+        service.client, cid, accountability="disciplinary", responsible=["S-RM-007"]
+    )
     assert concluded.stage == "investigation_concluded"
     result = await investigations.handle(cid).result()
     assert result.outcome.accountability == "disciplinary" and result.outcome.responsible == ["S-RM-007"]
@@ -163,19 +171,30 @@ async def test_the_outcome_flows_back_and_only_then_can_the_complaint_be_resolve
     inv = await eventually(outcome_on_file, what="the outcome on the complaint")
     assert inv.outcome.accountability == "disciplinary" and "S-RM-007" in inv.implicated
     await projected(service.engine, cid, "investigation_concluded")
-    await actions.propose_resolution(cid, ProposalRequest(
-        actor=handler, explanation="We apologise; the staff member has been disciplined.",
-        compensation=Money(amount=Decimal("5000"))))
+    await actions.propose_resolution(
+        cid,
+        ProposalRequest(
+            actor=handler,
+            explanation="We apologise; the staff member has been disciplined.",
+            compensation=Money(amount=Decimal("5000")),
+        ),
+    )
     await actions.decide_resolution(cid, ApprovalDecision(actor=MANAGER, approve=True))
     await actions.record_customer_answer(cid, CustomerAnswer(actor=handler, accepted=True))
     assert (await state_of(service, cid)).snapshot.status == Status.FOLLOW_UP
 
     with Session(service.engine) as session:
         row = session.get(InvestigationRow, f"investigation-{cid}")
-        kinds = session.exec(select(InvestigationEventRow.kind).where(
-            InvestigationEventRow.investigation_id == f"investigation-{cid}").order_by(InvestigationEventRow.seq)).all()
-        history = session.exec(select(StaffServiceEvent).where(
-            StaffServiceEvent.source_key == f"investigation-{cid}:S-RM-007:accountability")).all()
+        kinds = session.exec(
+            select(InvestigationEventRow.kind)
+            .where(InvestigationEventRow.investigation_id == f"investigation-{cid}")
+            .order_by(InvestigationEventRow.seq)
+        ).all()
+        history = session.exec(
+            select(StaffServiceEvent).where(
+                StaffServiceEvent.source_key == f"investigation-{cid}:S-RM-007:accountability"
+            )
+        ).all()
     assert row.stage == "investigation_concluded" and row.accountability == "disciplinary"
     assert kinds[0] == "investigation_opened" and kinds[-1] in ("investigation_concluded", "complaints_flagged")
     assert [(h.staff_id, h.kind) for h in history] == [("S-RM-007", "disciplinary")], "one service-history entry"
@@ -192,15 +211,17 @@ async def test_implicated_staff_are_recused_and_their_other_open_complaints_flag
     await investigation_file(service.client, cid)
 
     # A compliance officer named responsible leaves the investigation; the lead passes on.
-    named = await investigations.name_responsible(cid, ResponsibleRequest(
-        actor=COMPLIANCE_2, staff_ids=[COMPLIANCE], reason="Approved the data export"))
+    named = await investigations.name_responsible(
+        cid, ResponsibleRequest(actor=COMPLIANCE_2, staff_ids=[COMPLIANCE], reason="Approved the data export")
+    )
     assert "the lead passes to S-CMP-002" in named.message
-    with pytest.raises(ActionRefused, match="S-CMP-001 is implicated .* takes no part in it"):
+    with pytest.raises(ActionRefused, match=r"S-CMP-001 is implicated .* takes no part in it"):
         await investigations.record_finding(cid, InvestigationFindingRequest(actor=COMPLIANCE, summary="x"))
 
     # The complaint's own handler, named responsible, stops handling it.
-    await investigations.name_responsible(cid, ResponsibleRequest(
-        actor=COMPLIANCE_2, staff_ids=[handler], reason="Sent the file"))
+    await investigations.name_responsible(
+        cid, ResponsibleRequest(actor=COMPLIANCE_2, staff_ids=[handler], reason="Sent the file")
+    )
 
     async def reassigned() -> object:
         snap = (await state_of(service, cid)).snapshot
@@ -212,11 +233,13 @@ async def test_implicated_staff_are_recused_and_their_other_open_complaints_flag
         await actions.propose_resolution(cid, ProposalRequest(actor=handler, explanation="x"))
 
     # Their other open complaints: flagged, once, for their manager to review.
-    flagged = await investigations.flag_open_complaints(cid, FlagOpenComplaintsRequest(
-        actor=COMPLIANCE_2, staff_ids=[handler], reason="Check their other cases"))
+    flagged = await investigations.flag_open_complaints(
+        cid, FlagOpenComplaintsRequest(actor=COMPLIANCE_2, staff_ids=[handler], reason="Check their other cases")
+    )
     assert other_cid in {f.complaint_id for f in flagged.flagged if f.delivered}
-    again = await investigations.flag_open_complaints(cid, FlagOpenComplaintsRequest(
-        actor=COMPLIANCE_2, staff_ids=[handler]))
+    again = await investigations.flag_open_complaints(
+        cid, FlagOpenComplaintsRequest(actor=COMPLIANCE_2, staff_ids=[handler])
+    )
     assert other_cid not in {f.complaint_id for f in again.flagged}
 
     async def flagged_on_the_other() -> object:
@@ -236,12 +259,14 @@ async def test_implicated_staff_are_recused_and_their_other_open_complaints_flag
     assert len(outbox(service.engine, other_cid, "review_flag")) == 1
     with pytest.raises(ActionRefused, match="to complete a review takes manager, senior_manager"):
         await actions.complete_review(other_cid, CompleteReviewRequest(actor=handler, staff_id=handler, note="x"))
-    await actions.complete_review(other_cid, CompleteReviewRequest(
-        actor=MANAGER, staff_id=handler, note="Calls reviewed; nothing wrong"))
+    await actions.complete_review(
+        other_cid, CompleteReviewRequest(actor=MANAGER, staff_id=handler, note="Calls reviewed; nothing wrong")
+    )
     assert not (await state_of(service, other_cid)).snapshot.under_review
     with pytest.raises(ActionRefused, match="staff_ids: S-HND-999 is not implicated"):
-        await investigations.flag_open_complaints(cid, FlagOpenComplaintsRequest(actor=COMPLIANCE_2,
-                                                                                 staff_ids=["S-HND-999"]))
+        await investigations.flag_open_complaints(
+            cid, FlagOpenComplaintsRequest(actor=COMPLIANCE_2, staff_ids=["S-HND-999"])
+        )
     await conclude_investigation(service.client, cid, lead=COMPLIANCE_2)
     await eventually(lambda: _outcome(service, cid), what="the outcome on the complaint")
     if service.backend == "sqlite":
@@ -284,9 +309,7 @@ async def test_the_investigation_clock_warns_the_lead_then_escalates_a_breach(
     assert result.breached
 
 
-async def test_escalation_to_major_starts_the_investigation(
-    service: Service, actions: ComplaintActions
-) -> None:
+async def test_escalation_to_major_starts_the_investigation(service: Service, actions: ComplaintActions) -> None:
     cid, _ = await file_assigned(service, "fees_and_interest")
     await actions.escalate(cid, EscalateSignal(actor=MANAGER, reason="Staff altered the schedule", to_tier=Tier.MAJOR))
     file = await investigation_file(service.client, cid)

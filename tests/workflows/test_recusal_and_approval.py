@@ -57,10 +57,16 @@ async def test_a_named_manager_may_not_evaluate_extend_or_approve_and_nobody_app
     assert await accepted_updates(service, cid) == 0, "a refusal leaves no trace in history"
 
     # Another manager joins the team and proposes a small refund (within a manager's limit).
-    await actions.assign(cid, AssignRequest(actor=OTHER_MANAGER, handler_id=handler, team=[OTHER_MANAGER],
-                                            reason="manager takes it over"))
-    proposed = await actions.propose_resolution(cid, ProposalRequest(
-        actor=OTHER_MANAGER, explanation="An apology and a goodwill refund", fee_refund=Money(amount=Decimal("500"))))
+    await actions.assign(
+        cid,
+        AssignRequest(actor=OTHER_MANAGER, handler_id=handler, team=[OTHER_MANAGER], reason="manager takes it over"),
+    )
+    proposed = await actions.propose_resolution(
+        cid,
+        ProposalRequest(
+            actor=OTHER_MANAGER, explanation="An apology and a goodwill refund", fee_refund=Money(amount=Decimal("500"))
+        ),
+    )
     assert proposed.status == "awaiting_approval" and "manager" in proposed.message
     accepted = await accepted_updates(service, cid)
 

@@ -36,11 +36,19 @@ from worker import build_worker
 
 
 @asynccontextmanager
-async def http_worker(client: Client, engine: Engine, policies: PolicyStore, url: str) -> AsyncIterator[ComplaintIntakeClient]:
+async def http_worker(
+    client: Client, engine: Engine, policies: PolicyStore, url: str
+) -> AsyncIterator[ComplaintIntakeClient]:
     task_queue = f"reports-{uuid.uuid4().hex[:6]}"
     with ThreadPoolExecutor(max_workers=8) as executor:
-        async with build_worker(client, task_queue=task_queue, engine=engine, policies=policies, executor=executor,
-                                regulator_gateway=HttpRegulatorGateway(url, timeout_seconds=5)):
+        async with build_worker(
+            client,
+            task_queue=task_queue,
+            engine=engine,
+            policies=policies,
+            executor=executor,
+            regulator_gateway=HttpRegulatorGateway(url, timeout_seconds=5),
+        ):
             yield ComplaintIntakeClient(client, task_queue=task_queue)
 
 
@@ -70,7 +78,9 @@ async def test_one_report_per_regulator_despite_failures(
             state = await reports_settled(intake, filed.complaint_id)
 
             assert {t.regulator: t.state for t in state.snapshot.regulator_reports} == {
-                "NFRA": "acknowledged", "PBOC": "acknowledged"}
+                "NFRA": "acknowledged",
+                "PBOC": "acknowledged",
+            }
             reports = server.filed_for(filed.complaint_id)
             assert sorted(r["regulator"] for r in reports.values()) == ["NFRA", "PBOC"]
             assert all(server.posts[k] == 3 for k in reports), "two failures, then filed"
@@ -124,13 +134,21 @@ async def test_an_invalid_report_is_not_resent_blindly(client: Client, engine: E
             try:
                 await asyncio.wait_for(complete(), timeout=60)
             except TimeoutError:
-                pytest.fail(f"the complaint did not complete: a report thread is still running "
-                            f"({server.posts[f'{cid}:CSRC:initial:1']} posts so far)")
+                pytest.fail(
+                    f"the complaint did not complete: a report thread is still running "
+                    f"({server.posts[f'{cid}:CSRC:initial:1']} posts so far)"
+                )
             assert server.posts[f"{cid}:CSRC:initial:1"] == 1
             assert list(server.filed_for(cid)) == []
             history = await intake.handle(cid).fetch_history()
-            assert sum(e.activity_task_scheduled_event_attributes.activity_type.name == "file_regulator_report"
-                       for e in history.events if e.HasField("activity_task_scheduled_event_attributes")) == 1
+            assert (
+                sum(
+                    e.activity_task_scheduled_event_attributes.activity_type.name == "file_regulator_report"
+                    for e in history.events
+                    if e.HasField("activity_task_scheduled_event_attributes")
+                )
+                == 1
+            )
 
 
 @pytest.mark.timeout(180)
@@ -139,10 +157,15 @@ async def test_a_worker_killed_mid_submission_files_once(client: Client, engine:
     with RegulatorServer() as server:
         server.hold.set()
         task_queue = f"kill-{uuid.uuid4().hex[:6]}"
-        env = {**os.environ, "COMPLAINTS_TEMPORAL_ADDRESS": client.service_client.config.target_host,
-               "COMPLAINTS_TASK_QUEUE": task_queue, "COMPLAINTS_DATABASE_URL": database_url,
-               "COMPLAINTS_POLICY": str(COMPRESSED_POLICY), "COMPLAINTS_REGULATOR_ENDPOINT": server.url,
-               "COMPLAINTS_LOG_LEVEL": "WARNING"}
+        env = {
+            **os.environ,
+            "COMPLAINTS_TEMPORAL_ADDRESS": client.service_client.config.target_host,
+            "COMPLAINTS_TASK_QUEUE": task_queue,
+            "COMPLAINTS_DATABASE_URL": database_url,
+            "COMPLAINTS_POLICY": str(COMPRESSED_POLICY),
+            "COMPLAINTS_REGULATOR_ENDPOINT": server.url,
+            "COMPLAINTS_LOG_LEVEL": "WARNING",
+        }
         start = lambda: subprocess.Popen([sys.executable, str(PROJECT_ROOT / "worker.py")], env=env)  # noqa: E731
         worker = start()
         try:
