@@ -23,9 +23,8 @@ with workflow.unsafe.imports_passed_through():
     from activities.classification import ClassificationActivities
     from activities.investigation import InvestigationActivities
     from activities.notifications import NotificationActivities
-    from domain import rules
+    from domain import investigation as checks
     from domain.clocks import ClockBoard, EventKind
-    from domain.rules import MANAGERS, Refused
     from models.actions import InvestigationOutcomeRequest
     from models.clocks import Clock, PlanClockRequest
     from models.investigation import (
@@ -207,18 +206,7 @@ class InvestigationWorkflow:
     # -- staff actions (updates with validators) ------------------------------------------
 
     def _actor(self, actor: str, roles: tuple[Role, ...], action: str) -> RosterEntry:
-        if not self._ready:
-            raise Refused(f"investigation {self._file.investigation_id} is starting; try again shortly")
-        if self._file.stage != InvestigationStage.OPEN:
-            raise Refused(f"investigation {self._file.investigation_id} has concluded")
-        entry = rules.actor_entry(self._roster, actor)
-        if actor in self._file.implicated:
-            raise Refused(
-                f"{actor} is implicated in investigation {self._file.investigation_id} "
-                "and takes no part in it (recusal)"
-            )
-        rules.require_role(entry, roles, action)
-        return entry
+        return checks.require_participant(self._file, self._roster, actor, roles, action, ready=self._ready)
 
     def _result(self, message: str, flagged: list[FlaggedComplaint] | None = None) -> InvestigationActionResult:
         return InvestigationActionResult(
@@ -255,12 +243,7 @@ class InvestigationWorkflow:
     @assign_investigator.validator
     def _validate_assign(self, request: AssignInvestigatorRequest) -> None:
         self._actor(request.actor, (Role.COMPLIANCE, Role.SENIOR_MANAGER), "assign an investigator")
-        lead = rules.actor_entry(self._roster, request.lead)
-        rules.require_role(lead, (Role.COMPLIANCE,), "lead an investigation")
-        if request.lead in self._file.implicated:
-            raise Refused(f"{request.lead} is implicated in this investigation and cannot lead it (recusal)")
-        if request.lead == self._file.lead:
-            raise Refused(f"{request.lead} already leads the investigation")
+        checks.check_assign(self._file, self._roster, request)
 
     @workflow.update
     async def record_finding(self, request: InvestigationFindingRequest) -> InvestigationActionResult:
@@ -293,9 +276,7 @@ class InvestigationWorkflow:
     @add_evidence.validator
     def _validate_evidence(self, request: EvidenceRequest) -> None:
         self._actor(request.actor, (Role.COMPLIANCE,), "add evidence")
-        for item in self._file.evidence:
-            if item.evidence.sha256 == request.evidence.sha256:
-                raise Refused(f"evidence.sha256: that document is already on file as {item.evidence.uri}")
+        checks.check_evidence(self._file, request)
 
     @workflow.update
     async def name_responsible(self, request: ResponsibleRequest) -> InvestigationActionResult:
@@ -324,13 +305,7 @@ class InvestigationWorkflow:
     @name_responsible.validator
     def _validate_responsible(self, request: ResponsibleRequest) -> None:
         self._actor(request.actor, (Role.COMPLIANCE,), "name the people responsible")
-        named = set(self._file.people_responsible)
-        for staff_id in request.staff_ids:
-            rules.actor_entry(self._roster, staff_id)
-            if staff_id in named:
-                raise Refused(f"staff_ids: {staff_id} is already named responsible")
-            if staff_id == request.actor:
-                raise Refused("staff_ids: you cannot name yourself; another compliance officer must")
+        checks.check_responsible(self._file, self._roster, request)
 
     @workflow.update
     async def decide_accountability(self, request: AccountabilityRequest) -> InvestigationActionResult:
@@ -358,12 +333,8 @@ class InvestigationWorkflow:
 
     @decide_accountability.validator
     def _validate_accountability(self, request: AccountabilityRequest) -> None:
-        roles = tuple(self._deciders.get(request.decision, []))
-        self._actor(request.actor, roles, f"decide '{request.decision}'")
-        if not self._file.findings:
-            raise Refused("record at least one finding before deciding accountability")
-        if request.decision != "none" and not self._file.people_responsible:
-            raise Refused(f"decision: '{request.decision}' needs the people responsible named first")
+        self._actor(request.actor, checks.deciders(self._deciders, request.decision), f"decide '{request.decision}'")
+        checks.check_accountability(self._file, request)
 
     @workflow.update
     async def conclude(self, request: ConcludeInvestigationRequest) -> InvestigationActionResult:
@@ -416,16 +387,7 @@ class InvestigationWorkflow:
     @conclude.validator
     def _validate_conclude(self, request: ConcludeInvestigationRequest) -> None:
         self._actor(request.actor, (Role.COMPLIANCE,), "conclude an investigation")
-        file = self._file
-        missing = []
-        if not file.findings:
-            missing.append("a finding")
-        if self._input.rules.evidence_required and not file.evidence:
-            missing.append("an evidence reference")
-        if file.decision is None:
-            missing.append("an accountability decision")
-        if missing:
-            raise Refused(f"cannot conclude without {', '.join(missing)}")
+        checks.check_conclude(self._file, evidence_required=self._input.rules.evidence_required)
 
     @workflow.update
     async def flag_open_complaints(self, request: FlagOpenComplaintsRequest) -> InvestigationActionResult:
@@ -439,12 +401,8 @@ class InvestigationWorkflow:
 
     @flag_open_complaints.validator
     def _validate_flag(self, request: FlagOpenComplaintsRequest) -> None:
-        self._actor(request.actor, (Role.COMPLIANCE, *MANAGERS), "flag complaints for review")
-        if not request.staff_ids and not self._file.implicated:
-            raise Refused("nobody is implicated yet: name the people responsible first")
-        for staff_id in request.staff_ids:
-            if staff_id not in self._file.implicated:
-                raise Refused(f"staff_ids: {staff_id} is not implicated in this investigation")
+        self._actor(request.actor, checks.FLAGGERS, "flag complaints for review")
+        checks.check_flag(self._file, request)
 
     @workflow.query
     def status(self) -> InvestigationStatusQuery:

@@ -7,6 +7,7 @@ investigates (``step2_investigation``) and regulators hear of it (``step2_regula
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from datetime import timedelta
 
 from temporalio import workflow
@@ -79,9 +80,9 @@ async def keep_clocks(case: Case) -> None:
     )
 
 
-async def _exclusively(case: Case, action: object) -> None:
+async def _exclusively(case: Case, action: Awaitable[None]) -> None:
     async with case.exclusive():
-        await action  # type: ignore[misc]
+        await action
 
 
 async def warn(case: Case, clock: Clock) -> None:
