@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -278,3 +278,20 @@ async def test_invalid_intake_is_rejected_and_nothing_is_written(
     with pytest.raises(RPCError):
         await service.intake.handle(complaint_id).describe()
     assert complaint_row(service.engine, complaint_id) is None
+
+
+async def test_a_complaint_filed_late_breaches_the_clocks_it_settles_after_their_deadline(service: Service) -> None:
+    """Filed two days after it was received: the acknowledgement and the major clock (met by opening
+    the investigation, which starts at once) are done, but late, so they show breached, never met."""
+    received = datetime.now(UTC) - timedelta(days=2)
+    payload = intake_payload("privacy", staff_misconduct_alleged=True, received_at=received.isoformat())
+
+    result = await service.intake.file(payload)
+
+    state = await status_once(service.intake.handle(result.complaint_id), OPEN)
+    clocks = {c.name: c for c in state.snapshot.clocks}
+    for name, by in (("acknowledgement", "acknowledgement"), ("major_first_response", "investigation opened")):
+        clock = clocks[name]
+        assert clock.state == ClockState.BREACHED, f"{name} was due {clock.due_at}, done {clock.met_at}"
+        assert clock.met_by == by and clock.met_at is not None and clock.met_at > clock.due_at
+    assert state.sla_breached
