@@ -1,4 +1,8 @@
-"""A worker process for the benchmark (its peak memory is read by bench.run)."""
+"""A worker process for the benchmark (bench.harness reads its memory from /proc).
+
+Both kinds take the same tuning from the environment (complaints.config.WorkerTuning), so the
+bare baseline runs with the same cache, slots, pollers and threads as the complaints worker.
+"""
 
 from __future__ import annotations
 
@@ -10,16 +14,17 @@ from pathlib import Path
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
 from bench.bare import BareWorkflow, noop_step
-from complaints.config import PROJECT_ROOT
+from complaints.config import PROJECT_ROOT, Settings
 from complaints.logging import configure_logging
 from complaints.temporal import exit_process
 from db.engine import make_engine, migrate
 from db.seed import seed_staff_directory
 from domain.policy import PolicyStore
-from worker import build_worker
+from worker import build_worker, worker_options
 
 
 async def main() -> None:
@@ -28,22 +33,36 @@ async def main() -> None:
     parser.add_argument("--address", required=True)
     parser.add_argument("--task-queue", required=True)
     parser.add_argument("--database-url")
+    parser.add_argument("--policy", type=Path, default=PROJECT_ROOT / "policies" / "standard.yaml")
+    parser.add_argument("--metrics", metavar="HOST:PORT", help="serve the SDK's Prometheus metrics here")
     args = parser.parse_args()
     # stdout carries only 'ready' (the parent reads one line); logs go to stderr.
     configure_logging("WARNING")
-    client = await Client.connect(args.address, data_converter=pydantic_data_converter)
+    tuning = Settings().worker
+    runtime = None
+    if args.metrics:
+        runtime = Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=args.metrics)))
+    client = await Client.connect(args.address, data_converter=pydantic_data_converter, runtime=runtime)
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-    with ThreadPoolExecutor(max_workers=32) as executor:
+    with ThreadPoolExecutor(max_workers=tuning.activity_threads) as executor:
         if args.kind == "bare":
-            worker = Worker(client, task_queue=args.task_queue, workflows=[BareWorkflow], activities=[noop_step],
-                            activity_executor=executor, max_concurrent_activities=32)
+            worker = Worker(
+                client,
+                task_queue=args.task_queue,
+                workflows=[BareWorkflow],
+                activities=[noop_step],
+                activity_executor=executor,
+                **worker_options(tuning, executor, [BareWorkflow]),
+            )
         else:
             migrate(args.database_url)
             engine = make_engine(args.database_url)
             seed_staff_directory(engine, PROJECT_ROOT / "db" / "staff_directory.yaml")
-            policies = PolicyStore.from_file(Path(PROJECT_ROOT / "policies" / "standard.yaml"))
-            worker = build_worker(client, task_queue=args.task_queue, engine=engine, policies=policies, executor=executor)
+            policies = PolicyStore.from_file(args.policy)
+            worker = build_worker(
+                client, task_queue=args.task_queue, engine=engine, policies=policies, executor=executor, tuning=tuning
+            )
         async with worker:
             print("ready", flush=True)
             await stop.wait()

@@ -19,25 +19,45 @@ def _env_int(name: str, default: int) -> int:
     return int(_env(name, str(default)))
 
 
+def _env_bool(name: str, default: bool) -> bool:
+    return _env(name, str(default)).lower() in ("1", "true", "yes")
+
+
 @dataclass(frozen=True)
 class WorkerTuning:
-    """How much the worker holds and runs at once.
+    """How much the worker holds and runs at once (README, 'Benchmark', for the measurements).
 
-    The SDK's defaults (1,000 cached workflows, 100 workflow-task and 100 activity slots, 5
-    pollers each) are sized for a large machine; these are sized for the 2-core one.
+    Sized for this project's 2-core machines; the SDK's defaults (1,000 cached workflows, 100
+    workflow-task and 100 activity slots) suit a bigger one.
     """
 
-    # Workflows kept in memory between tasks (sticky cache). One that falls out is rebuilt from
-    # its whole history the next time anything happens to it.
-    max_cached_workflows: int = field(default_factory=lambda: _env_int("COMPLAINTS_WORKER_MAX_CACHED_WORKFLOWS", 1000))
-    # Workflow tasks run at once (they take the GIL: more only queues them inside the worker).
+    # Workflows kept in memory between their tasks (the sticky cache). Each cached complaint
+    # costs about 0.45-0.6 MB (most of it the sandbox's own import of the workflow modules) on
+    # top of the worker's ~150 MB; a complaint waiting on its clocks need not stay cached. 200
+    # keeps the worker under 300 MB however many complaints are open (at 250, 10,000 open
+    # peaked at 303 MB). One that has left the cache is rebuilt from its history (a replay)
+    # when something next happens to it, so work on more complaints at once than this, each
+    # needing several workflow tasks, is slower: raise it for such a load if memory allows.
+    max_cached_workflows: int = field(default_factory=lambda: _env_int("COMPLAINTS_WORKER_MAX_CACHED_WORKFLOWS", 200))
+    # Workflow tasks run at once. They need the GIL, so more do not run faster; they only wait
+    # inside the worker, each taking longer (the SDK default of 100 made tasks take ~1 s each).
     max_concurrent_workflow_tasks: int = field(
-        default_factory=lambda: _env_int("COMPLAINTS_WORKER_MAX_CONCURRENT_WORKFLOW_TASKS", 100))
+        default_factory=lambda: _env_int("COMPLAINTS_WORKER_MAX_CONCURRENT_WORKFLOW_TASKS", 8)
+    )
     # Activities run at once, and the threads of the activity pool (no fewer than the activities).
+    # Most are writes to the projection database, which takes one writer at a time on SQLite.
     max_concurrent_activities: int = field(
-        default_factory=lambda: _env_int("COMPLAINTS_WORKER_MAX_CONCURRENT_ACTIVITIES", 32))
-    activity_threads: int = field(default_factory=lambda: _env_int("COMPLAINTS_WORKER_ACTIVITY_THREADS", 32))
-    # Long polls held open on the server for workflow and activity tasks.
+        default_factory=lambda: _env_int("COMPLAINTS_WORKER_MAX_CONCURRENT_ACTIVITIES", 8)
+    )
+    activity_threads: int = field(default_factory=lambda: _env_int("COMPLAINTS_WORKER_ACTIVITY_THREADS", 8))
+    # Build every workflow from one shared import of its modules instead of a fresh import per
+    # workflow (the sandbox's default): about 0.19 MB per cached complaint instead of 0.44, but
+    # module-level state is shared, and the sandbox no longer intercepts non-deterministic calls
+    # (datetime.now(), random, I/O) made in the workflow modules. Off unless chosen.
+    share_workflow_modules: bool = field(
+        default_factory=lambda: _env_bool("COMPLAINTS_WORKER_SHARE_WORKFLOW_MODULES", False)
+    )
+    # Long polls held open on the server: the SDK's 5 each, enough to keep 8 slots supplied (not varied).
     workflow_task_pollers: int = field(default_factory=lambda: _env_int("COMPLAINTS_WORKER_WORKFLOW_TASK_POLLERS", 5))
     activity_task_pollers: int = field(default_factory=lambda: _env_int("COMPLAINTS_WORKER_ACTIVITY_TASK_POLLERS", 5))
 
@@ -54,7 +74,9 @@ class Settings:
         default_factory=lambda: Path(_env("COMPLAINTS_POLICY", str(PROJECT_ROOT / "policies" / "standard.yaml")))
     )
     staff_directory_file: Path = field(
-        default_factory=lambda: Path(_env("COMPLAINTS_STAFF_DIRECTORY", str(PROJECT_ROOT / "db" / "staff_directory.yaml")))
+        default_factory=lambda: Path(
+            _env("COMPLAINTS_STAFF_DIRECTORY", str(PROJECT_ROOT / "db" / "staff_directory.yaml"))
+        )
     )
     log_level: str = field(default_factory=lambda: _env("COMPLAINTS_LOG_LEVEL", "INFO"))
     # Notifications: with an SMTP host e-mail really leaves (else everything stays in the outbox).
