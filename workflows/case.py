@@ -96,10 +96,6 @@ class Case:
     def rules(self, value: HandlingRules | None) -> None:
         self._rules = value
 
-    @property
-    def has_rules(self) -> bool:
-        return self._rules is not None
-
     def closing(self) -> bool:
         return self.withdrawal is not None or self.snap.status in CLOSED_STATUSES
 
