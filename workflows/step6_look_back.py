@@ -245,7 +245,9 @@ async def end_of_run(case: Case) -> ComplaintWorkflowInput | None:
     await workflow.wait_condition(lambda: all(t.done() for t in case.report_tasks))
     if case.continue_as_new and not case.closing():
         await workflow.wait_condition(case.investigation_done)
-        # Bounded history: hand the case file to a fresh run once every handler is done.
+        await case.flush()  # no audit event may stay behind in this run
+        # Bounded history: hand the case file to a fresh run once every handler is done (each
+        # handler writes its own events before it finishes).
         await workflow.wait_condition(workflow.all_handlers_finished)
         return ComplaintWorkflowInput(
             complaint_id=case.snap.complaint_id,
