@@ -10,6 +10,8 @@ Validation happens here, before any workflow starts: a rejected complaint writes
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -180,26 +182,42 @@ def complaint_handle(client: Client, complaint_id: str) -> WorkflowHandle[Compla
     return client.get_workflow_handle_for(ComplaintWorkflow.run, workflow_id_for(complaint_id))
 
 
+# The workflow task that would have taken the action failed for a moment (typically a run
+# continuing as new while a signal arrived): the server did not admit the update, so the same
+# update id may be sent again.
+NOT_READY_RETRIES = 5
+
+
+def _not_ready(err: RPCError) -> bool:
+    return err.status == RPCStatusCode.FAILED_PRECONDITION and "workflow task failure" in err.message
+
+
 async def execute_action(handle: WorkflowHandle[Any, Any], update: Any, request: BaseModel, *, what: str) -> Any:
     """Run a staff or customer action (an update); refusals become ActionRefused with the reason."""
     investigation = handle.id.startswith("investigation-")
     complaint_id = handle.id.removeprefix("investigation-").removeprefix("complaint-")
     subject = f"the investigation of {complaint_id}" if investigation else complaint_id
-    try:
-        return await handle.execute_update(update, request)
-    except WorkflowUpdateFailedError as err:
-        cause = getattr(err.cause, "message", None) or str(err.cause)
-        raise ActionRefused(f"{what} of {subject} refused: {cause}") from err
-    except RPCError as err:
-        # Closed before the action reached it, or while it waited its turn behind another
-        # action that closed it ("workflow update was aborted by closing workflow").
-        if "completed" in err.message or "closing workflow" in err.message:
-            closed = "the investigation has concluded" if investigation else "the complaint is closed"
-            raise ActionRefused(f"{what} of {subject} refused: {closed}") from err
-        if err.status == RPCStatusCode.NOT_FOUND:
-            raise ComplaintNotFound(
-                f"no investigation of {complaint_id} (is it a major complaint?)"
-                if investigation
-                else f"no complaint {complaint_id}"
-            ) from err
-        raise
+    update_id = str(uuid.uuid4())  # one id for every try: an update the server did admit runs once
+    for attempt in range(1, NOT_READY_RETRIES + 1):
+        try:
+            return await handle.execute_update(update, request, id=update_id)
+        except WorkflowUpdateFailedError as err:
+            cause = getattr(err.cause, "message", None) or str(err.cause)
+            raise ActionRefused(f"{what} of {subject} refused: {cause}") from err
+        except RPCError as err:
+            if _not_ready(err) and attempt < NOT_READY_RETRIES:
+                await asyncio.sleep(0.2 * attempt)
+                continue
+            # Closed before the action reached it, or while it waited its turn behind another
+            # action that closed it ("workflow update was aborted by closing workflow").
+            if "completed" in err.message or "closing workflow" in err.message:
+                closed = "the investigation has concluded" if investigation else "the complaint is closed"
+                raise ActionRefused(f"{what} of {subject} refused: {closed}") from err
+            if err.status == RPCStatusCode.NOT_FOUND:
+                raise ComplaintNotFound(
+                    f"no investigation of {complaint_id} (is it a major complaint?)"
+                    if investigation
+                    else f"no complaint {complaint_id}"
+                ) from err
+            raise
+    raise AssertionError("unreachable: the last try returns or raises")

@@ -80,10 +80,10 @@ async def test_manager_finds_a_complaint_in_the_web_ui(service: Service, web_ui_
         await page.screenshot(path=ARTIFACTS / "web_ui_query.png", full_page=True)
 
         await page.goto(f"{base}/workflows/{result.workflow_id}")
-        # The timeline names activities and timers by their summaries.
-        await expect(page.get_by_text("Acknowledge to the customer with the deadlines").first).to_be_visible(
-            timeout=30_000
-        )
+        # The timeline names timers by their summaries, and the short steps (local activities)
+        # by their activity names.
+        for text in ("Decision (regulatory) warning", "send_acknowledgement"):
+            await expect(page.get_by_text(text).first).to_be_visible(timeout=30_000)
         await page.screenshot(path=ARTIFACTS / "web_ui_complaint.png", full_page=True)
         await page.get_by_role("link", name="User Metadata").or_(page.get_by_text("User Metadata")).first.click()
         summary = f"{result.complaint_id} · contract dispute · Web UI Test Co: Prepayment fee clause 7.3 is ambiguous"
