@@ -48,7 +48,8 @@ from complaints.temporal import connect, ensure_search_attributes, exit_process
 from db.engine import make_engine, migrate
 from db.seed import seed_staff_directory
 from domain.policy import PolicyStore
-from workflows import ComplaintWorkflow, InvestigationWorkflow
+from workflows.complaint import ComplaintWorkflow
+from workflows.investigation import InvestigationWorkflow
 
 WORKFLOWS = [ComplaintWorkflow, InvestigationWorkflow]
 

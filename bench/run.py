@@ -52,7 +52,7 @@ from models.actions import (
 from models.complaint import Status
 from models.intake import Money
 from tests.factories import intake_payload
-from workflows import ComplaintWorkflow
+from workflows.complaint import ComplaintWorkflow
 
 LINES = ("closure", "burst", "capacity", "history")
 CLOSURE_CONCURRENCY = 50  # complaints worked at once in the closure line (as before)

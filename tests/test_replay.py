@@ -14,7 +14,8 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
-from workflows import ComplaintWorkflow, InvestigationWorkflow
+from workflows.complaint import ComplaintWorkflow
+from workflows.investigation import InvestigationWorkflow
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 

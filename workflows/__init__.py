@@ -1,6 +1,6 @@
-"""Workflow definitions: deterministic code only (no I/O, no database imports)."""
+"""Workflow definitions: deterministic code only (no I/O, no database imports).
 
-from workflows.complaint import ComplaintWorkflow
-from workflows.investigation import InvestigationWorkflow
-
-__all__ = ["ComplaintWorkflow", "InvestigationWorkflow"]
+Import each workflow from its own module (``workflows.complaint``, ``workflows.investigation``):
+the sandbox imports a workflow's module afresh for every run it builds, package first, so
+this file imports nothing, and a complaint does not also load the investigation's module.
+"""

@@ -20,6 +20,16 @@ from __future__ import annotations
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    # `import workflows.x as x`, not `from workflows import x`: the sandbox passes a module
+    # through only when it is imported by its own name (a `from` import of a submodule goes
+    # round the sandbox's importer and would load the step modules afresh for every run).
+    import workflows.legacy as legacy
+    import workflows.step1_intake as step1_intake
+    import workflows.step2_handling as handling
+    import workflows.step2_investigation as investigation
+    import workflows.step2_resolution as resolution
+    import workflows.step3_follow_up as follow_up
+    import workflows.step6_look_back as look_back
     from models.actions import (
         ActionResult,
         AdjustLookBackRequest,
@@ -57,12 +67,6 @@ with workflow.unsafe.imports_passed_through():
         InvestigationProgressSignal,
         ReviewFlagSignal,
     )
-    from workflows import legacy, step1_intake
-    from workflows import step2_handling as handling
-    from workflows import step2_investigation as investigation
-    from workflows import step2_resolution as resolution
-    from workflows import step3_follow_up as follow_up
-    from workflows import step6_look_back as look_back
     from workflows.case import Case
 
 

@@ -20,6 +20,7 @@ from temporalio import workflow
 from temporalio.exceptions import FailureError
 
 with workflow.unsafe.imports_passed_through():
+    import workflows.presentation as presentation
     from activities.classification import ClassificationActivities
     from activities.investigation import InvestigationActivities
     from activities.notifications import NotificationActivities
@@ -57,7 +58,6 @@ with workflow.unsafe.imports_passed_through():
     from models.notifications import StaffNotification
     from models.policy import Accountability, Role
     from models.staff import RosterEntry
-    from workflows import presentation
     from workflows.clocks import run_clocks
     from workflows.handlers import recheck
     from workflows.legacy import SERIALIZED_LEAN
