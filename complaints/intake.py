@@ -11,10 +11,12 @@ Validation happens here, before any workflow starts: a rejected complaint writes
 from __future__ import annotations
 
 import asyncio
+import functools
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -28,6 +30,10 @@ from temporalio.common import (
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from complaints.config import Settings
+from domain.policy import load_policy
+from domain.rules import UnknownStaff
+from domain.times import fmt_utc
 from models import search_attributes as sa
 from models.complaint import (
     ComplaintStatusQuery,
@@ -36,7 +42,8 @@ from models.complaint import (
     WithdrawRequest,
     WithdrawResult,
 )
-from models.intake import ComplaintIntake, received_at_problem, workflow_id_for
+from models.intake import ComplaintIntake, workflow_id_for
+from models.policy import Policy
 from workflows.complaint import ComplaintWorkflow
 
 
@@ -56,6 +63,10 @@ class FilingResult(BaseModel):
 
 class ActionRefused(RuntimeError):
     """A staff or customer action the complaint does not allow now; the message says why."""
+
+
+class StaffNotFound(ActionRefused):
+    """Refused because the staff directory does not know a staff id (``--as``, or one the action names)."""
 
 
 class ComplaintNotFound(LookupError):
@@ -78,7 +89,20 @@ def describe_validation_error(err: ValidationError) -> list[str]:
     return problems
 
 
-def validate_intake(payload: Mapping[str, Any] | ComplaintIntake, now: datetime | None = None) -> ComplaintIntake:
+@functools.cache
+def _load_policy(path: Path) -> Policy:
+    return load_policy(path)
+
+
+def policy_in_force() -> Policy:
+    """The policy new complaints get (``COMPLAINTS_POLICY``, as the worker's): its ``intake``
+    section bounds ``received_at``."""
+    return _load_policy(Settings().policy_file)
+
+
+def validate_intake(
+    payload: Mapping[str, Any] | ComplaintIntake, now: datetime | None = None, policy: Policy | None = None
+) -> ComplaintIntake:
     """The intake model, or IntakeRejected naming every field that is wrong."""
     if not isinstance(payload, (Mapping, ComplaintIntake)):
         raise IntakeRejected([f"(top level): expected a JSON object, got {type(payload).__name__}"])
@@ -86,7 +110,8 @@ def validate_intake(payload: Mapping[str, Any] | ComplaintIntake, now: datetime 
         intake = payload if isinstance(payload, ComplaintIntake) else ComplaintIntake.model_validate(payload)
     except ValidationError as err:
         raise IntakeRejected(describe_validation_error(err)) from err
-    problem = received_at_problem(intake.received_at, now or datetime.now(UTC))
+    policy = policy or policy_in_force()
+    problem = policy.intake.received_at_problem(intake.received_at, now or datetime.now(UTC), policy.timezone)
     if problem:
         raise IntakeRejected([problem])
     return intake
@@ -102,7 +127,7 @@ def static_details(intake: ComplaintIntake) -> str:
         f"**Complaint** {intake.complaint_id} ({intake.source_system} / {intake.source_reference})",
         f"**Customer** {intake.customer.name} ({intake.customer.customer_id})"
         + (f", {intake.customer.company}" if intake.customer.company else ""),
-        f"**Channel** {intake.channel.value}, received {intake.received_at.isoformat()}",
+        f"**Channel** {intake.channel.value}, received {fmt_utc(intake.received_at)}",
         f"**Category** {intake.category.value}",
     ]
     if intake.contract_number:
@@ -113,15 +138,16 @@ def static_details(intake: ComplaintIntake) -> str:
 
 
 class ComplaintIntakeClient:
-    def __init__(self, client: Client, task_queue: str = "complaints") -> None:
+    def __init__(self, client: Client, task_queue: str = "complaints", policy: Policy | None = None) -> None:
         self._client = client
         self._task_queue = task_queue
+        self._policy = policy  # None: the policy in force (COMPLAINTS_POLICY)
 
     async def file(self, payload: Mapping[str, Any] | ComplaintIntake) -> FilingResult:
         """File one complaint. The same source system and reference never files twice."""
         reference = payload.get("source_reference") if isinstance(payload, Mapping) else None
         try:
-            intake = validate_intake(payload)
+            intake = validate_intake(payload, policy=self._policy)
         except IntakeRejected as err:
             return FilingResult(
                 outcome=FilingOutcome.REJECTED,
@@ -203,7 +229,8 @@ async def execute_action(handle: WorkflowHandle[Any, Any], update: Any, request:
             return await handle.execute_update(update, request, id=update_id)
         except WorkflowUpdateFailedError as err:
             cause = getattr(err.cause, "message", None) or str(err.cause)
-            raise ActionRefused(f"{what} of {subject} refused: {cause}") from err
+            unknown = getattr(err.cause, "type", None) == UnknownStaff.__name__
+            raise (StaffNotFound if unknown else ActionRefused)(f"{what} of {subject} refused: {cause}") from err
         except RPCError as err:
             if _not_ready(err) and attempt < NOT_READY_RETRIES:
                 await asyncio.sleep(0.2 * attempt)

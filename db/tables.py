@@ -67,6 +67,8 @@ class Complaint(SQLModel, table=True):
     satisfaction: int | None = None
     root_cause: str | None = Field(default=None, max_length=40, index=True)
     outcome: str | None = Field(default=None, max_length=40)
+    # What the customer was sent on accepting a resolution: final_response or summary_resolution.
+    resolution_communication: str | None = Field(default=None, max_length=24, index=True)
     team: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     last_seq: int = 0
     # The whole case file, as events carried it before they were lean (empty for newer rows:
@@ -85,7 +87,7 @@ class ComplaintEventRow(SQLModel, table=True):
     complaint_id: str = Field(max_length=32, index=True)
     seq: int
     kind: str = Field(max_length=48)
-    actor: str = Field(max_length=64)
+    actor: str = Field(max_length=80)  # a staff id, or intake:<source system> (71)
     at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     recorded_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
@@ -101,7 +103,7 @@ class OutboxMessage(SQLModel, table=True):
     complaint_id: str = Field(max_length=32, index=True)
     kind: str = Field(max_length=48)
     channel: str = Field(max_length=16)
-    recipient: str = Field(max_length=254)
+    recipient: str = Field(max_length=500)  # the longest address: a postal address
     language: str = Field(max_length=8)
     subject: str = Field(max_length=300)
     body: str

@@ -12,13 +12,13 @@ from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from models.intake import EvidenceRef, Money
+from models.intake import KEEPABLE, EvidenceRef, Money
 from models.policy import Accountability, Tier
 
-StaffId = Annotated[str, Field(min_length=1, max_length=64)]
+StaffId = Annotated[str, Field(min_length=1, max_length=64), KEEPABLE]
 
 
-Text = Annotated[str, Field(min_length=1, max_length=4000)]
+Text = Annotated[str, Field(min_length=1, max_length=4000), KEEPABLE]
 
 
 class Action(BaseModel):
@@ -30,13 +30,13 @@ class Action(BaseModel):
 class AssignRequest(Action):
     handler_id: StaffId
     team: list[StaffId] = Field(default_factory=list, max_length=10)
-    reason: Annotated[str, Field(max_length=500)] = ""
+    reason: Annotated[str, Field(max_length=500), KEEPABLE] = ""
 
 
 class FindingsRequest(Action):
     summary: Text
     occurred_at: AwareDatetime | None = None
-    place: Annotated[str, Field(max_length=200)] | None = None
+    place: Annotated[str, Field(max_length=200), KEEPABLE] | None = None
     amounts: list[Money] = Field(default_factory=list, max_length=20)
     evidence: list[EvidenceRef] = Field(default_factory=list, max_length=50)
 
@@ -44,7 +44,7 @@ class FindingsRequest(Action):
 class LegalEvaluationRequest(Action):
     opinion: Text
     recommends_contract_revision: bool = False
-    clause_revision: Annotated[str, Field(max_length=2000)] | None = None
+    clause_revision: Annotated[str, Field(max_length=2000), KEEPABLE] | None = None
 
 
 class ManagerEvaluationRequest(Action):
@@ -84,17 +84,17 @@ class ProposalRequest(Action):
     explanation: Text
     fee_refund: Money | None = None
     compensation: Money | None = None
-    contract_revision: Annotated[str, Field(min_length=1, max_length=2000)] | None = None
+    contract_revision: Annotated[str, Field(min_length=1, max_length=2000), KEEPABLE] | None = None
 
 
 class ApprovalDecision(Action):
     approve: bool
-    reason: Annotated[str, Field(max_length=1000)] = ""
+    reason: Annotated[str, Field(max_length=1000), KEEPABLE] = ""
 
 
 class CustomerAnswer(Action):
     accepted: bool
-    comments: Annotated[str, Field(max_length=2000)] = ""
+    comments: Annotated[str, Field(max_length=2000), KEEPABLE] = ""
 
 
 class ExtensionRequest(Action):
@@ -112,13 +112,13 @@ class FollowUpCallRequest(Action):
     reached: bool
     satisfaction: Annotated[int, Field(ge=1, le=5)] | None = None
     remedy_delivered: bool | None = None
-    comments: Annotated[str, Field(max_length=2000)] = ""
+    comments: Annotated[str, Field(max_length=2000), KEEPABLE] = ""
 
 
 class LookBackRequest(Action):
     situation: Text
     commitments_kept: bool
-    notes: Annotated[str, Field(max_length=2000)] = ""
+    notes: Annotated[str, Field(max_length=2000), KEEPABLE] = ""
 
 
 class AdjustLookBackRequest(Action):

@@ -16,7 +16,7 @@ from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
 from models.actions import Action, InvestigationOutcomeRequest, StaffId, Text
 from models.clocks import Clock, ClockState
-from models.intake import EvidenceRef
+from models.intake import KEEPABLE, EvidenceRef
 from models.policy import Accountability, Role
 from models.staff import RosterEntry
 
@@ -67,7 +67,7 @@ class InvestigationInput(BaseModel):
 
 class AssignInvestigatorRequest(Action):
     lead: StaffId
-    reason: Annotated[str, Field(max_length=500)] = ""
+    reason: Annotated[str, Field(max_length=500), KEEPABLE] = ""
 
 
 class InvestigationFindingRequest(Action):
@@ -103,7 +103,7 @@ class FlagOpenComplaintsRequest(Action):
     staff_ids: list[StaffId] = Field(
         default_factory=list, max_length=20, description="Empty: everyone implicated so far."
     )
-    reason: Annotated[str, Field(max_length=500)] = ""
+    reason: Annotated[str, Field(max_length=500), KEEPABLE] = ""
 
 
 # -- what the investigation records ------------------------------------------------------
