@@ -8,10 +8,12 @@ from activities.logging import activity_logger
 from domain.calendar import add_limit
 from domain.classification import (
     classify,
+    decision_spec,
     handling_rules,
     initial_clocks,
     replan,
     start_clock,
+    summary_resolution_by,
 )
 from domain.policy import PolicyStore
 from models.clocks import Clock, PlanClockRequest, ReplanRequest, ReplanResult
@@ -26,22 +28,31 @@ class ClassificationActivities:
     @activity.defn
     def classify_complaint(self, request: ClassifyRequest) -> ClassificationResult:
         policy = self._policies.current
-        classification = classify(request.intake, policy)
-        clocks = initial_clocks(classification.tier, request.intake.received_at, policy)
+        intake = request.intake
+        classification = classify(intake, policy)
+        clocks = initial_clocks(classification.tier, intake.received_at, policy, intake.flags)
         activity_logger(request.complaint_id).info(
             "complaint classified",
             tier=classification.tier.value,
             rule=classification.rule_id,
             policy_version=policy.version,
         )
-        return ClassificationResult(classification=classification, clocks=clocks, rules=handling_rules(policy))
+        return ClassificationResult(
+            classification=classification,
+            clocks=clocks,
+            rules=handling_rules(policy),
+            summary_resolution_by=summary_resolution_by(intake.received_at, policy),
+        )
 
     @activity.defn
     def replan_clocks(self, request: ReplanRequest) -> ReplanResult:
         """Re-apply the policy now in force to a complaint's running and paused clocks."""
         policy = self._policies.current
         clocks = [Clock.model_validate(c) for c in request.clocks]
-        replanned = [replan(c, request.tier, policy) if c.state.value in ("running", "paused") else c for c in clocks]
+        replanned = [
+            replan(c, request.tier, policy, request.flags) if c.state.value in ("running", "paused") else c
+            for c in clocks
+        ]
         activity_logger(request.complaint_id).info("policy re-applied", policy_version=policy.version)
         return ReplanResult(rules=handling_rules(policy), clocks=replanned)
 
@@ -65,7 +76,8 @@ class ClassificationActivities:
             )
             return start_clock("investigation", spec, request.started_at, policy)
         if request.purpose == "decision":
-            return start_clock("regulatory_decision", policy.regulatory_pack.decision, request.started_at, policy)
+            spec = decision_spec(policy, request.flags)
+            return start_clock("regulatory_decision", spec, request.started_at, policy)
         if request.purpose in ("follow_up", "follow_up_retry"):
             if request.purpose == "follow_up":
                 assert request.tier is not None, "a follow-up clock needs the tier"

@@ -51,6 +51,7 @@ def _apply(row: Complaint, p: ComplaintProjection, seq: int) -> None:
     row.root_cause = p.root_cause
     row.satisfaction = p.satisfaction
     row.outcome = p.outcome
+    row.resolution_communication = p.resolution_communication.value if p.resolution_communication else None
     row.last_seq = seq
     row.updated_at = utc_now()
 

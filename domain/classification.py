@@ -5,12 +5,13 @@ The classification activity and clock planning call these; nothing here does I/O
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from domain.calendar import add_limit
 from models.clocks import Clock
-from models.complaint import Classification
-from models.intake import ComplaintIntake, ContractDisputeDetails, ProductDesignDetails
+from models.complaint import Classification, ResolutionCommunication
+from models.intake import ComplaintFlag, ComplaintIntake, ContractDisputeDetails, ProductDesignDetails
 from models.policy import (
     ClassificationRule,
     ClockSpec,
@@ -90,16 +91,40 @@ def start_clock(name: str, spec: ClockSpec, started_at: datetime, policy: Policy
     )
 
 
-def initial_clocks(tier: Tier, received_at: datetime, policy: Policy) -> list[Clock]:
+def decision_spec(policy: Policy, flags: Iterable[ComplaintFlag] = ()) -> ClockSpec:
+    """The pack's decision limit, or its limit for complaints flagged as one of its ``flagged_decisions``."""
+    pack, flagged = policy.regulatory_pack, set(flags)
+    spec = next((f for f in pack.flagged_decisions if flagged.intersection(f.flags)), None)
+    if spec is None:
+        return pack.decision
+    return ClockSpec(label=spec.label, limit=spec.limit, source=spec.source)
+
+
+def initial_clocks(
+    tier: Tier, received_at: datetime, policy: Policy, flags: Iterable[ComplaintFlag] = ()
+) -> list[Clock]:
     pack = policy.regulatory_pack
     return [
         start_clock("acknowledgement", pack.acknowledgement, received_at, policy),
         start_clock(f"{tier.value}_first_response", policy.tier_clocks[tier], received_at, policy),
-        start_clock("regulatory_decision", pack.decision, received_at, policy),
+        start_clock("regulatory_decision", decision_spec(policy, flags), received_at, policy),
     ]
 
 
-def replan(clock: Clock, tier: Tier, policy: Policy) -> Clock:
+def summary_resolution_by(received_at: datetime, policy: Policy) -> datetime | None:
+    """Until when a resolution gets a summary resolution communication (packs that have one)."""
+    spec = policy.regulatory_pack.summary_resolution
+    return add_limit(received_at, spec.limit, policy).due_at if spec else None
+
+
+def resolution_communication(summary_resolution_by: datetime | None, resolved_at: datetime) -> ResolutionCommunication:
+    """A summary resolution when accepted within the pack's window (if it has one), else the final response."""
+    if summary_resolution_by is not None and resolved_at <= summary_resolution_by:
+        return ResolutionCommunication.SUMMARY_RESOLUTION
+    return ResolutionCommunication.FINAL_RESPONSE
+
+
+def replan(clock: Clock, tier: Tier, policy: Policy, flags: Iterable[ComplaintFlag] = ()) -> Clock:
     """The same clock under ``policy``: same start, state and paused time; new limit and due."""
     pack = policy.regulatory_pack
     if clock.name == "acknowledgement":
@@ -111,7 +136,7 @@ def replan(clock: Clock, tier: Tier, policy: Policy) -> Clock:
         ext = pack.extensions[index]
         spec = ClockSpec(label=ext.label, limit=ext.limit, source=ext.source)
     elif clock.name == "regulatory_decision":
-        spec = pack.decision
+        spec = decision_spec(policy, flags)
     else:
         return clock  # follow-up and look-back clocks keep their schedule
     fresh = start_clock(clock.name, spec, clock.started_at, policy)

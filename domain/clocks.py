@@ -20,6 +20,22 @@ from models.clocks import Clock, ClockState
 
 OPEN = (ClockState.RUNNING, ClockState.PAUSED)
 EventKind = Literal["warning", "due"]
+REGULATOR_REPORT = "regulator_report_"  # a report clock's name: this and the regulator's code
+
+
+def is_regulator_report(clock: Clock) -> bool:
+    return clock.name.startswith(REGULATOR_REPORT)
+
+
+def runs_while_waiting(clock: Clock) -> bool:
+    """What the customer's silence does not stop: the acknowledgement, and each report owed to a
+    regulator (its deadline runs from the start of handling, whatever the customer does)."""
+    return clock.name == "acknowledgement" or is_regulator_report(clock)
+
+
+def only_the_acknowledgement(clock: Clock) -> bool:
+    """Before ``runs_while_waiting``: a pause stopped every clock but the acknowledgement."""
+    return clock.name == "acknowledgement"
 
 
 def warning_at(clock: Clock, fraction: float) -> datetime:
@@ -82,11 +98,10 @@ class ClockBoard:
 
     # -- pausing ------------------------------------------------------------------------
 
-    def pause(self, now: datetime, *, keep_running: Iterable[str] = ("acknowledgement",)) -> None:
-        """Stop time counting (waiting for the customer); the acknowledgement keeps running."""
-        keep = set(keep_running)
+    def pause(self, now: datetime, *, keep: Callable[[Clock], bool] = runs_while_waiting) -> None:
+        """Stop time counting (waiting for the customer) on every running clock but those ``keep`` keeps."""
         for clock in self.clocks:
-            if clock.state == ClockState.RUNNING and clock.name not in keep:
+            if clock.state == ClockState.RUNNING and not keep(clock):
                 clock.state, clock.paused_at = ClockState.PAUSED, now
         self.changed = True
 
@@ -146,7 +161,7 @@ class ClockBoard:
         *,
         settle_by: str | None = None,
         now: datetime | None = None,
-        keep: Callable[[Clock], bool] = lambda c: c.name.startswith("regulator_report_"),
+        keep: Callable[[Clock], bool] = is_regulator_report,
     ) -> None:
         """End every open clock (``settle_by``: as done, met or breached by the deadline).
 

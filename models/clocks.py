@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import AwareDatetime, BaseModel, Field
 
 from models.base import Model
+from models.intake import ComplaintFlag
 from models.policy import HandlingRules, Tier
 
 
@@ -55,12 +56,14 @@ class PlanClockRequest(BaseModel):
     ) = None
     regulator: str | None = None
     revisit: int | None = None
+    flags: list[ComplaintFlag] = Field(default_factory=list, description="The complaint's (for the decision clock).")
 
 
 class ReplanRequest(BaseModel):
     complaint_id: str
     tier: Tier
     clocks: list[Clock]
+    flags: list[ComplaintFlag] = Field(default_factory=list, description="The complaint's (for the decision clock).")
 
 
 class ReplanResult(BaseModel):

@@ -25,7 +25,7 @@ from models.case_file import (
     RootCauseRecord,
 )
 from models.clocks import Clock, ClockState
-from models.intake import Category, ComplaintIntake
+from models.intake import KEEPABLE, Category, ComplaintIntake
 from models.policy import HandlingRules, Tier
 from models.regulator import RegulatorThread
 from models.staff import RosterEntry, StaffRecord
@@ -50,6 +50,13 @@ class Status(StrEnum):
 CLOSED_STATUSES = {Status.RESOLVED, Status.WITHDRAWN, Status.CLOSED}
 
 
+class ResolutionCommunication(StrEnum):
+    """What the customer was sent when they accepted a resolution (also the template's name)."""
+
+    FINAL_RESPONSE = "final_response"
+    SUMMARY_RESOLUTION = "summary_resolution"  # FCA DISP 1.5: resolved within three business days
+
+
 class Classification(Model):
     category: Category
     tier: Tier
@@ -68,6 +75,9 @@ class ClassificationResult(Model):
     classification: Classification
     clocks: list[Clock]
     rules: HandlingRules | None = None  # absent in histories recorded before tiered handling
+    summary_resolution_by: AwareDatetime | None = Field(
+        default=None, description="Resolved by then: a summary resolution communication (packs that have one)."
+    )
 
 
 class CarriedState(Model):
@@ -111,6 +121,8 @@ class ComplaintSnapshot(Model):
     information_requests: list[InformationRequestRecord] = Field(default_factory=list)
     proposals: list[Proposal] = Field(default_factory=list)
     resolved_at: AwareDatetime | None = None
+    summary_resolution_by: AwareDatetime | None = None
+    resolution_communication: ResolutionCommunication | None = None
     follow_up: FollowUp | None = None
     look_back: LookBack | None = None
     look_back_marked: bool = False
@@ -200,6 +212,7 @@ class ComplaintProjection(Model):
     root_cause: str | None = None
     satisfaction: int | None = None
     outcome: str | None = None
+    resolution_communication: ResolutionCommunication | None = None
 
     @classmethod
     def of(cls, snap: ComplaintSnapshot) -> ComplaintProjection:
@@ -219,6 +232,7 @@ class ComplaintProjection(Model):
             root_cause=snap.root_cause.code if snap.root_cause else None,
             satisfaction=snap.closure.satisfaction if snap.closure else None,
             outcome=snap.closure.outcome if snap.closure else None,
+            resolution_communication=snap.resolution_communication,
         )
 
 
@@ -265,8 +279,8 @@ class ComplaintEventBatch(Model):
 class WithdrawRequest(Model):
     """The customer withdraws the complaint (relayed by an intake system)."""
 
-    reason: Annotated[str, Field(min_length=1, max_length=500)]
-    relayed_by: Annotated[str, Field(min_length=1, max_length=64)]
+    reason: Annotated[str, Field(min_length=1, max_length=500), KEEPABLE]
+    relayed_by: Annotated[str, Field(min_length=1, max_length=64), KEEPABLE]
 
 
 class WithdrawResult(Model):

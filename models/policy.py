@@ -6,14 +6,18 @@ policy whose limits are seconds, so no test waits for a real day.
 
 from __future__ import annotations
 
-from datetime import time
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated
+from functools import cache
+from importlib.resources import files
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
+import holidays
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from models.intake import Category, Channel, Money
+from models.intake import Category, Channel, ComplaintFlag, Money
 
 
 class Tier(StrEnum):
@@ -102,11 +106,94 @@ class ExtensionSpec(PolicyModel):
     source: Annotated[str, Field(min_length=1, max_length=200)]
 
 
+@cache
+def _subdivisions() -> dict[str, list[str]]:
+    """Countries ``holidays`` knows (ISO 3166 codes, as tzdata's zone.tab), with their subdivisions."""
+    return holidays.list_supported_countries(include_aliases=False)
+
+
+@cache
+def _zones_of(country: str) -> frozenset[str]:
+    """The time zones tzdata places in a country (its zone.tab)."""
+    table = (files("tzdata.zoneinfo") / "zone.tab").read_text(encoding="utf-8")
+    rows = (line.split("\t") for line in table.splitlines() if line and not line.startswith("#"))
+    return frozenset(row[2] for row in rows if row[0] == country)
+
+
+def calendar_problem(country: str, subdivision: str | None, timezone: str) -> str | None:
+    """What is wrong with a business calendar's country, subdivision and time zone, if anything."""
+    supported = _subdivisions()
+    if country not in supported:
+        return f"business calendar: no public holidays known for country {country!r}"
+    if subdivision is not None and subdivision not in supported[country]:
+        known = ", ".join(supported[country]) or "none"
+        return f"business calendar: {country} has no subdivision {subdivision!r} (known: {known})"
+    try:
+        ZoneInfo(timezone)
+    except Exception:
+        return f"timezone: unknown time zone {timezone!r}"
+    if timezone not in _zones_of(country):
+        zones = ", ".join(sorted(_zones_of(country)))
+        return (
+            f"timezone: {timezone} is not a time zone of {country}, whose business days are counted (one of: {zones})"
+        )
+    return None
+
+
+class BusinessCalendar(PolicyModel):
+    """Which days are business days, and when one closes.
+
+    Public holidays of ``country`` (and of ``subdivision``, a state or nation, when given)
+    from ``holidays``; for CN, China's official calendar (``chinesecalendar``) with its
+    substituted working weekends. A business-day limit falls due at ``close_of_business`` in
+    ``timezone``. The defaults are China's: every pack counted on it before packs named one.
+    """
+
+    country: Annotated[str, Field(pattern=r"^[A-Z]{2}$")] = "CN"
+    subdivision: Annotated[str, Field(pattern=r"^[A-Z0-9]{1,4}$")] | None = None
+    timezone: str = "Asia/Shanghai"
+    close_of_business: time = time(18, 0)
+
+    @model_validator(mode="after")
+    def _known(self) -> BusinessCalendar:
+        problem = calendar_problem(self.country, self.subdivision, self.timezone)
+        if problem:
+            raise ValueError(problem)
+        return self
+
+    def describe(self) -> str:
+        where = f"{self.country}-{self.subdivision}" if self.subdivision else self.country
+        return f"{where} business days, close of business {self.close_of_business:%H:%M} {self.timezone}"
+
+
+class SummaryResolutionSpec(PolicyModel):
+    """A complaint resolved within ``limit`` of receipt gets a summary resolution communication
+    instead of the final response (FCA DISP 1.5)."""
+
+    limit: TimeLimit
+    source: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class FlaggedDecisionSpec(ClockSpec):
+    """The decision limit for complaints that carry any of ``flags`` (instead of the pack's own)."""
+
+    flags: list[ComplaintFlag] = Field(min_length=1)
+
+
 class RegulatoryPack(PolicyModel):
     id: Annotated[str, Field(min_length=1, max_length=40)]
     name: Annotated[str, Field(min_length=1, max_length=200)]
+    calendar: BusinessCalendar = Field(
+        default_factory=BusinessCalendar, description="Whose business days the pack's limits count."
+    )
     acknowledgement: ClockSpec
     decision: ClockSpec
+    flagged_decisions: list[FlaggedDecisionSpec] = Field(
+        default_factory=list,
+        max_length=5,
+        description="Shorter decision limits for flagged complaints; the first whose flags match applies.",
+    )
+    summary_resolution: SummaryResolutionSpec | None = None
     extensions: list[ExtensionSpec] = Field(default_factory=list, max_length=5)
     pause_while_awaiting_customer: bool = Field(
         default=False, description="Whether clocks stop while the complaint waits on the customer."
@@ -170,16 +257,57 @@ class InvestigationPolicy(PolicyModel):
         return self
 
 
+class IntakePolicy(PolicyModel):
+    """Which ``received_at`` intake accepts; it refuses any other before a workflow starts."""
+
+    earliest_received_on: date = Field(
+        default=date(2020, 1, 1),
+        description="No complaint is received before this day (in the policy's time zone): an older "
+        "received_at is a default or mistyped date, not a complaint clocks can run for.",
+    )
+    clock_skew_seconds: int = Field(
+        default=300, ge=0, le=3600, description="How far ahead of this system's clock a received_at may lie."
+    )
+
+    def received_at_problem(self, received_at: datetime, now: datetime, timezone: str) -> str | None:
+        """Why ``received_at`` lies outside the window (naming the field), or None."""
+        floor = datetime.combine(self.earliest_received_on, time(0), ZoneInfo(timezone))
+        if received_at < floor:
+            return f"received_at: lies before {floor.isoformat()}, the earliest the policy accepts"
+        if received_at - now > timedelta(seconds=self.clock_skew_seconds):
+            return f"received_at: lies in the future (more than {self.clock_skew_seconds} s ahead of our clock)"
+        return None
+
+
 class RootCause(PolicyModel):
-    code: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    code: Annotated[str, Field(max_length=40, pattern=r"^[a-z][a-z0-9_]*$")]  # complaints.root_cause
     label: Annotated[str, Field(min_length=1, max_length=120)]
 
 
+CALENDAR_FIELDS = {
+    "business_calendar": "country",
+    "calendar_subdivision": "subdivision",
+    "timezone": "timezone",
+    "business_day_close": "close_of_business",
+}
+
+
 class Policy(PolicyModel):
+    """The firm's policy under one regulatory pack.
+
+    The business calendar is the pack's (``regulatory_pack.calendar``): a policy that does
+    not state ``business_calendar``, ``calendar_subdivision``, ``timezone`` or
+    ``business_day_close`` takes the pack's. A policy may name the firm's own subdivision (an
+    Australian state), time zone (one of the calendar country's) and close of business;
+    ``business_calendar``, if stated, must be the pack's country. These fields then hold what
+    applies: deadlines count on them, and times are shown in ``timezone``.
+    """
+
     version: Annotated[str, Field(min_length=1, max_length=60, pattern=r"^[A-Za-z0-9._-]+$")]
     description: str = ""
     timezone: str = "Asia/Shanghai"
     business_calendar: Annotated[str, Field(pattern=r"^[A-Z]{2}$")] = "CN"
+    calendar_subdivision: Annotated[str, Field(pattern=r"^[A-Z0-9]{1,4}$")] | None = None
     business_day_close: time = time(18, 0)
     regulatory_pack: RegulatoryPack
     tier_clocks: dict[Tier, ClockSpec]
@@ -194,6 +322,27 @@ class Policy(PolicyModel):
     regulator_reporting: RegulatorReportingPolicy
     investigation: InvestigationPolicy
     root_causes: list[RootCause] = Field(min_length=1)
+    intake: IntakePolicy = Field(default_factory=IntakePolicy)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _calendar_from_pack(cls, data: Any) -> Any:
+        """What the policy does not state of its business calendar, it takes from its pack."""
+        if not isinstance(data, dict):
+            return data
+        pack = data.get("regulatory_pack")
+        raw = (
+            pack.calendar
+            if isinstance(pack, RegulatoryPack)
+            else pack.get("calendar")
+            if isinstance(pack, dict)
+            else None
+        )
+        try:
+            calendar = BusinessCalendar.model_validate(raw if raw is not None else {})
+        except ValueError:
+            return data  # validating the pack names the problem
+        return {**{field: getattr(calendar, own) for field, own in CALENDAR_FIELDS.items()}, **data}
 
     @model_validator(mode="after")
     def _complete(self) -> Policy:
@@ -211,13 +360,22 @@ class Policy(PolicyModel):
         bounds = [level.up_to for level in self.approval_matrix[:-1]]
         if any(b is None for b in bounds) or bounds != sorted(bounds):  # type: ignore[type-var]
             raise ValueError("approval_matrix: levels must be in increasing up_to order")
-        try:
-            from zoneinfo import ZoneInfo
-
-            ZoneInfo(self.timezone)
-        except Exception as err:
-            raise ValueError(f"timezone: unknown time zone {self.timezone!r}") from err
+        pack_calendar = self.regulatory_pack.calendar
+        if self.business_calendar != pack_calendar.country:
+            raise ValueError(
+                f"business_calendar: {self.business_calendar}, but regulatory pack {self.regulatory_pack.id} counts "
+                f"{pack_calendar.describe()}; leave out business_calendar, timezone and business_day_close "
+                "to take the pack's, or state the firm's own within that country"
+            )
+        problem = calendar_problem(self.business_calendar, self.calendar_subdivision, self.timezone)
+        if problem:
+            raise ValueError(problem)
         return self
+
+    @property
+    def calendar(self) -> BusinessCalendar:
+        """The business calendar that applies: the pack's, with what the policy states of its own."""
+        return BusinessCalendar(**{own: getattr(self, field) for field, own in CALENDAR_FIELDS.items()})
 
     def amount_in_policy_currency(self, amounts: list[Money]) -> Decimal:
         """Sum of amounts in the policy currency; other currencies are not converted."""

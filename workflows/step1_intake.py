@@ -33,6 +33,7 @@ async def receive(case: Case, input: ComplaintWorkflowInput) -> None:
     )
     cls = result.classification
     snap.classification, snap.clocks, snap.status = cls, result.clocks, Status.CLASSIFIED
+    snap.summary_resolution_by = result.summary_resolution_by
     case.rules = result.rules
     if not case.lean:  # lean runs publish once, acknowledged
         case.publish()

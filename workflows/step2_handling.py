@@ -14,7 +14,7 @@ from temporalio import workflow
 
 from activities.classification import ClassificationActivities
 from activities.staff import StaffActivities
-from domain import rules
+from domain import clocks, rules
 from domain.rules import MANAGERS, Refused
 from models.actions import (
     ActionResult,
@@ -178,7 +178,9 @@ async def request_information(case: Case, request: InformationRequest) -> Action
         )
         paused = case.rules.pause_while_awaiting_customer
         if paused:
-            case.board.pause(now)
+            # Reports owed to a regulator run on while the customer is silent (older runs paused them).
+            reports_run_on = workflow.patched(legacy.REPORTS_RUN_WHILE_WAITING)
+            case.board.pause(now, keep=clocks.runs_while_waiting if reports_run_on else clocks.only_the_acknowledgement)
         case.publish()
         await case.notify_customer(
             f"information_request:{len(snap.information_requests)}",
@@ -273,7 +275,9 @@ async def reapply_policy(case: Case, request: ReapplyPolicyRequest) -> ActionRes
         assert snap.tier is not None and snap.classification is not None
         result: ReplanResult = await case.call(
             ClassificationActivities.replan_clocks,
-            ReplanRequest(complaint_id=snap.complaint_id, tier=snap.tier, clocks=list(snap.clocks)),
+            ReplanRequest(
+                complaint_id=snap.complaint_id, tier=snap.tier, clocks=list(snap.clocks), flags=list(snap.intake.flags)
+            ),
             summary="Re-apply the policy in force to the clocks",
         )
         previous = case.rules.policy_version

@@ -9,6 +9,7 @@ from typing import Any
 from temporalio import workflow
 
 from domain import rules
+from domain.classification import resolution_communication
 from domain.rules import HANDLING, MANAGERS, Refused
 from models.actions import (
     ActionResult,
@@ -159,6 +160,8 @@ def validate_proposal(case: Case, request: ProposalRequest) -> None:
     rules.require_status(case.snap, (Status.IN_HANDLING,), "propose a resolution")
     rules.require_holder(case.snap, entry, "propose a resolution")
     rules.require_ready_for_customer(case.snap, "propose a resolution")
+    remedies = {"fee_refund": request.fee_refund, "compensation": request.compensation}
+    rules.require_policy_currency(remedies, case.rules.currency)
 
 
 def approvers(case: Case, roles: list[Role]) -> list[str]:
@@ -262,14 +265,15 @@ async def record_customer_answer(case: Case, request: CustomerAnswer) -> ActionR
         proposal.customer_comments = request.comments
         if request.accepted and legacy.newer(case, legacy.FOLLOW_UP):
             proposal.state = "accepted"
-            key = "final_response" if snap.reopened_count == 0 else f"final_response:{snap.reopened_count}"
-            await case.notify_customer(key, "final_response", remedy_context(proposal))
-            snap.resolved_at = workflow.now()
-            await case.record(
-                "resolved", actor=request.actor, detail={"number": proposal.number, "comments": request.comments}
-            )
+            communication = resolution_communication(snap.summary_resolution_by, workflow.now())
+            key = communication.value if snap.reopened_count == 0 else f"{communication.value}:{snap.reopened_count}"
+            await case.notify_customer(key, communication.value, remedy_context(proposal))
+            snap.resolved_at, snap.resolution_communication = workflow.now(), communication
+            detail = {"number": proposal.number, "comments": request.comments, "communication": communication.value}
+            await case.record("resolved", actor=request.actor, detail=detail)
             await step3_follow_up.start(case)
-            return case.result(f"resolution {proposal.number} accepted; final response sent; follow-up call scheduled")
+            sent = communication.value.replace("_", " ")
+            return case.result(f"resolution {proposal.number} accepted; {sent} sent; follow-up call scheduled")
         if request.accepted:
             return await legacy.close_at_acceptance(case, request, proposal, remedy_context(proposal))
         proposal.state = "rejected_by_customer"

@@ -276,12 +276,14 @@ async def reopen(case: Case, reason: str, *, actor: str) -> None:
     if snap.look_back is not None and snap.look_back.ended is None:
         snap.look_back.ended = f"reopened: {reason}"
     tier_clock = await case.plan(f"Start the {snap.tier.value}-tier clock again", tier=snap.tier, started_at=now)
-    decision = await case.plan("Start the decision clock again", purpose="decision", started_at=now)
+    decision = await case.plan(
+        "Start the decision clock again", purpose="decision", started_at=now, flags=list(snap.intake.flags)
+    )
     case.board.plan(tier_clock)
     case.board.plan(decision)
     snap.reopened_count += 1
     snap.status = Status.IN_HANDLING
-    snap.resolved_at = None
+    snap.resolved_at = snap.resolution_communication = None
     case.publish()
     await case.notify_staff(
         f"reopened:{snap.reopened_count}",

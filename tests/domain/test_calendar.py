@@ -1,8 +1,9 @@
-"""Deadline arithmetic over China's official calendar."""
+"""Deadline arithmetic over each pack's business calendar: China's official one, and the
+public holidays of Australia (national and the firm's state), England and Wales, and the US."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -10,10 +11,14 @@ import pytest
 from complaints.config import PROJECT_ROOT
 from domain.calendar import add_limit, is_business_day
 from domain.policy import load_policy
-from models.policy import TimeLimit, TimeUnit
+from models.policy import BusinessCalendar, TimeLimit, TimeUnit
+from tests.policies import policy_under
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+SYDNEY, PERTH = ZoneInfo("Australia/Sydney"), ZoneInfo("Australia/Perth")
+LONDON, NEW_YORK = ZoneInfo("Europe/London"), ZoneInfo("America/New_York")
 POLICY = load_policy(PROJECT_ROOT / "policies" / "standard.yaml")
+ASIC, FCA, CFPB = policy_under("asic-rg271"), policy_under("fca-disp"), policy_under("cfpb")
 
 
 def business_days(n: int) -> TimeLimit:
@@ -99,9 +104,113 @@ def test_a_deadline_that_spans_days_the_calendar_does_not_know_is_estimated() ->
     assert due.estimated
 
 
-def test_the_policys_business_calendar_is_the_one_used() -> None:
-    with pytest.raises(ValueError, match=r"^business_calendar: no calendar for 'US'$"):
-        is_business_day(date(2026, 10, 12), "US")
-    elsewhere = POLICY.model_copy(update={"business_calendar": "US"})
-    with pytest.raises(ValueError, match="no calendar for 'US'"):
-        add_limit(datetime(2026, 10, 12, 9, 0, tzinfo=SHANGHAI), business_days(1), elsewhere)
+def test_beyond_the_official_calendar_chinas_statutory_holidays_still_count() -> None:
+    # chinesecalendar stops at 2026: 1 Jan 2027 (a Friday) is New Year's Day all the same.
+    assert is_business_day(date(2027, 1, 1)) == (False, False)
+    due = add_limit(datetime(2026, 12, 31, 10, 0, tzinfo=SHANGHAI), business_days(1), POLICY)
+    assert due.due_at == datetime(2027, 1, 4, 18, 0, tzinfo=SHANGHAI)  # Fri holiday, weekend, Monday
+    assert due.estimated
+
+
+@pytest.mark.parametrize(
+    ("day", "business"),
+    [
+        ("2027-10-01", False),  # National Day (Friday)
+        ("2027-05-01", False),  # Labour Day (Saturday anyway)
+        ("2027-02-08", False),  # Spring Festival (a lunar date, Monday)
+        ("2027-10-08", True),  # the Friday after: whatever bridging days are announced, not guessed
+    ],
+)
+def test_chinas_statutory_holidays_in_a_year_not_yet_published_are_estimated(day: str, business: bool) -> None:
+    assert is_business_day(date.fromisoformat(day)) == (business, False)
+
+
+def test_a_sydney_complaint_is_not_counted_on_chinas_calendar() -> None:
+    # Wednesday 30 Sep 2026: China's National Day week starts the next day; Sydney works on Thursday.
+    due = add_limit(datetime(2026, 9, 30, 11, 0, tzinfo=SYDNEY), ASIC.regulatory_pack.acknowledgement.limit, ASIC)
+    assert due.due_at == datetime(2026, 10, 1, 17, 0, tzinfo=SYDNEY)
+    assert not due.estimated
+
+
+@pytest.mark.parametrize(
+    ("received", "due"),
+    [
+        # Australia Day, Monday 26 Jan 2026.
+        (datetime(2026, 1, 23, 10, 0, tzinfo=SYDNEY), datetime(2026, 1, 27, 17, 0, tzinfo=SYDNEY)),
+        # Christmas (Fri), Boxing Day (Sat) and Boxing Day observed on Monday 28 Dec 2026.
+        (datetime(2026, 12, 24, 10, 0, tzinfo=SYDNEY), datetime(2026, 12, 29, 17, 0, tzinfo=SYDNEY)),
+        # NSW's Labour Day, Monday 5 Oct 2026 (a state holiday, the pack's default state).
+        (datetime(2026, 10, 2, 10, 0, tzinfo=SYDNEY), datetime(2026, 10, 6, 17, 0, tzinfo=SYDNEY)),
+    ],
+)
+def test_australian_public_holidays_are_not_business_days(received: datetime, due: datetime) -> None:
+    assert add_limit(received, business_days(1), ASIC).due_at == due
+
+
+def test_a_firm_names_its_own_state_and_time_zone() -> None:
+    perth = policy_under("asic-rg271", calendar_subdivision="WA", timezone="Australia/Perth")
+    # Western Australia Day, Monday 1 Jun 2026: a holiday in Perth, a business day in Sydney.
+    received = datetime(2026, 5, 29, 10, 0, tzinfo=PERTH)
+    assert add_limit(received, business_days(1), perth).due_at == datetime(2026, 6, 2, 17, 0, tzinfo=PERTH)
+    assert add_limit(received, business_days(1), ASIC).due_at == datetime(2026, 6, 1, 17, 0, tzinfo=SYDNEY)
+    melbourne = policy_under("asic-rg271", calendar_subdivision="VIC", timezone="Australia/Melbourne")
+    # Melbourne Cup Day, Tuesday 3 Nov 2026.
+    received = datetime(2026, 11, 2, 10, 0, tzinfo=SYDNEY)
+    assert add_limit(received, business_days(1), melbourne).due_at == datetime(2026, 11, 4, 17, 0, tzinfo=SYDNEY)
+    assert perth.timezone == "Australia/Perth" and ASIC.timezone == "Australia/Sydney"
+
+
+@pytest.mark.parametrize(
+    ("received", "days", "due"),
+    [
+        # Good Friday 3 Apr and Easter Monday 6 Apr 2026; due at 17:00 British Summer Time.
+        (datetime(2026, 4, 2, 10, 0, tzinfo=LONDON), 1, datetime(2026, 4, 7, 17, 0, tzinfo=LONDON)),
+        # The summary resolution window: the third business day after receipt.
+        (datetime(2026, 4, 2, 10, 0, tzinfo=LONDON), 3, datetime(2026, 4, 9, 17, 0, tzinfo=LONDON)),
+        # The late summer bank holiday, Monday 31 Aug 2026.
+        (datetime(2026, 8, 28, 16, 0, tzinfo=LONDON), 1, datetime(2026, 9, 1, 17, 0, tzinfo=LONDON)),
+        # Christmas (Fri) and Boxing Day (Sat), its substitute on Monday 28 Dec; 17:00 GMT.
+        (datetime(2026, 12, 24, 10, 0, tzinfo=LONDON), 1, datetime(2026, 12, 29, 17, 0, tzinfo=LONDON)),
+    ],
+)
+def test_bank_holidays_of_england_and_wales_are_not_business_days(received: datetime, days: int, due: datetime) -> None:
+    deadline = add_limit(received, business_days(days), FCA)
+    assert deadline.due_at == due
+    assert deadline.due_at.utcoffset() == due.utcoffset()
+    assert not deadline.estimated
+
+
+def test_us_federal_holidays_are_not_business_days() -> None:
+    # Thanksgiving, Thursday 26 Nov 2026; the Friday after is a federal business day.
+    received = datetime(2026, 11, 25, 10, 0, tzinfo=NEW_YORK)
+    assert add_limit(received, business_days(1), CFPB).due_at == datetime(2026, 11, 27, 17, 0, tzinfo=NEW_YORK)
+    # Independence Day falls on a Saturday in 2026: observed on Friday 3 July.
+    received = datetime(2026, 7, 2, 10, 0, tzinfo=NEW_YORK)
+    assert add_limit(received, business_days(1), CFPB).due_at == datetime(2026, 7, 6, 17, 0, tzinfo=NEW_YORK)
+
+
+def test_each_pack_names_its_calendar_and_time_zone() -> None:
+    assert {p.regulatory_pack.id: p.calendar for p in (POLICY, ASIC, FCA, CFPB)} == {
+        "CN-2020": BusinessCalendar(country="CN", timezone="Asia/Shanghai"),
+        "ASIC-RG271": BusinessCalendar(
+            country="AU", subdivision="NSW", timezone="Australia/Sydney", close_of_business=time(17, 0)
+        ),
+        "FCA-DISP": BusinessCalendar(
+            country="GB", subdivision="ENG", timezone="Europe/London", close_of_business=time(17, 0)
+        ),
+        "CFPB": BusinessCalendar(country="US", timezone="America/New_York", close_of_business=time(17, 0)),
+    }
+    # Times are shown in the zone the deadlines are counted in.
+    assert [p.timezone for p in (POLICY, ASIC, FCA, CFPB)] == [
+        "Asia/Shanghai",
+        "Australia/Sydney",
+        "Europe/London",
+        "America/New_York",
+    ]
+
+
+def test_the_calendars_own_holidays_not_chinas() -> None:
+    # 1 Oct 2026: China's National Day, a working Thursday in London, Sydney and New York.
+    assert is_business_day(date(2026, 10, 1)) == (False, True)
+    for policy in (ASIC, FCA, CFPB):
+        assert is_business_day(date(2026, 10, 1), policy.calendar) == (True, True)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from domain.clocks import ClockBoard, effective_due
+from domain.clocks import ClockBoard, effective_due, only_the_acknowledgement
 from models.clocks import Clock, ClockState
 
 T0 = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
@@ -142,8 +142,24 @@ def test_pause_stops_running_clocks_but_the_acknowledgement_keeps_running() -> N
 
 def test_pause_keeps_running_the_clocks_it_is_told_to() -> None:
     b = board(clock("acknowledgement"), clock("investigation"))
-    b.pause(at(2), keep_running=["investigation"])
+    b.pause(at(2), keep=lambda c: c.name == "investigation")
     assert states(b) == {"acknowledgement": ClockState.PAUSED, "investigation": ClockState.RUNNING}
+
+
+def test_waiting_on_the_customer_does_not_stop_a_report_owed_to_a_regulator() -> None:
+    b = board(clock("acknowledgement"), clock("regulatory_decision"), clock("regulator_report_NFRA"))
+    b.pause(at(2))
+    assert states(b) == {
+        "acknowledgement": ClockState.RUNNING,
+        "regulatory_decision": ClockState.PAUSED,
+        "regulator_report_NFRA": ClockState.RUNNING,
+    }
+
+
+def test_before_reports_ran_on_a_pause_stopped_them_too() -> None:
+    b = board(clock("acknowledgement"), clock("regulator_report_NFRA"))
+    b.pause(at(2), keep=only_the_acknowledgement)
+    assert states(b) == {"acknowledgement": ClockState.RUNNING, "regulator_report_NFRA": ClockState.PAUSED}
 
 
 def test_a_paused_clock_has_no_events() -> None:

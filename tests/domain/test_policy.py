@@ -9,6 +9,7 @@ import yaml
 
 from complaints.config import PROJECT_ROOT
 from domain.policy import PolicyError, PolicyStore, load_policy
+from tests.policies import policy_under
 
 POLICIES = PROJECT_ROOT / "policies"
 
@@ -103,9 +104,65 @@ def test_every_regulatory_pack_can_be_selected(tmp_path: Path, pack: str) -> Non
     (tmp_path / "packs" / f"{pack}.yaml").write_text((POLICIES / "packs" / f"{pack}.yaml").read_text(encoding="utf-8"))
     raw = yaml.safe_load((POLICIES / "standard.yaml").read_text(encoding="utf-8"))
     raw["regulatory_pack"] = pack
+    for line in ("timezone", "business_calendar", "business_day_close"):  # China's: the pack's apply instead
+        del raw[line]
     (tmp_path / "policy.yaml").write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
     policy = load_policy(tmp_path / "policy.yaml")
     assert policy.regulatory_pack.decision.limit.unit.value == "calendar_days"
+    assert policy.calendar == policy.regulatory_pack.calendar
+
+
+def test_a_policy_on_another_countrys_calendar_than_its_pack_is_refused(tmp_path: Path) -> None:
+    # standard.yaml states China's calendar and time zone; the FCA pack counts England's.
+    (tmp_path / "packs").symlink_to(POLICIES / "packs")
+    raw = yaml.safe_load((POLICIES / "standard.yaml").read_text(encoding="utf-8"))
+    raw["regulatory_pack"] = "fca-disp"
+    (tmp_path / "p.yaml").write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(
+        PolicyError,
+        match=r"business_calendar: CN, but regulatory pack FCA-DISP counts GB-ENG business days, close of business "
+        r"17:00 Europe/London; leave out business_calendar, timezone and business_day_close",
+    ):
+        load_policy(tmp_path / "p.yaml")
+
+
+@pytest.mark.parametrize(
+    ("own", "message"),
+    [
+        ({"timezone": "Asia/Shanghai"}, r"timezone: Asia/Shanghai is not a time zone of AU, .*Australia/Perth"),
+        ({"timezone": "Mars/Olympus"}, r"timezone: unknown time zone 'Mars/Olympus'"),
+        ({"calendar_subdivision": "XX"}, r"AU has no subdivision 'XX' \(known: ACT, NSW, NT, QLD, SA, TAS, VIC, WA\)"),
+    ],
+)
+def test_the_firms_own_calendar_must_lie_within_the_packs_country(own: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        policy_under("asic-rg271", **own)
+
+
+def test_a_pack_without_a_calendar_counts_on_chinas_as_before() -> None:
+    # Inline packs written before packs named a calendar (compressed.yaml's) keep China's.
+    compressed = load_policy(POLICIES / "compressed.yaml")
+    assert (
+        "calendar" not in yaml.safe_load((POLICIES / "compressed.yaml").read_text(encoding="utf-8"))["regulatory_pack"]
+    )
+    assert (compressed.timezone, compressed.business_calendar, str(compressed.business_day_close)) == (
+        "Asia/Shanghai",
+        "CN",
+        "18:00:00",
+    )
+
+
+def test_the_new_limits_name_their_rules() -> None:
+    fca, asic = policy_under("fca-disp").regulatory_pack, policy_under("asic-rg271").regulatory_pack
+    assert fca.summary_resolution is not None
+    assert fca.summary_resolution.limit.describe() == "3 business days"
+    assert fca.summary_resolution.source.startswith("DISP 1.5")
+    [flagged] = asic.flagged_decisions
+    assert (flagged.flags, flagged.limit.describe()) == (["default_notice", "hardship"], "21 calendar days")
+    assert flagged.source.startswith("RG 271")
+    for name in ("cn-2020", "cfpb"):
+        other = policy_under(name).regulatory_pack
+        assert other.summary_resolution is None and other.flagged_decisions == []
 
 
 def test_an_unknown_pack_lists_the_known_ones(tmp_path: Path) -> None:

@@ -18,10 +18,13 @@ from sqlalchemy import Engine
 from temporalio.client import Client
 
 from activities.regulator import HttpRegulatorGateway
+from complaints.actions import ComplaintActions
 from complaints.config import PROJECT_ROOT
 from complaints.intake import ComplaintIntakeClient
 from domain.policy import PolicyStore
-from models.complaint import ComplaintStatusQuery
+from models.actions import InformationRequest
+from models.clocks import ClockState
+from models.complaint import ComplaintStatusQuery, Status
 from tests.conftest import COMPRESSED_POLICY
 from tests.factories import intake_payload
 from tests.helpers import (
@@ -30,6 +33,7 @@ from tests.helpers import (
     outbox,
     projected,
     save_history,
+    status_once,
 )
 from tests.regulator_server import RegulatorServer
 from worker import build_worker
@@ -111,6 +115,34 @@ async def test_a_long_outage_alerts_compliance_and_loses_nothing(
             [thread] = state.snapshot.regulator_reports
             assert thread.state == "acknowledged" and thread.escalated
             assert list(server.filed_for(cid)) == [f"{cid}:NFRA:initial:1"]
+            await intake.withdraw(cid, "test done", "test")
+
+
+async def test_waiting_on_the_customer_does_not_stop_the_report_owed_to_a_regulator(
+    client: Client, engine: Engine, policies: PolicyStore
+) -> None:
+    """The pack pauses the decision clock while the customer is asked for information; the
+    report's deadline runs from the start of handling and does not move with it."""
+    with RegulatorServer() as server:
+        server.down.set()  # the report stays pending, its clock running
+        async with http_worker(client, engine, policies, server.url) as intake:
+            filed = await intake.file(lodged_with("NFRA"))
+            cid = filed.complaint_id
+            state = await status_once(intake.handle(cid), {Status.IN_HANDLING})
+            before = {c.name: c for c in state.snapshot.clocks}
+            assert before["regulator_report_NFRA"].state == ClockState.RUNNING
+
+            await ComplaintActions(client).request_customer_information(
+                cid, InformationRequest(actor=state.snapshot.assignee, requested="The loan agreement")
+            )
+
+            clocks = {c.name: c for c in (await intake.status(cid)).snapshot.clocks}
+            assert clocks["regulatory_decision"].state == ClockState.PAUSED
+            report = clocks["regulator_report_NFRA"]
+            assert report.state == ClockState.RUNNING and report.paused_at is None
+            assert report.due_at == before["regulator_report_NFRA"].due_at
+            server.down.clear()
+            await reports_settled(intake, cid, timeout=90)
             await intake.withdraw(cid, "test done", "test")
 
 
