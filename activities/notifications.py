@@ -13,12 +13,10 @@ from datetime import datetime
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Protocol
-from zoneinfo import ZoneInfo
 
 import httpx
 import structlog
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
-from jinja2.runtime import Context
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
@@ -27,6 +25,7 @@ from temporalio import activity
 from activities.logging import activity_logger
 from db.tables import OutboxMessage, utc_now
 from domain.policy import PolicyStore
+from domain.times import fmt_utc
 from models.intake import Customer
 from models.notifications import (
     AcknowledgementRequest,
@@ -173,18 +172,17 @@ class Templates:
         self._env = Environment(
             loader=FileSystemLoader(directory), undefined=StrictUndefined, keep_trailing_newline=True
         )
-        self._env.filters["local"] = _local
+        self._env.filters["utc"] = _utc
 
-    def render(self, name: str, language: str, tz: str, **context: object) -> tuple[str, str]:
+    def render(self, name: str, language: str, **context: object) -> tuple[str, str]:
         """(subject, body): the first rendered line is the subject."""
-        text = self._env.get_template(f"{name}.{language}.j2").render(_timezone=tz, **context)
+        text = self._env.get_template(f"{name}.{language}.j2").render(**context)
         subject, _, body = text.partition("\n")
         return subject.strip(), body.lstrip("\n")
 
 
-@pass_context
-def _local(context: Context, value: object) -> object:
-    """Format a moment in the render's own time zone (the environment is shared by threads)."""
+def _utc(value: object) -> object:
+    """A moment as every reader sees it (``domain.times``): converted to UTC and labelled."""
     if isinstance(value, str):
         try:
             value = datetime.fromisoformat(value)
@@ -192,7 +190,7 @@ def _local(context: Context, value: object) -> object:
             return value
     if not isinstance(value, datetime):
         return value
-    return value.astimezone(ZoneInfo(context["_timezone"])).strftime("%Y-%m-%d %H:%M %Z")
+    return fmt_utc(value)
 
 
 class NotificationActivities:
@@ -229,12 +227,10 @@ class NotificationActivities:
     def _to_customer(self, request: CustomerNotification) -> NotificationReceipt:
         to = request.address
         language = to.customer.language
-        policy = self._policies.get(request.policy_version)
         channel, recipient = contact_channel(to.customer)
         subject, body = self._templates.render(
             request.kind,
             language,
-            policy.timezone,
             complaint_id=request.complaint_id,
             customer=to.customer,
             summary=to.summary,

@@ -37,6 +37,23 @@ UI = "http://localhost:8233/namespaces/default/workflows"
 RUN = datetime.now().strftime("%H%M%S")
 
 
+def web_ui_queries(now: float) -> dict[str, str]:
+    """The Web UI views the demo ends with; statuses come from ``Status``, so each one exists."""
+    day_ahead = datetime.fromtimestamp(now + 86400, UTC).isoformat()
+    return {
+        "every open complaint": 'WorkflowType="ComplaintWorkflow" AND ExecutionStatus="Running"',
+        "major ones": 'ComplaintTier="major"',
+        "breached ones": "ComplaintSlaBreached=true",
+        "investigations": 'WorkflowType="InvestigationWorkflow"',
+        "under review": "ComplaintUnderReview=true",
+        "due within a day": f'ComplaintNextDeadline < "{day_ahead}"',
+        "held by S-HND-001": 'ComplaintAssignee="S-HND-001"',
+        "awaiting the customer": f'ComplaintStatus="{Status.AWAITING_CUSTOMER_ANSWER.value}"',
+        "follow-up, look-back": f'ComplaintStatus IN ("{Status.FOLLOW_UP.value}", "{Status.LOOK_BACK.value}")',
+        "closed": f'ComplaintStatus="{Status.CLOSED.value}"',
+    }
+
+
 def say(text: str) -> None:
     print(f"\n== {text}", flush=True)
 
@@ -179,7 +196,7 @@ def the_mix() -> dict[str, dict[str, Any]]:
 
 
 def cli(*args: str, allow_refusal: bool = False) -> str:
-    print("$ complaints " + " ".join(shlex.quote(a) for a in args), flush=True)
+    print("$ .venv/bin/complaints " + " ".join(shlex.quote(a) for a in args), flush=True)
     env = {**os.environ, "COMPLAINTS_POLICY": str(POLICY)}
     done = subprocess.run([CLI, *args], capture_output=True, text=True, env=env)
     text = (done.stdout + done.stderr).strip()
@@ -479,17 +496,7 @@ async def run_demo(client: Any, worker: subprocess.Popen[bytes]) -> None:
     cli("show", ids["rude_rm"])
 
     say("Where to look")
-    queries = {
-        "every open complaint": 'WorkflowType="ComplaintWorkflow" AND ExecutionStatus="Running"',
-        "major ones": 'ComplaintTier="major"',
-        "breached ones": "ComplaintSlaBreached=true",
-        "investigations": 'WorkflowType="InvestigationWorkflow"',
-        "under review": "ComplaintUnderReview=true",
-        "due within a day": f'ComplaintNextDeadline < "{datetime.fromtimestamp(time.time() + 86400, UTC).isoformat()}"',
-        "held by S-HND-001": 'ComplaintAssignee="S-HND-001"',
-        "resolved": 'ComplaintStatus="resolved"',
-    }
-    for label, query in queries.items():
+    for label, query in web_ui_queries(time.time()).items():
         print(f"  {label:<22} {UI}?query={quote(query)}", flush=True)
     print(
         f"  the case study          http://localhost:8233/namespaces/default/workflows/complaint-{ids['case_study']}"

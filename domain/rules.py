@@ -10,15 +10,22 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 
 from models.complaint import CLOSED_STATUSES, ComplaintSnapshot, Status
+from models.intake import Money
 from models.policy import TIER_RANK, HandlingRules, Role, Tier
 from models.staff import RosterEntry
 
 MANAGERS = (Role.MANAGER, Role.SENIOR_MANAGER)
 HANDLING = (Status.IN_HANDLING, Status.AWAITING_CUSTOMER_INFO)
+# Who makes the follow-up call when no colleague outside the handling was free.
+NO_INDEPENDENT_CALLER = "a manager (nobody independent of the handling was free)"
 
 
 class Refused(ValueError):
     """An action the complaint does not allow now; the message says why."""
+
+
+class UnknownStaff(Refused):
+    """A staff id the loaded directory does not hold (the actor, or someone the action names)."""
 
 
 def _names(items: Iterable[object]) -> str:
@@ -28,7 +35,7 @@ def _names(items: Iterable[object]) -> str:
 def actor_entry(roster: Mapping[str, RosterEntry], actor: str) -> RosterEntry:
     entry = roster.get(actor)
     if entry is None:
-        raise Refused(f"{actor} is not an active member of the staff directory")
+        raise UnknownStaff(f"{actor} is not an active member of the staff directory")
     return entry
 
 
@@ -79,6 +86,40 @@ def require_caller_or_manager(snap: ComplaintSnapshot, entry: RosterEntry, actio
         raise Refused(f"only the follow-up caller, the complaint's team or a manager may {action}")
 
 
+def require_follow_up_caller(snap: ComplaintSnapshot, entry: RosterEntry, *, different_caller: bool) -> None:
+    """Who records the follow-up call.
+
+    With the policy's ``different_caller`` the call is independent of the handling: the chosen
+    caller makes it, or a manager takes it over; the handler and the complaint's team never
+    (a manager among them neither), nor anyone the complaint implicates. Without it, as after
+    the decision in general: the caller, the handler or team, or a manager.
+    """
+    action = "record the follow-up call"
+    if not different_caller:
+        require_caller_or_manager(snap, entry, action)
+        return
+    require_not_implicated(snap, entry.staff_id)
+    caller = snap.follow_up.caller if snap.follow_up else None
+    who = f"the chosen caller ({caller}) or a manager taking over" if caller else NO_INDEPENDENT_CALLER
+    if entry.staff_id == snap.assignee or entry.staff_id in snap.team:
+        relation = "handles" if entry.staff_id == snap.assignee else "is on the team of"
+        raise Refused(
+            f"{entry.staff_id} {relation} complaint {snap.complaint_id}; the policy wants the follow-up call "
+            f"made by someone independent of the handling: {who}"
+        )
+    if entry.staff_id != caller and entry.role not in MANAGERS:
+        raise Refused(f"only {who} may {action}")
+
+
+def follow_up_taken_over_from(snap: ComplaintSnapshot, entry: RosterEntry) -> str | None:
+    """The chosen caller a manager takes the follow-up call over from (None: the caller calls,
+    or nobody was chosen and a manager calls as they were asked to)."""
+    caller = snap.follow_up.caller if snap.follow_up else None
+    if caller and entry.role in MANAGERS and entry.staff_id != caller:
+        return caller
+    return None
+
+
 def missing_before_customer(snap: ComplaintSnapshot) -> list[str]:
     """What must be on file before anything goes to the customer, by tier."""
     missing: list[str] = []
@@ -98,6 +139,17 @@ def require_ready_for_customer(snap: ComplaintSnapshot, action: str) -> None:
         raise Refused(
             f"cannot {action} for a {snap.tier.value if snap.tier else ''} complaint before the {', '.join(missing)}"
         )
+
+
+def require_policy_currency(remedies: Mapping[str, Money | None], currency: str) -> None:
+    """Remedies are in the policy's currency: the approval matrix converts nothing, so a remedy
+    in another currency would otherwise count as 0 against it and need no more than a manager."""
+    for field, money in remedies.items():
+        if money is not None and money.currency != currency:
+            raise Refused(
+                f"{field}.currency: {money.currency} is not the policy's currency; remedies are "
+                f"proposed and approved in {currency}"
+            )
 
 
 def approver_roles(rules: HandlingRules, total: Decimal) -> list[Role]:

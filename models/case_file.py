@@ -102,6 +102,9 @@ class FollowUpCall(BaseModel):
     satisfaction: int | None = None
     remedy_delivered: bool | None = None
     comments: str = ""
+    # A manager who made the call instead of the chosen caller (absent before the policy's
+    # different_caller was enforced).
+    taken_over_from: str | None = None
 
 
 class FollowUp(BaseModel):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
+import sqlite3
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -90,6 +92,8 @@ async def test_a_simple_complaint_worked_entirely_through_the_cli(service: Servi
     assert {"acknowledgement", "resolution_proposal", "final_response"} <= {n["kind"] for n in case["notifications"]}
     code, text, _ = await cli(service, "show", cid)
     assert code == 0 and "Timeline" in text and "final_response" in text and "Refund of the penalty interest" in text
+    version = case["complaint"]["classification"]["policy_version"]
+    assert re.search(rf"policy_version={re.escape(version)}\s", text), "the timeline shows the policy version whole"
 
 
 async def test_list_filters_by_tier_and_breach(service: Service) -> None:
@@ -113,8 +117,39 @@ async def test_the_workflow_refuses_the_wrong_role(service: Service) -> None:
     assert err.strip() == (
         f"refused: legal evaluation of {cid} refused: {handler} is handler; to record a legal evaluation takes legal"
     )
+
+
+async def test_an_unknown_staff_member_exits_3_as_the_readme_says(service: Service) -> None:
+    cid, handler, _ = await filed(service, "contract_dispute")
+
     code, out, err = await cli(service, "legal-evaluation", cid, "--as", "S-FORGED", "--opinion", "x")
-    assert code == 1 and "S-FORGED is not an active member of the staff directory" in err
+    assert (code, out) == (3, "")
+    assert err.strip() == (
+        f"error: legal evaluation of {cid} refused: S-FORGED is not an active member of the staff directory"
+    )
+    code, _, err = await cli(service, "assign", cid, "--as", "S-MGR-001", "--handler", "S-NOBODY")
+    assert code == 3 and "S-NOBODY is not an active member of the staff directory" in err
+    for command in (["mine"], ["escalate", cid, "--reason", "x"], ["contact-note", cid, "--note", "x"]):
+        code, _, err = await cli(service, *command, "--as", "S-FORGED")
+        assert (code, err.strip()) == (3, "error: no staff member S-FORGED in the staff directory"), command
+    code, _, err = await cli(service, "legal-evaluation", cid, "--as", handler, "--opinion", "x")
+    assert code == 1, "a known staff member in the wrong role is refused, not unknown"
+
+
+async def test_the_cli_asks_for_the_workers_database_instead_of_creating_one(tmp_path: Path) -> None:
+    missing, empty = tmp_path / "nowhere.db", tmp_path / "empty.db"
+    sqlite3.connect(empty).close()
+    for path, problem in ((missing, "(the file does not exist)"), (empty, "has no complaints tables")):
+        url = f"sqlite:///{path}"
+        env = {**os.environ, "COMPLAINTS_DATABASE_URL": url, "COMPLAINTS_TEMPORAL_ADDRESS": "127.0.0.1:1"}
+        proc = await asyncio.create_subprocess_exec(
+            CLI, "mine", "--as", "S-HND-001", stderr=asyncio.subprocess.PIPE, env=env, cwd=tmp_path
+        )
+        _, err = await proc.communicate()
+        message = " ".join(err.decode().split())
+        assert proc.returncode == 4, message
+        assert problem in message and "set COMPLAINTS_DATABASE_URL to the URL the worker uses" in message
+    assert not missing.exists(), "no empty database was created"
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ what it needs, never the case file.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -240,10 +240,10 @@ class Case:
         )
         return clock
 
-    async def choose_handler(self, summary: str, *, also_exclude: str | None = None) -> HandlerChoice:
+    async def choose_handler(self, summary: str, *, also_exclude: Iterable[str] = ()) -> HandlerChoice:
         """A handler by skills, language and workload; never anyone the complaint implicates."""
         snap = self.snap
-        exclude = rules.implicated_staff(snap) | ({also_exclude} if also_exclude is not None else set())
+        exclude = rules.implicated_staff(snap) | set(also_exclude)
         choice: HandlerChoice = await self.call(
             StaffActivities.choose_handler,
             HandlerChoiceRequest(

@@ -15,4 +15,4 @@ def recheck(validator: Callable[[Any], None], request: Any) -> None:
     try:
         validator(request)
     except Refused as err:
-        raise ApplicationError(str(err), type="Refused", non_retryable=True) from err
+        raise ApplicationError(str(err), type=type(err).__name__, non_retryable=True) from err

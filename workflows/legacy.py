@@ -19,6 +19,8 @@ take the old path until none is left running; then the path is retired in two de
 | ``regulator-reports`` | session 1 | no reports filed for major complaints |
 | ``investigation-workflow`` | session 2 | ``announce_major``, ``open_investigation``, ``record_investigation_outcome`` |
 | ``serialized-handlers-lean-history`` | session 3 | no handler lock, whole case file in events, every search attribute upserted each time, clocks settled late still met |
+| ``independent-follow-up-caller`` | session 4 | ``different_caller`` not enforced: the handler or team may record the follow-up call, and with no colleague free the handler is the caller (``step3_follow_up``) |
+| ``regulator-reports-run-while-waiting`` | session 4 | waiting on the customer paused the reports owed to regulators too (``clocks.only_the_acknowledgement``, ``step2_handling``) |
 """  # noqa: E501 - a table row cannot be wrapped
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ FOLLOW_UP = "follow-up"
 REGULATOR_REPORTS = "regulator-reports"
 INVESTIGATION_WORKFLOW = "investigation-workflow"
 SERIALIZED_LEAN = "serialized-handlers-lean-history"
+INDEPENDENT_CALLER = "independent-follow-up-caller"
+REPORTS_RUN_WHILE_WAITING = "regulator-reports-run-while-waiting"
 
 MET_BY_INVESTIGATION = {"major_first_response"}
 

@@ -1,27 +1,22 @@
 """What a manager sees in the Web UI, as pure functions of the case file.
 
-Search attributes (no personal data beyond the ids the intake systems already index), the
-"current details" markdown, and how times are written. Both workflows use these; the unit
-tests call them without a server.
+Search attributes (no personal data beyond the ids the intake systems already index) and the
+"current details" markdown, with every time as ``domain.times.fmt_utc`` writes it (UTC,
+labelled). Both workflows use these; the unit tests call them without a server.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from temporalio.common import SearchAttributeUpdate
 
 from domain import rules
+from domain.times import fmt_utc
 from models import search_attributes as sa
 from models.clocks import ClockState
 from models.complaint import CLOSED_STATUSES, ComplaintSnapshot, Status
 from models.investigation import InvestigationFile
-
-
-def fmt_utc(moment: datetime | None) -> str:
-    """A time as UTC, converted (deadlines come back in the policy's zone, e.g. +08:00)."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if moment else "—"
 
 
 def search_attributes(snap: ComplaintSnapshot) -> dict[str, SearchAttributeUpdate[Any]]:
@@ -75,7 +70,8 @@ def details(snap: ComplaintSnapshot, stage: str, *, handling: bool) -> str:
                 f"**Under review:** {flag.staff_id} ({flag.relation}) is implicated in `{flag.investigation_id}`"
             )
     if snap.follow_up and snap.status == Status.FOLLOW_UP:
-        lines.append(f"**Follow-up call:** by {snap.follow_up.caller}, attempt {len(snap.follow_up.calls) + 1}")
+        caller = snap.follow_up.caller or rules.NO_INDEPENDENT_CALLER
+        lines.append(f"**Follow-up call:** by {caller}, attempt {len(snap.follow_up.calls) + 1}")
     if snap.look_back and snap.status == Status.LOOK_BACK:
         lines.append(f"**Look-back:** {len(snap.look_back.revisits)} of {snap.look_back.planned} revisits done")
     if snap.reopened_count:

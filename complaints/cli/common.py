@@ -12,14 +12,16 @@ from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Any, TypeVar, overload
-from zoneinfo import ZoneInfo
 
 import typer
 from pydantic import BaseModel, ValidationError
 from rich.console import Console
-from sqlalchemy import Engine
+from sqlalchemy import Engine, inspect
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
+from sqlmodel import Session
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -28,11 +30,13 @@ from complaints.config import Settings
 from complaints.intake import (
     ActionRefused,
     ComplaintNotFound,
+    StaffNotFound,
     describe_validation_error,
 )
 from complaints.temporal import TemporalUnreachable, connect, exit_process
-from db.engine import make_engine
-from domain.policy import PolicyError, load_policy
+from db.engine import make_engine, normalise_url
+from db.tables import Complaint, Staff
+from domain.times import fmt_utc
 from models.actions import ActionResult
 from models.complaint import Status
 from models.intake import Category, EvidenceRef, Money
@@ -71,6 +75,9 @@ def run(body: Callable[[Settings], Coroutine[Any, Any, None]]) -> None:
     code = 0
     try:
         asyncio.run(body(settings))
+    except StaffNotFound as e:
+        err.print(f"error: {e}")
+        code = EXIT_NOT_FOUND
     except ActionRefused as e:
         err.print(f"refused: {e}")
         code = EXIT_REFUSED
@@ -92,15 +99,9 @@ def run(body: Callable[[Settings], Coroutine[Any, Any, None]]) -> None:
     exit_process(code)
 
 
-def zone(settings: Settings) -> ZoneInfo:
-    try:
-        return ZoneInfo(load_policy(settings.policy_file).timezone)
-    except PolicyError:
-        return ZoneInfo("Asia/Shanghai")
-
-
-def when(value: datetime | None, tz: ZoneInfo) -> str:
-    return value.astimezone(tz).strftime("%Y-%m-%d %H:%M") if value else "—"
+def when(value: datetime | None) -> str:
+    """Every time the CLI prints, as the Web UI and the letters write it: converted to UTC, labelled."""
+    return fmt_utc(value)
 
 
 def print_json(data: Any) -> None:
@@ -115,12 +116,29 @@ def _json_value(value: Any) -> str:
 
 @functools.cache
 def _engine_for(url: str) -> Engine:
-    return make_engine(url)
+    """The worker's database, as it is: never a new, empty one (SQLite would create the file)."""
+    needs = "the CLI reads the worker's database: set COMPLAINTS_DATABASE_URL to the URL the worker uses"
+    parsed = make_url(normalise_url(url))
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        if not Path(parsed.database or "").is_file():
+            raise CliError(f"no database at {url} (the file does not exist); {needs}", EXIT_UNREACHABLE)
+    engine = make_engine(url)
+    if not inspect(engine).has_table(Complaint.__tablename__):
+        raise CliError(f"the database at {url} has no complaints tables; {needs}", EXIT_UNREACHABLE)
+    return engine
 
 
 def engine(settings: Settings) -> Engine:
     """One engine per command run, however many reads it makes."""
     return _engine_for(settings.database_url)
+
+
+def require_staff(settings: Settings, staff_id: str) -> None:
+    """An ``--as`` the staff directory (as the worker seeded it) holds, active; else exit 3."""
+    with Session(engine(settings)) as session:
+        member = session.get(Staff, staff_id)
+    if member is None or not member.active:
+        raise CliError(f"no staff member {staff_id} in the staff directory", EXIT_NOT_FOUND)
 
 
 async def temporal_client(settings: Settings) -> Client:
@@ -151,6 +169,8 @@ def signal(
 
     async def body(settings: Settings) -> None:
         request = build()
+        # No answer comes back from a signal, so an unknown sender is caught here (exit 3).
+        require_staff(settings, getattr(request, "actor", ""))
         client = await temporal_client(settings)
         try:
             await action(ComplaintActions(client), complaint_id, request)

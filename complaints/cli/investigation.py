@@ -28,7 +28,6 @@ from complaints.cli.common import (
     run,
     temporal_client,
     when,
-    zone,
 )
 from complaints.config import Settings
 from complaints.intake import ComplaintNotFound
@@ -156,7 +155,6 @@ def investigation_show(complaint_id: ComplaintId, as_json: Json = False) -> None
         if as_json:
             print_json(answer)
             return
-        tz = zone(settings)
         out.print(f"{file.investigation_id}  {file.stage.value}  complaint {file.complaint_id}")
         out.print(f"Why          {file.reason}")
         out.print(f"Lead         {file.lead or '— (compliance must assign one)'}")
@@ -164,20 +162,20 @@ def investigation_show(complaint_id: ComplaintId, as_json: Json = False) -> None
         if file.clock:
             c = file.clock
             state = c.state.value.upper() if c.state.value == "breached" else c.state.value
-            out.print(f"Clock        {c.label} ({c.limit}): {state}, due {when(c.due_at, tz)}")
+            out.print(f"Clock        {c.label} ({c.limit}): {state}, due {when(c.due_at)}")
         for f in file.findings:
-            out.print(f"Finding      {f.summary} — {f.by}, {when(f.at, tz)}")
+            out.print(f"Finding      {f.summary} — {f.by}, {when(f.at)}")
         for ev in file.evidence:
             out.print(f"Evidence     {ev.evidence.uri} sha256 {ev.evidence.sha256[:12]}… — {ev.by}")
         for r in file.responsible:
             out.print(f"Responsible  {', '.join(r.staff_ids)}: {r.reason} — {r.by}")
         for d in file.accountability:
-            out.print(f"Decision     {d.decision}: {d.reason} — {d.by}, {when(d.at, tz)}")
+            out.print(f"Decision     {d.decision}: {d.reason} — {d.by}, {when(d.at)}")
         for flag in file.flagged:
             out.print(f"Flagged      {flag.complaint_id} ({flag.staff_id}, {flag.relation})")
         if file.concluded_at:
             out.print(
-                f"Concluded    {when(file.concluded_at, tz)} by {file.concluded_by}: {file.conclusion}"
+                f"Concluded    {when(file.concluded_at)} by {file.concluded_by}: {file.conclusion}"
                 + ("; suspected illegal conduct" if file.suspected_illegal else "")
             )
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 import typer
 from rich.table import Table
@@ -15,7 +14,6 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from complaints.cli.common import (
-    EXIT_NOT_FOUND,
     EXIT_USAGE,
     As,
     CategoryChoice,
@@ -25,16 +23,18 @@ from complaints.cli.common import (
     StatusChoice,
     TierChoice,
     engine,
+    err,
     out,
     print_json,
+    require_staff,
     run,
     temporal_client,
     when,
-    zone,
 )
 from complaints.config import Settings
 from complaints.intake import ComplaintIntakeClient, ComplaintNotFound
-from db.tables import Complaint, ComplaintEventRow, OutboxMessage, Staff
+from db.tables import Complaint, ComplaintEventRow, OutboxMessage
+from domain.rules import NO_INDEPENDENT_CALLER
 from models import search_attributes as sa
 from models.complaint import ComplaintSnapshot
 from models.intake import workflow_id_for
@@ -85,6 +85,9 @@ def _customer_names(settings: Settings, complaint_ids: list[str]) -> dict[str, s
             ).all()
     except OperationalError:
         return {}  # names are a courtesy; the list itself comes from Temporal
+    except CliError as e:
+        err.print(f"note: no customer names: {e}")
+        return {}
     return dict(found)
 
 
@@ -92,7 +95,6 @@ def _print_rows(rows: list[dict[str, Any]], settings: Settings, title: str) -> N
     if not rows:
         out.print(f"{title}: none")
         return
-    tz = zone(settings)
     table = Table(title=f"{title} ({len(rows)})", title_justify="left")
     for header in (
         "complaint",
@@ -100,7 +102,7 @@ def _print_rows(rows: list[dict[str, Any]], settings: Settings, title: str) -> N
         "tier",
         "category",
         "held by",
-        f"next deadline ({tz.key})",
+        "next deadline",
         "breached",
         "customer",
     ):
@@ -112,7 +114,7 @@ def _print_rows(rows: list[dict[str, Any]], settings: Settings, title: str) -> N
             r["tier"] or "",
             r["category"] or "",
             r["assignee"] or "—",
-            when(r["next_deadline"], tz),
+            when(r["next_deadline"]),
             "BREACHED" if r["sla_breached"] else "",
             r["customer_name"] or r["customer_id"] or "",
         )
@@ -192,9 +194,7 @@ def mine(as_: As, as_json: Json = False) -> None:
     """What is on your desk: complaints you hold and investigations you lead, soonest deadline first."""
 
     async def body(settings: Settings) -> None:
-        with Session(engine(settings)) as session:
-            if session.get(Staff, as_) is None:
-                raise CliError(f"no staff member {as_} in the staff directory", EXIT_NOT_FOUND)
+        require_staff(settings, as_)
         client = await temporal_client(settings)
         query = (
             'WorkflowType IN ("ComplaintWorkflow", "InvestigationWorkflow") AND ExecutionStatus="Running" '
@@ -266,7 +266,7 @@ def show(complaint_id: ComplaintId, as_json: Json = False) -> None:
         if as_json:
             print_json(case)
             return
-        _print_case(case, zone(settings))
+        _print_case(case)
 
     run(body)
 
@@ -275,10 +275,10 @@ def _parse_time(value: Any) -> Any:
     return datetime.fromisoformat(value) if isinstance(value, str) else value
 
 
-def _print_case(case: dict[str, Any], tz: ZoneInfo) -> None:
+def _print_case(case: dict[str, Any]) -> None:
     if case["complaint"] is None:
-        _print_projection(case["projection"], tz)
-        _print_timeline(case, tz)
+        _print_projection(case["projection"])
+        _print_timeline(case)
         return
     snap = ComplaintSnapshot.model_validate(case["complaint"])
     intake, c = snap.intake, snap.classification
@@ -289,7 +289,7 @@ def _print_case(case: dict[str, Any], tz: ZoneInfo) -> None:
         f"{who.email or who.phone or who.postal_address}; language {who.language}"
     )
     out.print(
-        f"Received     {when(intake.received_at, tz)} via {intake.channel.value} "
+        f"Received     {when(intake.received_at)} via {intake.channel.value} "
         f"({intake.source_system} / {intake.source_reference})"
     )
     out.print(f"Complaint    {intake.summary}")
@@ -322,7 +322,7 @@ def _print_case(case: dict[str, Any], tz: ZoneInfo) -> None:
         out.print("(no worker answered; this is the database projection)")
 
     clocks = Table(title="Clocks", title_justify="left")
-    for h in ("clock", "limit", "state", f"due ({tz.key})", "note"):
+    for h in ("clock", "limit", "state", "due", "note"):
         clocks.add_column(h)
     for k in snap.clocks:
         note = ", ".join(
@@ -340,7 +340,7 @@ def _print_case(case: dict[str, Any], tz: ZoneInfo) -> None:
             k.label,
             k.limit,
             k.state.value.upper() if k.state.value == "breached" else k.state.value,
-            when(k.due_at, tz),
+            when(k.due_at),
             note,
         )
     out.print(clocks)
@@ -348,7 +348,7 @@ def _print_case(case: dict[str, Any], tz: ZoneInfo) -> None:
     for label, ev in (("Legal evaluation", snap.legal_evaluation), ("Manager evaluation", snap.manager_evaluation)):
         if ev:
             out.print(
-                f"{label}: {ev.opinion} — {ev.by}, {when(ev.at, tz)}"
+                f"{label}: {ev.opinion} — {ev.by}, {when(ev.at)}"
                 + (f"; proposes revision: {ev.clause_revision}" if ev.clause_revision else "")
             )
     if snap.loss_calculation:
@@ -363,7 +363,7 @@ def _print_case(case: dict[str, Any], tz: ZoneInfo) -> None:
             if inv.outcome
             else "in progress"
         )
-        out.print(f"Investigation: opened by {inv.opened_by} {when(inv.opened_at, tz)} ({inv.scope}); {outcome}")
+        out.print(f"Investigation: opened by {inv.opened_by} {when(inv.opened_at)} ({inv.scope}); {outcome}")
         if inv.workflow_id:
             out.print(
                 f"               {inv.workflow_id}, lead {inv.lead or '—'}; "
@@ -372,7 +372,7 @@ def _print_case(case: dict[str, Any], tz: ZoneInfo) -> None:
             )
     for flag in snap.review_flags:
         state = (
-            f"reviewed by {flag.reviewed_by} {when(flag.reviewed_at, tz)}: {flag.review_note}"
+            f"reviewed by {flag.reviewed_by} {when(flag.reviewed_at)}: {flag.review_note}"
             if flag.reviewed_at
             else "OPEN: a manager reviews, then `complaints review-done`"
         )
@@ -381,7 +381,9 @@ def _print_case(case: dict[str, Any], tz: ZoneInfo) -> None:
         fu = snap.follow_up
         calls = (
             "; ".join(
-                f"{when(c.at, tz)} {c.by}: "
+                f"{when(c.at)} {c.by}"
+                + (f" (taking over from {c.taken_over_from})" if c.taken_over_from else "")
+                + ": "
                 + (
                     f"satisfaction {c.satisfaction}, remedy {'delivered' if c.remedy_delivered else 'NOT delivered'}"
                     if c.reached
@@ -392,13 +394,14 @@ def _print_case(case: dict[str, Any], tz: ZoneInfo) -> None:
             or "none yet"
         )
         out.print(
-            f"Follow-up    caller {fu.caller}; calls: {calls}" + (f"; outcome {fu.outcome}" if fu.outcome else "")
+            f"Follow-up    caller {fu.caller or NO_INDEPENDENT_CALLER}; calls: {calls}"
+            + (f"; outcome {fu.outcome}" if fu.outcome else "")
         )
     if snap.look_back:
         lb = snap.look_back
         done = (
             "; ".join(
-                f"#{r.number} {when(r.at, tz)} {r.situation} ({'kept' if r.commitments_kept else 'BROKEN'})"
+                f"#{r.number} {when(r.at)} {r.situation} ({'kept' if r.commitments_kept else 'BROKEN'})"
                 for r in lb.revisits
             )
             or "none yet"
@@ -413,7 +416,7 @@ def _print_case(case: dict[str, Any], tz: ZoneInfo) -> None:
     if snap.closure:
         closure = snap.closure
         out.print(
-            f"Closed       {when(closure.closed_at, tz)}: {closure.outcome}, "
+            f"Closed       {when(closure.closed_at)}: {closure.outcome}, "
             f"satisfaction {closure.satisfaction or '—'}, {closure.total_seconds / 86400:.1f} days from receipt"
         )
     for f in snap.findings:
@@ -441,15 +444,15 @@ def _print_case(case: dict[str, Any], tz: ZoneInfo) -> None:
             )
             proposals.add_row(str(p.number), p.proposed_by, p.explanation, remedies, p.state, p.decided_by or "")
         out.print(proposals)
-    _print_timeline(case, tz)
+    _print_timeline(case)
 
 
-def _print_projection(row: dict[str, Any], tz: ZoneInfo) -> None:
+def _print_projection(row: dict[str, Any]) -> None:
     out.rule(f"{row['complaint_id']}  ·  {row['status']}")
     out.print("(no worker answered; this is the database projection: the timeline below is the case file)")
     out.print(f"Customer     {row['customer_name']} ({row['customer_id']})")
     out.print(
-        f"Received     {when(_parse_time(row['received_at']), tz)} via {row['channel']} "
+        f"Received     {when(_parse_time(row['received_at']))} via {row['channel']} "
         f"({row['source_system']} / {row['source_reference']})"
     )
     out.print(
@@ -458,22 +461,33 @@ def _print_projection(row: dict[str, Any], tz: ZoneInfo) -> None:
     )
     team = f" with {', '.join(row['team'])}" if row.get("team") else ""
     out.print(f"Held by      {row['assignee'] or 'unassigned'}{team}")
-    deadline = when(_parse_time(row["next_deadline"]), tz) if row["next_deadline"] else "—"
+    deadline = when(_parse_time(row["next_deadline"])) if row["next_deadline"] else "—"
     out.print(f"Next due     {deadline}" + ("; an SLA clock is BREACHED" if row["sla_breached"] else ""))
 
 
-def _print_timeline(case: dict[str, Any], tz: ZoneInfo) -> None:
+def clip(text: str, limit: int = 60) -> str:
+    """Shorten free text at a word boundary; a word up to ``limit`` (a policy version, an id) stays whole."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit]
+    if " " in cut:
+        cut = cut[: cut.rindex(" ")]
+    return cut.rstrip(" ,;:") + "…"
+
+
+def _print_timeline(case: dict[str, Any]) -> None:
     timeline = Table(title="Timeline", title_justify="left")
-    for h in ("#", f"at ({tz.key})", "event", "by", "detail"):
+    for h in ("#", "at", "event", "by"):
         timeline.add_column(h)
+    timeline.add_column("detail", overflow="fold")  # a narrow terminal wraps it, never crops it
     for e in case["timeline"]:
-        detail = ", ".join(f"{k}={v}" for k, v in e["detail"].items() if v not in (None, "", [], {}))
-        timeline.add_row(str(e["seq"]), when(_parse_time(e["at"]), tz), e["kind"], e["actor"], detail[:90])
+        detail = ", ".join(f"{k}={clip(str(v))}" for k, v in e["detail"].items() if v not in (None, "", [], {}))
+        timeline.add_row(str(e["seq"]), when(_parse_time(e["at"])), e["kind"], e["actor"], detail)
     out.print(timeline)
 
     sent = Table(title="Notifications sent", title_justify="left")
-    for h in (f"at ({tz.key})", "kind", "to", "subject"):
+    for h in ("at", "kind", "to", "subject"):
         sent.add_column(h)
     for m in case["notifications"]:
-        sent.add_row(when(_parse_time(m["at"]), tz), m["kind"], f"{m['channel']}:{m['recipient']}", m["subject"])
+        sent.add_row(when(_parse_time(m["at"])), m["kind"], f"{m['channel']}:{m['recipient']}", m["subject"])
     out.print(sent)

@@ -189,6 +189,54 @@ def test_after_the_decision_the_caller_the_team_or_a_manager_may_act() -> None:
         rules.require_caller_or_manager(snapshot(assignee="H-1"), entry("C-1", Role.HANDLER), "record the call")
 
 
+def test_with_a_different_caller_the_chosen_caller_or_a_manager_calls_never_the_handling() -> None:
+    follow_up = FollowUp(caller="C-1", scheduled_at=T0)
+    snap = snapshot(assignee="H-1", team=["T-1", "SM-1"], follow_up=follow_up)
+
+    def check(staff_id: str, role: Role) -> None:
+        rules.require_follow_up_caller(snap, entry(staff_id, role), different_caller=True)
+
+    check("C-1", Role.HANDLER)
+    check("M-9", Role.MANAGER)
+    check("SM-9", Role.SENIOR_MANAGER)
+    with pytest.raises(Refused, match=r"^H-1 handles complaint CMP-1; .*the chosen caller \(C-1\) or a manager"):
+        check("H-1", Role.HANDLER)
+    with pytest.raises(Refused, match=r"^T-1 is on the team of complaint CMP-1; .*independent"):
+        check("T-1", Role.LEGAL)
+    with pytest.raises(Refused, match=r"^SM-1 is on the team of complaint CMP-1"):
+        check("SM-1", Role.SENIOR_MANAGER)  # a manager on the team is not independent either
+    with pytest.raises(Refused, match=r"^only the chosen caller \(C-1\) or a manager taking over may record"):
+        check("H-2", Role.HANDLER)
+    nobody_free = snapshot(assignee="H-1", team=["T-1"], follow_up=FollowUp(caller=None, scheduled_at=T0))
+    rules.require_follow_up_caller(nobody_free, entry("M-9", Role.MANAGER), different_caller=True)
+    with pytest.raises(Refused, match=r"^H-1 handles .*: a manager \(nobody independent of the handling was free\)$"):
+        rules.require_follow_up_caller(nobody_free, entry("H-1", Role.HANDLER), different_caller=True)
+    with pytest.raises(Refused, match=r"^only a manager \(nobody independent of the handling was free\) may"):
+        rules.require_follow_up_caller(nobody_free, entry("H-2", Role.HANDLER), different_caller=True)
+    named = snapshot("service_attitude", named="M-9", assignee="H-1", follow_up=follow_up)
+    with pytest.raises(Refused, match="M-9 is named in complaint CMP-1 and must recuse themselves"):
+        rules.require_follow_up_caller(named, entry("M-9", Role.MANAGER), different_caller=True)
+
+
+def test_without_a_different_caller_the_handler_may_call_as_before() -> None:
+    snap = snapshot(assignee="H-1", team=["T-1"], follow_up=FollowUp(caller="H-1", scheduled_at=T0))
+    for staff_id, role in [("H-1", Role.HANDLER), ("T-1", Role.LEGAL), ("M-9", Role.MANAGER)]:
+        rules.require_follow_up_caller(snap, entry(staff_id, role), different_caller=False)
+    with pytest.raises(Refused, match="only the follow-up caller"):
+        rules.require_follow_up_caller(snap, entry("H-2", Role.HANDLER), different_caller=False)
+
+
+def test_a_manager_who_is_not_the_caller_takes_the_call_over() -> None:
+    snap = snapshot(assignee="H-1", follow_up=FollowUp(caller="C-1", scheduled_at=T0))
+    assert rules.follow_up_taken_over_from(snap, entry("M-9", Role.MANAGER)) == "C-1"
+    assert rules.follow_up_taken_over_from(snap, entry("C-1", Role.HANDLER)) is None
+    assert rules.follow_up_taken_over_from(snap, entry("T-1", Role.LEGAL)) is None
+    manager_calls = snapshot(assignee="H-1", follow_up=FollowUp(caller="M-9", scheduled_at=T0))
+    assert rules.follow_up_taken_over_from(manager_calls, entry("M-9", Role.MANAGER)) is None
+    nobody = snapshot(assignee="H-1", follow_up=FollowUp(caller=None, scheduled_at=T0))
+    assert rules.follow_up_taken_over_from(nobody, entry("M-9", Role.MANAGER)) is None, "asked to call, not taking over"
+
+
 def test_actor_entry_status_and_role() -> None:
     assert rules.actor_entry(ROSTER, "M-1") is ROSTER["M-1"]
     with pytest.raises(Refused, match=r"^NOBODY is not an active member of the staff directory$"):

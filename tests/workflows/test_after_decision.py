@@ -7,13 +7,17 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from sqlmodel import Session, select
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowExecutionStatus
 
 from complaints.actions import ComplaintActions
 from complaints.intake import ActionRefused
+from db.tables import ComplaintEventRow
 from models.actions import (
     AdjustLookBackRequest,
     ApprovalDecision,
+    AssignRequest,
     ContactNoteSignal,
     CustomerAnswer,
     FollowUpCallRequest,
@@ -98,6 +102,104 @@ async def test_a_satisfied_customer_closes_the_complaint(
     assert (row.status, row.outcome, row.satisfaction, row.root_cause) == ("closed", "satisfied", 5, "pricing_error")
     if service.backend == "sqlite":
         await save_history(request, service.intake.handle(cid), "follow_up_satisfied_closed")
+
+
+async def test_the_follow_up_call_is_independent_of_the_handling(
+    service: Service, actions: ComplaintActions, request: pytest.FixtureRequest
+) -> None:
+    # The policy says different_caller: the handler and the team are refused; the chosen
+    # caller records the call, or a manager takes it over and the record says so.
+    cid, handler = await file_assigned(service, "fees_and_interest")
+    team = ["S-LEG-001", "S-SM-001"]  # a senior manager on the team is not independent either
+    await actions.assign(cid, AssignRequest(actor=MANAGER, handler_id=handler, team=team, reason="special team"))
+    await actions.propose_resolution(
+        cid, ProposalRequest(actor=handler, explanation="Refund of the fee.", fee_refund=Money(amount=Decimal("500")))
+    )
+    await actions.decide_resolution(cid, ApprovalDecision(actor=MANAGER, approve=True))
+    await actions.record_customer_answer(cid, CustomerAnswer(actor=handler, accepted=True))
+    caller = await caller_of(service, cid)
+    assert caller not in {handler, *team, MANAGER}
+    updates_before = await accepted_updates(service, cid)
+
+    satisfied = FollowUpCallRequest(actor=handler, reached=True, satisfaction=5, remedy_delivered=True)
+    with pytest.raises(ActionRefused, match=rf"{handler} handles complaint {cid}; .*the chosen caller \({caller}\)"):
+        await actions.record_follow_up_call(cid, satisfied)
+    for member in team:
+        with pytest.raises(ActionRefused, match=f"{member} is on the team of complaint {cid}; .*independent"):
+            await actions.record_follow_up_call(cid, satisfied.model_copy(update={"actor": member}))
+    with pytest.raises(ActionRefused, match=rf"only the chosen caller \({caller}\) or a manager taking over"):
+        await actions.record_follow_up_call(cid, satisfied.model_copy(update={"actor": "S-CMP-001"}))
+    snap = (await state_of(service, cid)).snapshot
+    assert snap.status == Status.FOLLOW_UP and snap.follow_up is not None and snap.follow_up.calls == []
+    assert await accepted_updates(service, cid) == updates_before, "a refusal leaves no trace in history"
+
+    taken = await actions.record_follow_up_call(cid, FollowUpCallRequest(actor=MANAGER, reached=False))
+    assert taken.message.startswith(f"{MANAGER} took over the follow-up call from {caller}; customer not reached")
+    await actions.record_root_cause(cid, RootCauseRequest(actor=handler, code="pricing_error", text="Old fee table"))
+    done = await actions.record_follow_up_call(cid, satisfied.model_copy(update={"actor": caller}))
+
+    assert done.status == "closed" and done.message == "follow-up recorded: satisfaction 5"
+    final = await service.intake.handle(cid).result()
+    assert final.follow_up is not None
+    assert [(c.by, c.taken_over_from) for c in final.follow_up.calls] == [(MANAGER, caller), (caller, None)]
+    await projected(service.engine, cid, "closed")
+    [not_reached] = audit_events(service, cid, "follow_up_not_reached")
+    assert (not_reached.actor, not_reached.detail["taken_over_from"]) == (MANAGER, caller)
+    [recorded] = audit_events(service, cid, "follow_up_done")
+    assert recorded.actor == caller and "taken_over_from" not in recorded.detail
+    if service.backend == "sqlite":
+        await save_history(request, service.intake.handle(cid), "follow_up_taken_over_closed")
+
+
+async def test_with_nobody_independent_free_the_managers_make_the_follow_up_call(
+    service: Service, actions: ComplaintActions, request: pytest.FixtureRequest
+) -> None:
+    cid, handler = await file_assigned(service, "fees_and_interest")
+    others = [h for h in ("S-HND-001", "S-HND-002", "S-HND-003") if h != handler]  # every other handler
+    await actions.assign(cid, AssignRequest(actor=MANAGER, handler_id=handler, team=others, reason="all hands"))
+    await actions.propose_resolution(
+        cid, ProposalRequest(actor=handler, explanation="Refund of the fee.", fee_refund=Money(amount=Decimal("500")))
+    )
+    await actions.decide_resolution(cid, ApprovalDecision(actor=MANAGER, approve=True))
+    await actions.record_customer_answer(cid, CustomerAnswer(actor=handler, accepted=True))
+
+    state = await status_once(service.intake.handle(cid), {Status.FOLLOW_UP})
+    assert state.snapshot.follow_up is not None and state.snapshot.follow_up.caller is None
+    notices = outbox(service.engine, cid, "follow_up")
+    assert {"S-MGR-001", "S-MGR-002", "S-SM-001"} <= {n.recipient for n in notices}
+    assert all("a manager takes the follow-up call over" in n.body for n in notices)
+    satisfied = FollowUpCallRequest(actor=handler, reached=True, satisfaction=4, remedy_delivered=True)
+    for staff_id in (handler, *others):
+        with pytest.raises(ActionRefused, match=r"independent of the handling: a manager \(nobody"):
+            await actions.record_follow_up_call(cid, satisfied.model_copy(update={"actor": staff_id}))
+
+    done = await actions.record_follow_up_call(cid, satisfied.model_copy(update={"actor": "S-MGR-002"}))
+
+    assert done.message == "follow-up recorded: satisfaction 4"
+    snap = (await state_of(service, cid)).snapshot
+    assert snap.follow_up is not None and [(c.by, c.taken_over_from) for c in snap.follow_up.calls] == [
+        ("S-MGR-002", None)
+    ]
+    await actions.record_root_cause(cid, RootCauseRequest(actor=handler, code="pricing_error", text="Old fee table"))
+    assert (await service.intake.handle(cid).result()).status == Status.CLOSED
+    if service.backend == "sqlite":
+        await save_history(request, service.intake.handle(cid), "follow_up_nobody_independent_free_closed")
+
+
+def audit_events(service: Service, complaint_id: str, kind: str) -> list[ComplaintEventRow]:
+    with Session(service.engine) as session:
+        return list(
+            session.exec(
+                select(ComplaintEventRow).where(
+                    ComplaintEventRow.complaint_id == complaint_id, ComplaintEventRow.kind == kind
+                )
+            ).all()
+        )
+
+
+async def accepted_updates(service: Service, complaint_id: str) -> int:
+    history = await service.intake.handle(complaint_id).fetch_history()
+    return sum(e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED for e in history.events)
 
 
 def clock_states(state: ComplaintStatusQuery) -> dict[str, ClockState]:
@@ -272,11 +374,14 @@ async def test_a_long_look_back_continues_as_new_and_loses_no_signal(
 
     noter = asyncio.create_task(keep_noting())
     try:
-        for number in range(1, revisits + 1):
+        for number in range(1, revisits):
             await record_when_open(actions, cid, handler, f"Month {number}: all well")
     finally:
+        # The notes stop before the last revisit, which closes the complaint: a note sent to a
+        # closed complaint is refused by the server ("workflow execution already completed").
         stop.set()
         await noter
+    await record_when_open(actions, cid, handler, f"Month {revisits}: all well")
 
     final = await service.intake.handle(cid).result()
     assert final.status == Status.CLOSED and len(final.look_back.revisits) == revisits

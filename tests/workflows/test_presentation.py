@@ -251,6 +251,10 @@ def test_the_follow_up_call_line_only_during_follow_up() -> None:
         "**Follow-up call:** by C-2, attempt 2"
     )
     assert line(snapshot(Status.LOOK_BACK, follow_up=called), "Follow-up call") is None
+    nobody = FollowUp(caller=None, scheduled_at=T0)
+    assert line(snapshot(Status.FOLLOW_UP, follow_up=nobody), "Follow-up call") == (
+        "**Follow-up call:** by a manager (nobody independent of the handling was free), attempt 1"
+    )
 
 
 def test_the_look_back_line_only_during_look_back() -> None:
