@@ -1,0 +1,226 @@
+"""Every switch and limit of the policy has a test that shows it enforced, and the README lists it.
+
+``SWITCHES`` maps each field of ``models.policy.Policy`` (sections such as ``follow_up`` and
+``regulatory_pack`` by their own fields) to the tests that show the workflow, an activity or
+intake apply it. A field added to the policy without a test here fails
+``test_every_policy_switch_has_an_enforcing_test``; a test renamed away fails
+``test_the_tests_named_exist``.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import types
+import typing
+from functools import cache
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from complaints.config import PROJECT_ROOT
+from models.policy import ClockSpec, Policy, PolicyModel, SummaryResolutionSpec, TimeLimit
+
+W = "tests/workflows"
+
+# Switch -> tests that show it enforced (``file::test``), the first the most direct.
+SWITCHES: dict[str, list[str]] = {
+    "version": [f"{W}/test_handling.py::test_a_policy_change_moves_open_deadlines_only_when_a_manager_reapplies_it"],
+    "timezone": [
+        "tests/domain/test_calendar.py::test_business_days_are_counted_in_the_policy_time_zone",
+        "tests/domain/test_calendar.py::test_a_firm_names_its_own_state_and_time_zone",
+    ],
+    "business_calendar": [
+        "tests/domain/test_policy.py::test_a_policy_on_another_countrys_calendar_than_its_pack_is_refused"
+    ],
+    "calendar_subdivision": ["tests/domain/test_calendar.py::test_a_firm_names_its_own_state_and_time_zone"],
+    "business_day_close": [
+        "tests/domain/test_pack_limits.py::test_fca_summary_resolution_runs_to_close_of_business_on_the_third_business_day"
+    ],
+    "regulatory_pack.calendar.country": [
+        "tests/domain/test_calendar.py::test_each_pack_names_its_calendar_and_time_zone",
+        f"{W}/test_pack_limits.py::test_fca_summary_resolution_within_three_business_days",
+    ],
+    "regulatory_pack.calendar.subdivision": [
+        "tests/domain/test_calendar.py::test_australian_public_holidays_are_not_business_days"
+    ],
+    "regulatory_pack.calendar.timezone": [
+        "tests/domain/test_calendar.py::test_a_sydney_complaint_is_not_counted_on_chinas_calendar"
+    ],
+    "regulatory_pack.calendar.close_of_business": [
+        "tests/domain/test_pack_limits.py::test_fca_summary_resolution_runs_to_close_of_business_on_the_third_business_day"
+    ],
+    "regulatory_pack.acknowledgement": [
+        f"{W}/test_policy_switches.py::test_the_acknowledgement_and_decision_limits_are_the_packs",
+        f"{W}/test_complaint_workflow.py::test_a_complaint_filed_late_breaches_the_clocks_it_settles_after_their_deadline",
+    ],
+    "regulatory_pack.decision": [
+        f"{W}/test_policy_switches.py::test_the_acknowledgement_and_decision_limits_are_the_packs",
+        f"{W}/test_handling.py::test_a_policy_change_moves_open_deadlines_only_when_a_manager_reapplies_it",
+    ],
+    "regulatory_pack.flagged_decisions": [
+        f"{W}/test_pack_limits.py::test_asic_decides_hardship_and_default_notice_complaints_in_21_days"
+    ],
+    "regulatory_pack.summary_resolution": [
+        f"{W}/test_pack_limits.py::test_fca_summary_resolution_within_three_business_days"
+    ],
+    "regulatory_pack.extensions": [
+        f"{W}/test_handling.py::test_extensions_need_the_right_approver_and_tell_the_customer",
+        f"{W}/test_policy_switches.py::test_a_pack_that_neither_pauses_nor_extends_keeps_the_clocks_running",
+    ],
+    "regulatory_pack.pause_while_awaiting_customer": [
+        f"{W}/test_handling.py::test_waiting_on_the_customer_pauses_the_clocks",
+        f"{W}/test_policy_switches.py::test_a_pack_that_neither_pauses_nor_extends_keeps_the_clocks_running",
+    ],
+    "tier_clocks": [
+        f"{W}/test_policy_switches.py::test_the_tier_clock_and_its_warning_come_when_the_policy_says",
+        f"{W}/test_handling.py::test_missed_deadline_warns_then_escalates_to_the_handlers_manager",
+    ],
+    "amount_currency": [
+        f"{W}/test_policy_switches.py::test_classification_and_approval_follow_the_policys_rules_and_currency",
+        "tests/domain/test_classification.py::test_amount_threshold_counts_only_the_policy_currency",
+        f"{W}/test_policy_switches.py::test_a_remedy_in_another_currency_does_not_slip_under_the_approval_matrix",
+    ],
+    "classification_rules": [
+        f"{W}/test_policy_switches.py::test_classification_and_approval_follow_the_policys_rules_and_currency",
+        f"{W}/test_complaint_workflow.py::test_filed_complaint_is_classified_acknowledged_and_projected",
+    ],
+    "warning_fraction": [
+        f"{W}/test_policy_switches.py::test_the_tier_clock_and_its_warning_come_when_the_policy_says",
+        "tests/domain/test_rules.py::test_the_warning_comes_at_the_policys_fraction_of_the_time",
+    ],
+    "approval_matrix": [
+        f"{W}/test_policy_switches.py::test_classification_and_approval_follow_the_policys_rules_and_currency",
+        f"{W}/test_handling.py::test_complex_complaint_needs_legal_and_manager_before_the_customer_hears",
+    ],
+    "follow_up.due": [
+        f"{W}/test_policy_switches.py::test_the_follow_up_call_runs_on_the_policys_window_attempts_and_threshold",
+        f"{W}/test_after_decision.py::test_an_unrecorded_follow_up_is_breached_and_escalated",
+    ],
+    "follow_up.different_caller": [
+        f"{W}/test_after_decision.py::test_the_follow_up_call_is_independent_of_the_handling",
+        "tests/domain/test_rules.py::test_without_a_different_caller_the_handler_may_call_as_before",
+    ],
+    "follow_up.retry_after": [
+        f"{W}/test_policy_switches.py::test_the_follow_up_call_runs_on_the_policys_window_attempts_and_threshold"
+    ],
+    "follow_up.max_attempts": [
+        f"{W}/test_policy_switches.py::test_the_follow_up_call_runs_on_the_policys_window_attempts_and_threshold",
+        f"{W}/test_after_decision.py::test_an_unreachable_customer_gets_retries_then_a_letter",
+    ],
+    "follow_up.satisfaction_threshold": [
+        f"{W}/test_policy_switches.py::test_the_follow_up_call_runs_on_the_policys_window_attempts_and_threshold",
+        f"{W}/test_after_decision.py::test_a_dissatisfied_customer_reopens_it_on_new_clocks",
+    ],
+    "look_back.interval": [f"{W}/test_policy_switches.py::test_look_back_revisits_follow_the_policys_schedule"],
+    "look_back.revisits": [
+        f"{W}/test_policy_switches.py::test_look_back_revisits_follow_the_policys_schedule",
+        f"{W}/test_after_decision.py::test_case_study_three_monthly_revisits",
+    ],
+    "look_back.window": [f"{W}/test_policy_switches.py::test_look_back_revisits_follow_the_policys_schedule"],
+    "look_back.revisits_per_run": [
+        f"{W}/test_policy_switches.py::test_look_back_revisits_follow_the_policys_schedule",
+        f"{W}/test_after_decision.py::test_a_long_look_back_continues_as_new_and_loses_no_signal",
+    ],
+    "regulator_reporting.due": [
+        f"{W}/test_policy_switches.py::test_the_investigation_and_its_report_follow_the_policy",
+        f"{W}/test_regulator_reports.py::test_a_long_outage_alerts_compliance_and_loses_nothing",
+    ],
+    "regulator_reporting.retry_window_fraction": [
+        f"{W}/test_policy_switches.py::test_a_failing_report_alerts_compliance_after_the_policys_share_of_the_time"
+    ],
+    "regulator_reporting.default_regulator": [
+        f"{W}/test_policy_switches.py::test_the_investigation_and_its_report_follow_the_policy"
+    ],
+    "investigation.due": [
+        f"{W}/test_policy_switches.py::test_the_investigation_and_its_report_follow_the_policy",
+        f"{W}/test_investigation.py::test_the_investigation_clock_warns_the_lead_then_escalates_a_breach",
+    ],
+    "investigation.accountability_deciders": [
+        f"{W}/test_policy_switches.py::test_the_investigation_and_its_report_follow_the_policy",
+        f"{W}/test_investigation.py::test_each_investigation_action_needs_the_right_role_and_refusals_leave_no_trace",
+    ],
+    "investigation.evidence_required": [
+        f"{W}/test_policy_switches.py::test_the_investigation_and_its_report_follow_the_policy",
+        f"{W}/test_investigation.py::test_each_investigation_action_needs_the_right_role_and_refusals_leave_no_trace",
+    ],
+    "root_causes": [
+        f"{W}/test_policy_switches.py::test_the_follow_up_call_runs_on_the_policys_window_attempts_and_threshold",
+        f"{W}/test_after_decision.py::test_a_satisfied_customer_closes_the_complaint",
+    ],
+    "intake.earliest_received_on": ["tests/models/test_intake.py::test_received_before_the_policy_floor_is_refused"],
+    "intake.clock_skew_seconds": [
+        "tests/models/test_intake.py::test_received_in_the_future_beyond_the_clock_skew_is_refused"
+    ],
+}
+
+# Text for people, enforced by nothing: shown where the policy is shown.
+DESCRIPTIVE = {"description", "regulatory_pack.id", "regulatory_pack.name", "regulatory_pack.notes"}
+
+# Parts of a switch, not switches of their own (a clock's label, limit and source go together).
+WHOLE = (ClockSpec, TimeLimit, SummaryResolutionSpec)
+
+
+def _model_of(annotation: object) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, PolicyModel):
+        return annotation
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+        models = [m for m in (_model_of(a) for a in typing.get_args(annotation)) if m is not None]
+        return models[0] if len(models) == 1 else None
+    return None
+
+
+def switches(model: type[BaseModel] = Policy, prefix: str = "") -> set[str]:
+    """The policy's fields, a section's (a nested model, not a whole clock) by their own."""
+    found: set[str] = set()
+    for name, field in model.model_fields.items():
+        nested = _model_of(field.annotation)
+        if nested is not None and not issubclass(nested, WHOLE):
+            found |= switches(nested, f"{prefix}{name}.")
+        else:
+            found.add(f"{prefix}{name}")
+    return found
+
+
+@cache
+def _tests_in(path: str) -> frozenset[str]:
+    tree = ast.parse((PROJECT_ROOT / path).read_text(encoding="utf-8"))
+    return frozenset(
+        node.name
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith("test_")
+    )
+
+
+def test_every_policy_switch_has_an_enforcing_test() -> None:
+    fields = switches()
+    assert fields - DESCRIPTIVE - set(SWITCHES) == set(), "a policy switch without a test that shows it enforced"
+    assert set(SWITCHES) - fields == set(), "a switch listed here that the policy no longer has"
+    assert all(SWITCHES.values())
+
+
+def test_the_sections_are_walked_into() -> None:
+    # The walk must reach into sections, else a new field of one would go unnoticed.
+    assert {"follow_up.max_attempts", "regulatory_pack.calendar.timezone", "intake.clock_skew_seconds"} <= switches()
+    assert "regulatory_pack.acknowledgement" in switches() and "regulatory_pack.acknowledgement.limit" not in switches()
+
+
+def test_the_tests_named_exist() -> None:
+    named = [ref.split("::") for refs in SWITCHES.values() for ref in refs]
+    missing = [f"{path}::{name}" for path, name in named if not _exists(path) or name not in _tests_in(path)]
+    assert missing == []
+
+
+def _exists(path: str) -> bool:
+    return Path(PROJECT_ROOT / path).is_file()
+
+
+def test_the_readme_lists_every_switch() -> None:
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    title = "**Policy switches and the tests that enforce them.**"
+    assert title in readme, "README: no paragraph 'Policy switches and the tests that enforce them'"
+    table = readme.split(title, 1)[1].split("\n\n|", 1)[1].split("\n\n", 1)[0]
+    rows = {m.group(1): m.group(2) for m in re.finditer(r"^\| `([a-z_.]+)`[^|]*\|[^|]*\|(.*)\|$", table, re.M)}
+    assert set(rows) == set(SWITCHES), f"README: missing {set(SWITCHES) - set(rows)}, extra {set(rows) - set(SWITCHES)}"
+    for switch, tests in SWITCHES.items():
+        assert all(f"`{test}`" in rows[switch] for test in tests), f"README: the tests of {switch}"
