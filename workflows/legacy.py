@@ -21,6 +21,7 @@ take the old path until none is left running; then the path is retired in two de
 | ``serialized-handlers-lean-history`` | session 3 | no handler lock, whole case file in events, every search attribute upserted each time, clocks settled late still met |
 | ``independent-follow-up-caller`` | session 4 | ``different_caller`` not enforced: the handler or team may record the follow-up call, and with no colleague free the handler is the caller (``step3_follow_up``) |
 | ``regulator-reports-run-while-waiting`` | session 4 | waiting on the customer paused the reports owed to regulators too (``clocks.only_the_acknowledgement``, ``step2_handling``) |
+| ``withdrawal-answered-before-reports`` | session 4 | a withdrawal waited for every pending regulator report before the complaint was withdrawn (``step6_look_back.end_of_run``) |
 """  # noqa: E501 - a table row cannot be wrapped
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ INVESTIGATION_WORKFLOW = "investigation-workflow"
 SERIALIZED_LEAN = "serialized-handlers-lean-history"
 INDEPENDENT_CALLER = "independent-follow-up-caller"
 REPORTS_RUN_WHILE_WAITING = "regulator-reports-run-while-waiting"
+WITHDRAWAL_ANSWERED_FIRST = "withdrawal-answered-before-reports"
 
 MET_BY_INVESTIGATION = {"major_first_response"}
 

@@ -25,6 +25,7 @@ from models.complaint import (
     WithdrawRequest,
     WithdrawResult,
 )
+from workflows import legacy
 from workflows.case import Case
 from workflows.handlers import recheck
 from workflows.presentation import fmt_utc
@@ -241,8 +242,12 @@ def close(case: Case, status: Status, reason: str) -> None:
 async def end_of_run(case: Case) -> ComplaintWorkflowInput | None:
     """Wait for what must not be dropped; the input of the next run when continuing as new."""
     await case.flush()
-    # A report owed to a regulator is never dropped, whatever happens to the complaint.
-    await workflow.wait_condition(lambda: all(t.done() for t in case.report_tasks))
+    # A report owed to a regulator is never dropped, whatever happens to the complaint. A
+    # withdrawal is answered first (the reports are waited for below); older runs waited here,
+    # so the customer's withdrawal hung while a regulator was unreachable.
+    withdrawing = case.withdrawal is not None and case.snap.status not in CLOSED_STATUSES
+    if not (withdrawing and workflow.patched(legacy.WITHDRAWAL_ANSWERED_FIRST)):
+        await workflow.wait_condition(lambda: all(t.done() for t in case.report_tasks))
     if case.continue_as_new and not case.closing():
         await workflow.wait_condition(case.investigation_done)
         await case.flush()  # no audit event may stay behind in this run

@@ -146,6 +146,32 @@ async def test_waiting_on_the_customer_does_not_stop_the_report_owed_to_a_regula
             await intake.withdraw(cid, "test done", "test")
 
 
+async def test_a_withdrawal_is_answered_at_once_while_a_report_is_still_owed(
+    client: Client, engine: Engine, policies: PolicyStore
+) -> None:
+    """The customer's withdrawal does not wait for an unreachable regulator; the report is
+    still filed once the regulator is back, and the complaint ends after it."""
+    with RegulatorServer() as server:
+        server.down.set()
+        async with http_worker(client, engine, policies, server.url) as intake:
+            filed = await intake.file(lodged_with("NFRA"))
+            cid = filed.complaint_id
+            await status_once(intake.handle(cid), {Status.IN_HANDLING})
+
+            withdrawn = await asyncio.wait_for(intake.withdraw(cid, "settled with the branch", "web"), timeout=20)
+
+            assert withdrawn.status == Status.WITHDRAWN
+            [thread] = (await intake.status(cid)).snapshot.regulator_reports
+            assert thread.state == "pending" and server.filed_for(cid) == {}
+            server.down.clear()
+            state = await reports_settled(intake, cid, timeout=90)
+            assert [t.state for t in state.snapshot.regulator_reports] == ["acknowledged"]
+            assert list(server.filed_for(cid)) == [f"{cid}:NFRA:initial:1"]
+            await conclude_investigation(client, cid)  # a withdrawn complaint still waits for it
+            final = await intake.handle(cid).result()
+            assert final.status == Status.WITHDRAWN
+
+
 async def test_an_invalid_report_is_not_resent_blindly(client: Client, engine: Engine, policies: PolicyStore) -> None:
     with RegulatorServer() as server:
         server.reject = True
