@@ -119,7 +119,7 @@ async def test_a_long_outage_alerts_compliance_and_loses_nothing(
 
 
 async def test_waiting_on_the_customer_does_not_stop_the_report_owed_to_a_regulator(
-    client: Client, engine: Engine, policies: PolicyStore
+    client: Client, engine: Engine, policies: PolicyStore, request: pytest.FixtureRequest
 ) -> None:
     """The pack pauses the decision clock while the customer is asked for information; the
     report's deadline runs from the start of handling and does not move with it."""
@@ -144,10 +144,14 @@ async def test_waiting_on_the_customer_does_not_stop_the_report_owed_to_a_regula
             server.down.clear()
             await reports_settled(intake, cid, timeout=90)
             await intake.withdraw(cid, "test done", "test")
+            await conclude_investigation(client, cid)
+            await intake.handle(cid).result()
+            if engine.dialect.name == "sqlite":
+                await save_history(request, intake.handle(cid), "report_runs_on_while_waiting_withdrawn")
 
 
 async def test_a_withdrawal_is_answered_at_once_while_a_report_is_still_owed(
-    client: Client, engine: Engine, policies: PolicyStore
+    client: Client, engine: Engine, policies: PolicyStore, request: pytest.FixtureRequest
 ) -> None:
     """The customer's withdrawal does not wait for an unreachable regulator; the report is
     still filed once the regulator is back, and the complaint ends after it."""
@@ -170,6 +174,8 @@ async def test_a_withdrawal_is_answered_at_once_while_a_report_is_still_owed(
             await conclude_investigation(client, cid)  # a withdrawn complaint still waits for it
             final = await intake.handle(cid).result()
             assert final.status == Status.WITHDRAWN
+            if engine.dialect.name == "sqlite":
+                await save_history(request, intake.handle(cid), "withdrawn_while_report_owed")
 
 
 async def test_an_invalid_report_is_not_resent_blindly(client: Client, engine: Engine, policies: PolicyStore) -> None:
