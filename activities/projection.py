@@ -31,8 +31,6 @@ def _new_row(complaint_id: str, facts: ComplaintFacts, projection: ComplaintProj
         customer_name=facts.customer_name,
         contract_number=facts.contract_number,
         staff_named=facts.staff_named,
-        product=facts.product,
-        clause_references=facts.clause_references or None,
         received_at=facts.received_at,
         status=projection.status.value,
         updated_at=utc_now(),

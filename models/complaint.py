@@ -177,9 +177,6 @@ class ComplaintFacts(Model):
     received_at: AwareDatetime
     contract_number: str | None = None
     staff_named: str | None = None
-    # For the periodic analysis (absent from events recorded before it).
-    product: str | None = None
-    clause_references: list[str] = Field(default_factory=list)
 
     @classmethod
     def of(cls, snap: ComplaintSnapshot) -> ComplaintFacts:
@@ -195,8 +192,6 @@ class ComplaintFacts(Model):
             received_at=intake.received_at,
             contract_number=intake.contract_number,
             staff_named=getattr(intake.details, "staff_id", None),
-            product=getattr(intake.details, "product_code", None),
-            clause_references=list(getattr(intake.details, "clause_references", [])),
         )
 
 
