@@ -9,7 +9,6 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.logging import activity_logger
-from db import analysis_facts
 from db.tables import Complaint, ComplaintEventRow, utc_now
 from models.complaint import (
     ComplaintEvent,
@@ -96,8 +95,7 @@ class ProjectionActivities:
                 )
             )
             with session.no_autoflush:  # the event row is added above: a race on it shows at commit
-                # Locked (PostgreSQL): the analysis facts below read, then write, the complaint's rows.
-                row = session.get(Complaint, event.complaint_id, with_for_update=True)
+                row = session.get(Complaint, event.complaint_id)
             if row is None:
                 if facts is None:
                     raise ApplicationError(
@@ -114,11 +112,6 @@ class ProjectionActivities:
                     row.snapshot = event.snapshot.model_dump(mode="json")
             session.add(row)
             try:
-                session.flush()
-                case_file = event.snapshot.model_dump(mode="json") if event.snapshot is not None else None
-                analysis_facts.record(
-                    session.connection(), event.complaint_id, event.seq, event.kind, event.at, event.detail, case_file
-                )
                 session.commit()
             except IntegrityError:
                 # A concurrent attempt with the same seq won the race: the event is recorded.

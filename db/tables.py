@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Numeric, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, UniqueConstraint
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -59,10 +58,10 @@ class Complaint(SQLModel, table=True):
     staff_named: str | None = Field(default=None, max_length=64, index=True)
     assignee: str | None = Field(default=None, max_length=64, index=True)
     policy_version: str | None = Field(default=None, max_length=60)
-    received_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+    received_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     acknowledged_at: datetime | None = _ts()
     next_deadline: datetime | None = _ts(index=True)
-    closed_at: datetime | None = _ts(index=True)
+    closed_at: datetime | None = _ts()
     sla_breached: bool = Field(default=False, index=True)
     reopened_count: int = 0
     satisfaction: int | None = None
@@ -71,11 +70,6 @@ class Complaint(SQLModel, table=True):
     # What the customer was sent on accepting a resolution: final_response or summary_resolution.
     resolution_communication: str | None = Field(default=None, max_length=24, index=True)
     team: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
-    # For the analysis (0007, db/analysis_facts.py): from the intake, the accepted proposal, the clocks.
-    product: str | None = Field(default=None, max_length=64, index=True)  # product_design's product_code
-    clause_references: list[str] | None = Field(default=None, sa_column=Column(JSON(none_as_null=True), nullable=True))
-    resolved_at: datetime | None = _ts()
-    remedy_paid: Decimal | None = Field(default=None, sa_column=Column(Numeric(18, 2), nullable=True))
     last_seq: int = 0
     # The whole case file, as events carried it before they were lean (empty for newer rows:
     # the workflow's `status` query is the case file).
@@ -97,21 +91,6 @@ class ComplaintEventRow(SQLModel, table=True):
     at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     recorded_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
-
-
-class ComplaintClock(SQLModel, table=True):
-    """Each clock of a complaint, as its events left it (one row per complaint and clock name)."""
-
-    __tablename__ = "complaint_clocks"
-
-    complaint_id: str = Field(primary_key=True, max_length=32)
-    name: str = Field(primary_key=True, max_length=64, index=True)  # regulator_report_<code>: up to 49
-    started_at: datetime | None = _ts()
-    due_at: datetime | None = _ts()
-    settled_at: datetime | None = _ts()  # when its duty was done (met, or done late)
-    breached_at: datetime | None = _ts()
-    state: str = Field(max_length=16, index=True)  # running, paused, met, breached, stopped
-    last_seq: int = 0
 
 
 class OutboxMessage(SQLModel, table=True):
