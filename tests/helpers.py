@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -198,3 +200,24 @@ async def dev_server_process(command: list[str], port: int) -> AsyncIterator[Cli
     finally:
         proc.terminate()
         assert proc.wait(timeout=30) is not None
+
+
+@asynccontextmanager
+async def own_worker(
+    client: Client, engine: Engine, policies: Any, *, prefix: str, gateway: Any = None
+) -> AsyncIterator[Any]:
+    """A worker on a task queue of the test's own (its policy or regulator touches no other test)."""
+    from complaints.intake import ComplaintIntakeClient
+    from worker import build_worker
+
+    task_queue = f"{prefix}-{uuid.uuid4().hex[:6]}"
+    with ThreadPoolExecutor(max_workers=8) as executor:
+        async with build_worker(
+            client,
+            task_queue=task_queue,
+            engine=engine,
+            policies=policies,
+            executor=executor,
+            regulator_gateway=gateway,
+        ):
+            yield ComplaintIntakeClient(client, task_queue=task_queue, policy=policies.current)

@@ -11,10 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
-from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -54,9 +51,16 @@ from models.investigation import (
 from models.policy import Accountability, Policy
 from tests.conftest import COMPRESSED_POLICY, REPORT_SIGNING_KEY
 from tests.factories import CATEGORY_DETAILS, intake_payload
-from tests.helpers import conclude_investigation, eventually, investigation_file, outbox, projected, status_once
+from tests.helpers import (
+    conclude_investigation,
+    eventually,
+    investigation_file,
+    outbox,
+    own_worker,
+    projected,
+    status_once,
+)
 from tests.regulator_server import RegulatorServer
-from worker import build_worker
 
 MANAGER, SENIOR = "S-MGR-001", "S-SM-001"
 
@@ -77,22 +81,11 @@ def seconds(amount: int) -> dict[str, Any]:
     return {"amount": amount, "unit": "seconds"}
 
 
-@asynccontextmanager
-async def worker_under(
+def worker_under(
     client: Client, engine: Engine, policy: Policy, gateway: RegulatorGateway | None = None
-) -> AsyncIterator[ComplaintIntakeClient]:
+) -> AbstractAsyncContextManager[ComplaintIntakeClient]:
     """A worker of this test's own with ``policy`` in force (switching it touches no other test)."""
-    task_queue = f"switches-{uuid.uuid4().hex[:6]}"
-    with ThreadPoolExecutor(max_workers=8) as executor:
-        async with build_worker(
-            client,
-            task_queue=task_queue,
-            engine=engine,
-            policies=PolicyStore(policy),
-            executor=executor,
-            regulator_gateway=gateway,
-        ):
-            yield ComplaintIntakeClient(client, task_queue=task_queue, policy=policy)
+    return own_worker(client, engine, PolicyStore(policy), prefix="switches", gateway=gateway)
 
 
 async def file_in_handling(intake: ComplaintIntakeClient, category: str = "fees_and_interest", **overrides: Any) -> str:

@@ -8,9 +8,7 @@ import signal
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import pytest
@@ -31,29 +29,18 @@ from tests.helpers import (
     conclude_investigation,
     eventually,
     outbox,
+    own_worker,
     projected,
     save_history,
     status_once,
 )
 from tests.regulator_server import RegulatorServer
-from worker import build_worker
 
 
-@asynccontextmanager
-async def http_worker(
+def http_worker(
     client: Client, engine: Engine, policies: PolicyStore, url: str
-) -> AsyncIterator[ComplaintIntakeClient]:
-    task_queue = f"reports-{uuid.uuid4().hex[:6]}"
-    with ThreadPoolExecutor(max_workers=8) as executor:
-        async with build_worker(
-            client,
-            task_queue=task_queue,
-            engine=engine,
-            policies=policies,
-            executor=executor,
-            regulator_gateway=HttpRegulatorGateway(url, timeout_seconds=5),
-        ):
-            yield ComplaintIntakeClient(client, task_queue=task_queue)
+) -> AbstractAsyncContextManager[ComplaintIntakeClient]:
+    return own_worker(client, engine, policies, prefix="reports", gateway=HttpRegulatorGateway(url, timeout_seconds=5))
 
 
 def lodged_with(*regulators: str) -> dict[str, Any]:
