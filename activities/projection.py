@@ -9,7 +9,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.logging import activity_logger
-from db.tables import Complaint, ComplaintEventRow, utc_now
+from db.tables import Complaint, ComplaintClause, ComplaintEventRow, utc_now
 from models.complaint import (
     ComplaintEvent,
     ComplaintEventBatch,
@@ -31,6 +31,7 @@ def _new_row(complaint_id: str, facts: ComplaintFacts, projection: ComplaintProj
         contract_number=facts.contract_number,
         staff_named=facts.staff_named,
         received_at=facts.received_at,
+        product=facts.product,
         status=projection.status.value,
         updated_at=utc_now(),
     )
@@ -104,6 +105,8 @@ class ProjectionActivities:
                         non_retryable=True,
                     )
                 row = _new_row(event.complaint_id, facts, projection)
+                for clause in dict.fromkeys(c[:200] for c in facts.clause_references):
+                    session.add(ComplaintClause(complaint_id=event.complaint_id, clause=clause))
                 if event.snapshot is not None:
                     row.snapshot = event.snapshot.model_dump(mode="json")
             if event.seq > row.last_seq:

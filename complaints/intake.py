@@ -114,6 +114,9 @@ def validate_intake(
     problem = policy.intake.received_at_problem(intake.received_at, now or datetime.now(UTC), policy.timezone)
     if problem:
         raise IntakeRejected([problem])
+    catalogue = [p.code for p in policy.reporting.products]
+    if intake.product is not None and catalogue and intake.product not in catalogue:
+        raise IntakeRejected([f"product: {intake.product!r} is not in the policy's catalogue ({', '.join(catalogue)})"])
     return intake
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Index, Numeric, UniqueConstraint
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -58,10 +59,10 @@ class Complaint(SQLModel, table=True):
     staff_named: str | None = Field(default=None, max_length=64, index=True)
     assignee: str | None = Field(default=None, max_length=64, index=True)
     policy_version: str | None = Field(default=None, max_length=60)
-    received_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    received_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
     acknowledged_at: datetime | None = _ts()
     next_deadline: datetime | None = _ts(index=True)
-    closed_at: datetime | None = _ts()
+    closed_at: datetime | None = _ts(index=True)
     sla_breached: bool = Field(default=False, index=True)
     reopened_count: int = 0
     satisfaction: int | None = None
@@ -70,6 +71,14 @@ class Complaint(SQLModel, table=True):
     # What the customer was sent on accepting a resolution: final_response or summary_resolution.
     resolution_communication: str | None = Field(default=None, max_length=24, index=True)
     team: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    # For the analysis (0007): product from the intake; the rest derived from the audit log by
+    # db/analysis_facts.py up to facts_seq (behind last_seq until the next refresh).
+    product: str | None = Field(default=None, max_length=64, index=True)
+    resolved_at: datetime | None = _ts()
+    remedy_paid: Decimal | None = Field(default=None, sa_column=Column(Numeric(18, 2), nullable=True))
+    escalations: int = 0
+    extensions: int = 0
+    facts_seq: int = 0
     last_seq: int = 0
     # The whole case file, as events carried it before they were lean (empty for newer rows:
     # the workflow's `status` query is the case file).
@@ -91,6 +100,53 @@ class ComplaintEventRow(SQLModel, table=True):
     at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     recorded_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class ComplaintClock(SQLModel, table=True):
+    """Each clock of a complaint as its audit log leaves it (one row per complaint and clock name)."""
+
+    __tablename__ = "complaint_clocks"
+    __table_args__ = (Index("ix_complaint_clocks_name_started", "name", "started_at"),)
+
+    complaint_id: str = Field(primary_key=True, max_length=32)
+    name: str = Field(primary_key=True, max_length=64)  # regulator_report_<code>: up to 49
+    started_at: datetime | None = _ts()
+    due_at: datetime | None = _ts()
+    settled_at: datetime | None = _ts()  # when its duty was done (met, or done late)
+    breached_at: datetime | None = _ts()
+    state: str = Field(max_length=16)  # running, paused, met, breached, stopped
+
+
+class ComplaintClause(SQLModel, table=True):
+    """A contract clause a complaint cites (a contract dispute's clause references)."""
+
+    __tablename__ = "complaint_clauses"
+
+    complaint_id: str = Field(primary_key=True, max_length=32)
+    clause: str = Field(primary_key=True, max_length=200, index=True)
+
+
+class AnalysisReport(SQLModel, table=True):
+    """A periodic analysis or regulator's return as produced: its files on disk, and a summary."""
+
+    __tablename__ = "analysis_reports"
+    __table_args__ = (
+        UniqueConstraint("kind", "period_start", "period_end", "version", name="uq_analysis_report_version"),
+        UniqueConstraint("run_key", name="uq_analysis_report_run_key"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=32)  # analysis, or a ReturnKind
+    period_label: str = Field(max_length=32)  # 2026-10, 2026-Q3, 2026-H1, or from..to
+    period_start: date
+    period_end: date  # inclusive
+    version: int  # 1, 2, ... each run for the same kind and period replaces the one before
+    run_key: str = Field(max_length=200)  # the workflow run and kind: a retry finds its own version
+    policy_version: str = Field(max_length=60)
+    directory: str = Field(max_length=500)
+    files: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    summary: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
 class OutboxMessage(SQLModel, table=True):

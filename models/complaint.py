@@ -177,6 +177,8 @@ class ComplaintFacts(Model):
     received_at: AwareDatetime
     contract_number: str | None = None
     staff_named: str | None = None
+    product: str | None = None  # for the analysis (absent from events recorded before it)
+    clause_references: list[str] = Field(default_factory=list)
 
     @classmethod
     def of(cls, snap: ComplaintSnapshot) -> ComplaintFacts:
@@ -192,6 +194,8 @@ class ComplaintFacts(Model):
             received_at=intake.received_at,
             contract_number=intake.contract_number,
             staff_named=getattr(intake.details, "staff_id", None),
+            product=intake.product_code,
+            clause_references=intake.clause_references,
         )
 
 

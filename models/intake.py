@@ -252,6 +252,11 @@ class ComplaintIntake(StrictModel):
         max_length=len(ComplaintFlag),
         description="About a default notice or hardship (a pack may give these a limit of their own).",
     )
+    product: Code | None = Field(
+        default=None,
+        description="The product complained about, a code of the policy's product catalogue "
+        "(reporting.products); a product design complaint's product_code stands in when absent.",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> ComplaintIntake:
@@ -268,6 +273,15 @@ class ComplaintIntake(StrictModel):
     @property
     def contract_number(self) -> str | None:
         return getattr(self.details, "contract_number", None)
+
+    @property
+    def product_code(self) -> str | None:
+        """The product the complaint is about: as filed, or the defective product's code."""
+        return self.product or getattr(self.details, "product_code", None)
+
+    @property
+    def clause_references(self) -> list[str]:
+        return list(getattr(self.details, "clause_references", []))
 
     @property
     def amounts(self) -> list[Money]:

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import holidays
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from models.analysis import PackReturn, ReportingPolicy
 from models.intake import Category, Channel, ComplaintFlag, Money
 
 
@@ -198,6 +199,9 @@ class RegulatoryPack(PolicyModel):
     pause_while_awaiting_customer: bool = Field(
         default=False, description="Whether clocks stop while the complaint waits on the customer."
     )
+    returns: list[PackReturn] = Field(
+        default_factory=list, description="The periodic returns the pack's regulator asks for, and how often."
+    )
     notes: str = ""
 
 
@@ -323,6 +327,7 @@ class Policy(PolicyModel):
     investigation: InvestigationPolicy
     root_causes: list[RootCause] = Field(min_length=1)
     intake: IntakePolicy = Field(default_factory=IntakePolicy)
+    reporting: ReportingPolicy = Field(default_factory=ReportingPolicy)
 
     @model_validator(mode="before")
     @classmethod

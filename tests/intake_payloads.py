@@ -107,6 +107,7 @@ def full_payload(category: str) -> dict[str, Any]:
     payload["customer"].update(phone="+86 21 5555 0100", postal_address="88 Century Avenue, Pudong, Shanghai")
     payload["evidence"] = [{"uri": "dms://complaints/letter.pdf", "sha256": "ab" * 32, "description": "Letter"}]
     payload["details"].update(copy.deepcopy(OPTIONAL_DETAILS.get(category, {})))
+    payload["product"] = "working_capital"
     return payload
 
 
@@ -141,6 +142,7 @@ def longest_payload(category: str, contact: str) -> dict[str, Any]:
     payload = full_payload(category)
     for field in fields_of(category):
         put(payload, field.keys, longest_value(field))
+    payload["product"] = "commercial_property"  # a code of the policy's catalogue, not free text
     for other in CONTACTS:
         if other != contact:
             del payload["customer"][other]
@@ -224,6 +226,7 @@ def valid_payloads(draw: st.DrawFn) -> dict[str, Any]:
         "details": draw(details_by_category[category]),
         "regulators": regulators,
         "staff_misconduct_alleged": draw(st.booleans()),
+        **draw(st.sampled_from([{}, {"product": "working_capital"}, {"product": "trade_finance"}])),
     }
 
 
@@ -267,6 +270,7 @@ MUTATIONS: list[tuple[Mutation, str]] = [
     (set_("unexpected_field", value=1), "unexpected_field"),
     (set_("staff_misconduct_alleged", value="perhaps"), "staff_misconduct_alleged"),
     (set_("staff_misconduct_alleged", value="yes"), "staff_misconduct_alleged"),
+    (set_("product", value="space_loans"), "product"),  # not in the policy's product catalogue
 ]
 CATEGORY_MUTATIONS: dict[str, list[tuple[Mutation, str]]] = {
     "contract_dispute": [
