@@ -12,9 +12,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 Code = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_-]*$")]
 
@@ -53,7 +53,7 @@ class Product(_Policy):
 
     code: Code
     label: Annotated[str, Field(min_length=1, max_length=120)]
-    fca_product_group: Annotated[str, Field(min_length=1, max_length=80)] = "Other"
+    fca_product_group: Annotated[str, Field(min_length=1, max_length=80)] = "Other banking"
     asic_product: Annotated[str, Field(min_length=1, max_length=80)] = "Other"
     cfpb_product: Annotated[str, Field(min_length=1, max_length=120)] = "Business loan"
     nfra_business_line: Annotated[str, Field(min_length=1, max_length=80)] = "其他"
@@ -206,3 +206,56 @@ class Analysis(BaseModel):
     clauses: list[ClauseRow]
     regulator_reports: list[RegulatorReportRow]
     risk_points: list[RiskPoint]
+
+
+# ---- the reporting workflow's input, steps and result ---------------------------------------
+
+
+def report_kind(value: str) -> str:
+    """``analysis`` or a return's kind; anything else names the field."""
+    if value != ANALYSIS and value not in {k.value for k in ReturnKind}:
+        known = ", ".join([ANALYSIS, *(k.value for k in ReturnKind)])
+        raise ValueError(f"kinds: {value!r} is not a report kind ({known})")
+    return value
+
+
+class ReportRequest(BaseModel):
+    """What to produce: for a named period (on demand), or for the period of ``period_kind``
+    that ended before the schedule's start time (a scheduled run)."""
+
+    kinds: list[Annotated[str, AfterValidator(report_kind)]] = Field(min_length=1)
+    period: Period | None = None
+    period_kind: PeriodKind | None = None
+    timezone: str
+    requested_by: Annotated[str, Field(min_length=1, max_length=80)] = "schedule"
+
+    @model_validator(mode="after")
+    def _one_period(self) -> ReportRequest:
+        if (self.period is None) == (self.period_kind is None):
+            raise ValueError("period: give a period or a period_kind, not both or neither")
+        return self
+
+
+class ProduceRequest(BaseModel):
+    """One report or return of one period (an activity's input: nothing else it needs)."""
+
+    kind: str
+    period: Period
+    previous: Period
+    run_key: str  # the workflow run and kind: a retry after a crash finds the version it wrote
+
+
+class ReportOutput(BaseModel):
+    kind: str
+    period_label: str
+    version: int | None = None
+    directory: str | None = None
+    files: dict[str, str] = Field(default_factory=dict)
+    summary: dict[str, Any] = Field(default_factory=dict)
+    error: str | None = None  # a return that failed its schema: nothing was written
+
+
+class ReportOutcome(BaseModel):
+    period: Period
+    previous: Period
+    outputs: list[ReportOutput]
