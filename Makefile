@@ -20,10 +20,11 @@ run: install
 	mkdir -p .data
 	$(BIN)/honcho -f Procfile start
 
-## Debian's Chromium for the Web UI test (Playwright drives it; no browser download).
+## Debian's Chromium and CJK fonts for the browser tests (Playwright drives it; no browser download).
 browser:
-	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+	@{ command -v chromium >/dev/null 2>&1 && fc-list | grep -qi 'noto sans cjk'; } || { [ "$$(id -u)" = 0 ] && \
+	  command -v apt-get >/dev/null 2>&1 && apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; } || \
 	  echo "note: could not install chromium (needs root and apt); the Web UI test will skip, and fail under CI=true"
 
 ## Lint, import order and format (ruff, whole tree) and types (mypy; config in pyproject.toml).
