@@ -38,10 +38,11 @@ test: install browser lint
 	$(BIN)/pytest
 
 ## Throughput, capacity and history size, side by side with a bare Temporal workflow
-## (ONLY=closure,burst,capacity,history picks lines; N, BURST, CAPACITY set their sizes).
+## (ONLY=closure,burst,capacity,history,analysis picks lines; N, BURST, CAPACITY, ANALYSIS set their sizes).
 bench: install
 	$(BIN)/python -m bench.run $(if $(ONLY),--only $(ONLY),) $(if $(N),--count $(N),) \
-	  $(if $(BURST),--burst $(BURST),) $(if $(CAPACITY),--capacity $(CAPACITY),)
+	  $(if $(BURST),--burst $(BURST),) $(if $(CAPACITY),--capacity $(CAPACITY),) \
+	  $(if $(ANALYSIS),--analysis-count $(ANALYSIS),)
 
 ## A realistic mix of complaints worked through the CLI (uses `make run`'s server, or starts one).
 demo: install

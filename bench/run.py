@@ -19,6 +19,9 @@ capacity  K complaints (default 10,000) filed at the worker's pace (at most half
           idle, beside a worker holding K bare workflows waiting on a timer.
 history   Workflow history (JSON export, KiB, and events) of a simple complaint from intake to
           the customer's acceptance, and of the case study from intake to closure.
+analysis  One month's periodic analysis over A generated complaints (default 1,000,000) on the
+          local PostgreSQL (database complaints_bench, generated once and reused), seconds and
+          peak memory beside a bare SELECT count(*) of the month (bench/analysis.py).
 """
 
 from __future__ import annotations
@@ -35,6 +38,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import psycopg
+
+from bench import analysis as analysis_line
 from bench.bare import ACTIONS, BareWorkflow
 from bench.case_study import work_case_study
 from bench.harness import COMPRESSED_POLICY, Memory, Side, side
@@ -54,7 +60,7 @@ from models.intake import Money
 from tests.factories import intake_payload
 from workflows.complaint import ComplaintWorkflow
 
-LINES = ("closure", "burst", "capacity", "history")
+LINES = ("closure", "burst", "capacity", "history", "analysis")
 CLOSURE_CONCURRENCY = 50  # complaints worked at once in the closure line (as before)
 FILING_CONCURRENCY = 32  # start-workflow calls in flight while filing a burst
 HISTORY_TARGETS_KIB = {"simple": 60, "case study": 200}
@@ -415,6 +421,12 @@ async def main() -> None:
         "--capacity", type=int, default=10000, help="capacity line: open complaints held (default 10000)"
     )
     parser.add_argument(
+        "--analysis-count",
+        type=int,
+        default=1_000_000,
+        help="analysis line: generated complaints the month is analysed among (default 1000000)",
+    )
+    parser.add_argument(
         "--sides",
         type=lambda t: t.split(","),
         default=["bare", "complaint"],
@@ -493,6 +505,14 @@ async def main() -> None:
         if "history" in args.only:
             print(f"\nhistory: JSON export of the workflow history (fetch_history().to_json()); {load()}", flush=True)
             print(history_report(await histories(workdir)), flush=True)
+        if "analysis" in args.only:
+            print(f"\n{analysis_line.headline(args.analysis_count, load())}", flush=True)
+            try:
+                measured = await asyncio.to_thread(analysis_line.run, args.analysis_count)
+            except psycopg.OperationalError as err:
+                print(f"  skipped: PostgreSQL at {analysis_line.ADMIN_URL} is unreachable ({err})", flush=True)
+            else:
+                print(analysis_line.report(measured), flush=True)
 
 
 if __name__ == "__main__":
