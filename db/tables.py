@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index, Numeric, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Index, Numeric, UniqueConstraint, text
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -106,7 +106,16 @@ class ComplaintClock(SQLModel, table=True):
     """Each clock of a complaint as its audit log leaves it (one row per complaint and clock name)."""
 
     __tablename__ = "complaint_clocks"
-    __table_args__ = (Index("ix_complaint_clocks_name_started", "name", "started_at"),)
+    __table_args__ = (
+        Index("ix_complaint_clocks_name_started", "name", "started_at"),
+        Index("ix_complaint_clocks_settled_at", "settled_at"),
+        Index(
+            "ix_complaint_clocks_breached_at",
+            "breached_at",
+            postgresql_where=text("breached_at IS NOT NULL"),
+            sqlite_where=text("breached_at IS NOT NULL"),
+        ),
+    )
 
     complaint_id: str = Field(primary_key=True, max_length=32)
     name: str = Field(primary_key=True, max_length=64)  # regulator_report_<code>: up to 49
