@@ -41,17 +41,20 @@ from activities.regulator import (
     RegulatorActivities,
     RegulatorGateway,
 )
+from activities.reporting import ReportingActivities
 from activities.staff import StaffActivities
 from complaints.config import Settings, WorkerTuning
 from complaints.logging import configure_logging
+from complaints.schedules import ensure_schedules
 from complaints.temporal import connect, ensure_search_attributes, exit_process
 from db.engine import make_engine, migrate
 from db.seed import seed_staff_directory
 from domain.policy import PolicyStore
 from workflows.complaint import ComplaintWorkflow
 from workflows.investigation import InvestigationWorkflow
+from workflows.step3_analysis import ReportingWorkflow
 
-WORKFLOWS = [ComplaintWorkflow, InvestigationWorkflow]
+WORKFLOWS = [ComplaintWorkflow, InvestigationWorkflow, ReportingWorkflow]
 
 
 def build_worker(
@@ -64,6 +67,7 @@ def build_worker(
     regulator_gateway: RegulatorGateway | None = None,
     executor: ThreadPoolExecutor,
     tuning: WorkerTuning | None = None,
+    reports_dir: Path | None = None,
 ) -> Worker:
     """The worker with every activity wired to its dependencies (also used by the tests)."""
     precompile_workflows(WORKFLOWS)
@@ -74,6 +78,7 @@ def build_worker(
     notifications = NotificationActivities(notifier, policies)
     regulator = RegulatorActivities(regulator_gateway or gateway_from(Settings()))
     investigation = InvestigationActivities(engine, policies)
+    reporting = ReportingActivities(engine, policies, reports_dir or Settings().reports_dir)
     return Worker(
         client,
         task_queue=task_queue,
@@ -94,6 +99,8 @@ def build_worker(
             investigation.record_investigation_event,
             investigation.find_open_complaints,
             investigation.record_accountability,
+            reporting.refresh_analysis_facts,
+            reporting.produce_report,
         ],
         activity_executor=executor,
         # Ctrl-C lets running activities finish (they are idempotent, but finishing is kinder).
@@ -166,6 +173,9 @@ async def main() -> None:
     added = await ensure_search_attributes(client)
     if added:
         log.warning("registered search attributes the server lacked", added=added)
+    if settings.report_schedules:
+        schedules = await ensure_schedules(client, policies.current, settings.task_queue)
+        log.info("report schedules in place", schedules=schedules)
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)

@@ -93,6 +93,12 @@ class Settings:
     regulator_signing_key: str = field(
         default_factory=lambda: _env("COMPLAINTS_REGULATOR_SIGNING_KEY", "development-only-signing-key")
     )
+    # The periodic analysis (step 3.2): where reports and returns are written, and whether the
+    # worker creates or updates their Temporal Schedules when it starts.
+    reports_dir: Path = field(
+        default_factory=lambda: Path(_env("COMPLAINTS_REPORTS_DIR", str(DEFAULT_DATA_DIR / "reports")))
+    )
+    report_schedules: bool = field(default_factory=lambda: _env_bool("COMPLAINTS_REPORT_SCHEDULES", True))
     # TLS for a real cluster: on when any of these is set (paths to PEM files).
     tls: bool = field(default_factory=lambda: _env("COMPLAINTS_TEMPORAL_TLS", "false").lower() in ("1", "true", "yes"))
     tls_ca: str = field(default_factory=lambda: _env("COMPLAINTS_TEMPORAL_TLS_CA", ""))

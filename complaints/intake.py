@@ -146,6 +146,10 @@ class ComplaintIntakeClient:
         self._task_queue = task_queue
         self._policy = policy  # None: the policy in force (COMPLAINTS_POLICY)
 
+    @property
+    def task_queue(self) -> str:
+        return self._task_queue
+
     async def file(self, payload: Mapping[str, Any] | ComplaintIntake) -> FilingResult:
         """File one complaint. The same source system and reference never files twice."""
         reference = payload.get("source_reference") if isinstance(payload, Mapping) else None

@@ -186,7 +186,8 @@ def risk_points(rules: list[RiskRule], analysis: Analysis) -> list[RiskPoint]:
                         direction="above" if above else "below",
                         cases=cases,
                         owner=rule.owner,
-                        detail=f"{words}; {rule.proposal}".rstrip("; ") if rule.proposal else words,
+                        detail=words,
+                        proposal=rule.proposal,
                     )
                 )
     return points

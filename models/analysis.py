@@ -14,13 +14,11 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, Field, model_validator
+
+from models.base import PolicyModel
 
 Code = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_-]*$")]
-
-
-class _Policy(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class PeriodKind(StrEnum):
@@ -41,14 +39,14 @@ class ReturnKind(StrEnum):
 ANALYSIS = "analysis"  # the kind of an analysis report in analysis_reports (returns use ReturnKind)
 
 
-class PackReturn(_Policy):
+class PackReturn(PolicyModel):
     """A return a regulatory pack's firms file, and how often."""
 
     kind: ReturnKind
     period: PeriodKind
 
 
-class Product(_Policy):
+class Product(PolicyModel):
     """One of the firm's products, with the group each regulator counts it under."""
 
     code: Code
@@ -71,7 +69,7 @@ class RiskMeasure(StrEnum):
     CLAUSE_CITATIONS = "clause_citations"  # complaints citing one clause in the period
 
 
-class RiskRule(_Policy):
+class RiskRule(PolicyModel):
     id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=60)]
     measure: RiskMeasure
     above: float | None = None
@@ -89,7 +87,7 @@ class RiskRule(_Policy):
         return self
 
 
-class ReportingPolicy(_Policy):
+class ReportingPolicy(PolicyModel):
     """When the analysis runs (in the policy's time zone) and what it looks for."""
 
     run_day: int = Field(default=1, ge=1, le=28, description="Day of the month the monthly run starts.")
@@ -176,6 +174,7 @@ class RiskPoint(BaseModel):
     cases: int
     owner: str
     detail: str  # the figures that crossed, in words
+    proposal: str = ""  # the improvement the policy proposes for this rule
 
 
 class Headline(BaseModel):

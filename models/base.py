@@ -5,3 +5,9 @@ from pydantic import BaseModel, ConfigDict
 
 class Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class PolicyModel(BaseModel):
+    """A section of a policy file: unknown keys are errors, and a loaded policy does not change."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)

@@ -15,9 +15,10 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 import holidays
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from models.analysis import PackReturn, ReportingPolicy
+from models.base import PolicyModel
 from models.intake import Category, Channel, ComplaintFlag, Money
 
 
@@ -36,10 +37,6 @@ class TimeUnit(StrEnum):
     HOURS = "hours"
     CALENDAR_DAYS = "calendar_days"
     BUSINESS_DAYS = "business_days"
-
-
-class PolicyModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class TimeLimit(PolicyModel):
@@ -286,6 +283,11 @@ class IntakePolicy(PolicyModel):
 class RootCause(PolicyModel):
     code: Annotated[str, Field(max_length=40, pattern=r"^[a-z][a-z0-9_]*$")]  # complaints.root_cause
     label: Annotated[str, Field(min_length=1, max_length=120)]
+    upheld: bool = Field(
+        default=True,
+        description="Whether a complaint closed with this cause counts as upheld (the firm at fault, in "
+        "whole or part) in the regulators' returns; false for causes that find no fault.",
+    )
 
 
 CALENDAR_FIELDS = {

@@ -132,6 +132,7 @@ class Service:
     engine: Engine
     task_queue: str
     backend: str
+    reports_dir: Path  # where the worker writes the periodic analysis and the returns
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
@@ -140,6 +141,7 @@ async def service(
 ) -> AsyncIterator[Service]:
     task_queue = f"complaints-test-{engine.dialect.name}-{uuid.uuid4().hex[:6]}"
     reports = OutboxDirectoryGateway(tmp_path_factory.mktemp("regulator-outbox"), REPORT_SIGNING_KEY)
+    reports_dir = tmp_path_factory.mktemp("reports")
     with ThreadPoolExecutor(max_workers=16) as executor:
         worker = build_worker(
             client,
@@ -148,6 +150,7 @@ async def service(
             policies=policies,
             executor=executor,
             regulator_gateway=reports,
+            reports_dir=reports_dir,
         )
         async with worker:
             yield Service(
@@ -156,6 +159,7 @@ async def service(
                 engine=engine,
                 task_queue=task_queue,
                 backend=engine.dialect.name,
+                reports_dir=reports_dir,
             )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -204,9 +205,10 @@ async def dev_server_process(command: list[str], port: int) -> AsyncIterator[Cli
 
 @asynccontextmanager
 async def own_worker(
-    client: Client, engine: Engine, policies: Any, *, prefix: str, gateway: Any = None
+    client: Client, engine: Engine, policies: Any, *, prefix: str, gateway: Any = None, reports_dir: Path | None = None
 ) -> AsyncIterator[Any]:
-    """A worker on a task queue of the test's own (its policy or regulator touches no other test)."""
+    """A worker on a task queue of the test's own (its policy or regulator touches no other test);
+    its reports go to ``reports_dir`` (default: a new temporary directory)."""
     from complaints.intake import ComplaintIntakeClient
     from worker import build_worker
 
@@ -219,5 +221,6 @@ async def own_worker(
             policies=policies,
             executor=executor,
             regulator_gateway=gateway,
+            reports_dir=reports_dir or Path(tempfile.mkdtemp(prefix="reports-")),
         ):
             yield ComplaintIntakeClient(client, task_queue=task_queue, policy=policies.current)

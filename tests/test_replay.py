@@ -16,6 +16,7 @@ from temporalio.worker import Replayer
 
 from workflows.complaint import ComplaintWorkflow
 from workflows.investigation import InvestigationWorkflow
+from workflows.step3_analysis import ReportingWorkflow
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 
@@ -29,6 +30,8 @@ async def test_recorded_history_replays(path: Path) -> None:
     raw = json.loads(path.read_text(encoding="utf-8"))
     workflow_id = raw["events"][0]["workflowExecutionStartedEventAttributes"].get("workflowId") or path.stem
     history = WorkflowHistory.from_json(workflow_id, raw)
-    replayer = Replayer(workflows=[ComplaintWorkflow, InvestigationWorkflow], data_converter=pydantic_data_converter)
+    replayer = Replayer(
+        workflows=[ComplaintWorkflow, InvestigationWorkflow, ReportingWorkflow], data_converter=pydantic_data_converter
+    )
     result = await replayer.replay_workflow(history, raise_on_replay_failure=True)
     assert result.replay_failure is None

@@ -19,6 +19,7 @@ from db.analysis_queries import compute_analysis
 from db.tables import Complaint, ComplaintClause, ComplaintClock
 from domain.analysis import custom_period, period_before, risk_points
 from models.analysis import Analysis
+from models.policy import Policy
 from tests.policies import policy_under
 
 POLICY = policy_under("cn-2020")
@@ -50,7 +51,7 @@ def complaint(n: int, received: datetime, **fields: Any) -> Complaint:
 
 
 @pytest.fixture
-def march(engine: Engine) -> Iterator[Analysis]:
+def in_march(engine: Engine) -> Iterator[Engine]:
     rows: list[Any] = [
         # March: 5 received. 1: simple, acknowledged after 2 h, resolved after 10 h, closed, satisfied (5).
         complaint(1, at(2, 9), acknowledged_at=at(2, 11), resolved_at=at(2, 19), closed_at=at(3, 9),
@@ -76,6 +77,7 @@ def march(engine: Engine) -> Iterator[Analysis]:
         ComplaintClause(complaint_id=f"{PREFIX}3", clause="7.3"),
         ComplaintClause(complaint_id=f"{PREFIX}5", clause="7.3"),
         ComplaintClause(complaint_id=f"{PREFIX}7", clause="7.3"),
+        ComplaintClause(complaint_id=f"{PREFIX}3", clause="9.1 set-off"),
         # Clocks: the acknowledgement met for 1, breached for 2 (in March); one met in February.
         ComplaintClock(complaint_id=f"{PREFIX}1", name="acknowledgement", started_at=at(2, 9), due_at=at(3, 9),
                        settled_at=at(2, 11), state="met"),
@@ -94,13 +96,22 @@ def march(engine: Engine) -> Iterator[Analysis]:
         session.add_all(rows)
         session.commit()
     try:
-        with engine.connect() as conn:
-            yield compute_analysis(conn, MARCH, period_before(MARCH), POLICY)
+        yield engine
     finally:
         with engine.begin() as conn:
             for table in (Complaint, ComplaintClause, ComplaintClock):
                 t = table.__table__  # type: ignore[attr-defined]
                 conn.execute(sa.delete(t).where(t.c.complaint_id.startswith(PREFIX)))
+
+
+def analyse(engine: Engine, policy: Policy = POLICY) -> Analysis:
+    with engine.connect() as conn:
+        return compute_analysis(conn, MARCH, period_before(MARCH), policy)
+
+
+@pytest.fixture
+def march(in_march: Engine) -> Analysis:
+    return analyse(in_march)
 
 
 def counts(a: Analysis, dimension: str) -> dict[str, tuple[int, int]]:
@@ -144,7 +155,7 @@ def test_clocks_satisfaction_reopening_repeat_complainants_clauses_and_reports(m
     assert march.headline.reopen_rate == 50.0
     assert march.headline.repeat_complainants == 1  # AQ-REPEAT: February and March
     assert march.headline.repeat_complainant_share == 20.0  # of 5 complainants
-    assert [(c.clause, c.complaints, c.previous) for c in march.clauses] == [("7.3", 2, 1)]
+    assert [(c.clause, c.complaints, c.previous) for c in march.clauses] == [("7.3", 2, 1), ("9.1 set-off", 1, 0)]
     assert [(r.regulator, r.filed, r.late) for r in march.regulator_reports] == [("NFRA", 1, 1)]
 
 
@@ -163,3 +174,10 @@ def test_thresholds_crossed_are_risk_points_with_their_owner(march: Analysis) ->
     points = risk_points(with_strict.reporting.risk_points, march)
     assert [(p.subject, p.figure, p.owner) for p in points] == [("acknowledgement", 50.0, "complaints manager")]
     assert "1 breached of 2" in points[0].detail
+
+
+def test_the_repeat_window_and_the_clauses_shown_are_the_policys(in_march: Engine) -> None:
+    reporting = POLICY.reporting.model_copy(update={"repeat_window_days": 20, "top_clauses": 1})
+    a = analyse(in_march, POLICY.model_copy(update={"reporting": reporting}))
+    assert a.headline.repeat_complainants == 0  # 3 February to 5 March: more than 20 days apart
+    assert [c.clause for c in a.clauses] == ["7.3"]

@@ -148,6 +148,23 @@ SWITCHES: dict[str, list[str]] = {
         f"{W}/test_policy_switches.py::test_the_follow_up_call_runs_on_the_policys_window_attempts_and_threshold",
         f"{W}/test_after_decision.py::test_a_satisfied_customer_closes_the_complaint",
     ],
+    "regulatory_pack.returns": [f"{W}/test_reporting.py::test_the_schedule_runs_the_analysis_of_the_month_before"],
+    "reporting.run_day": [f"{W}/test_reporting.py::test_the_schedule_runs_the_analysis_of_the_month_before"],
+    "reporting.run_hour": [f"{W}/test_reporting.py::test_the_schedule_runs_the_analysis_of_the_month_before"],
+    "reporting.repeat_window_days": [
+        "tests/db/test_analysis_queries.py::test_the_repeat_window_and_the_clauses_shown_are_the_policys"
+    ],
+    "reporting.top_clauses": [
+        "tests/db/test_analysis_queries.py::test_the_repeat_window_and_the_clauses_shown_are_the_policys"
+    ],
+    "reporting.products": [
+        f"{W}/test_reporting.py::test_the_returns_come_from_the_same_data_and_a_row_failing_its_schema_writes_nothing",
+        "tests/complaints/test_intake.py::test_filed_intakes_are_stored_and_acknowledged_or_refused_without_a_trace",
+    ],
+    "reporting.risk_points": [
+        "tests/db/test_analysis_queries.py::test_thresholds_crossed_are_risk_points_with_their_owner",
+        "tests/domain/test_analysis.py::test_too_few_cases_is_no_risk_point_and_each_measure_has_its_figure",
+    ],
     "intake.earliest_received_on": ["tests/models/test_intake.py::test_received_before_the_policy_floor_is_refused"],
     "intake.clock_skew_seconds": [
         "tests/models/test_intake.py::test_received_in_the_future_beyond_the_clock_skew_is_refused"

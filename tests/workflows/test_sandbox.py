@@ -83,12 +83,12 @@ async def test_each_run_loads_only_the_workflows_own_module(workflow: type) -> N
     # The workflow's module is its own per run (its state isolated, as the sandbox means)...
     assert first is not second
     assert first[workflow.__name__] is not workflow
-    # ...and every workflows/ module it uses is the worker's one, passed through, not reloaded.
+    # ...and every module of ours it uses (steps, rules) is the worker's one, passed through, not reloaded.
     used = {
         value.__name__: value
         for value in first.values()
-        if isinstance(value, types.ModuleType) and value.__name__.startswith("workflows.")
+        if isinstance(value, types.ModuleType) and value.__name__.startswith(("workflows.", "domain."))
     }
-    assert used, "the workflow module imports its step modules"
+    assert used, "the workflow module imports its step modules or rules"
     reloaded = sorted(name for name, module in used.items() if module is not sys.modules[name])
     assert reloaded == []

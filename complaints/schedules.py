@@ -1,0 +1,99 @@
+"""The Temporal Schedules of the periodic analysis, created or updated by the worker at start.
+
+One schedule per period the policy needs, each visible on the Web UI's Schedules page:
+
+- ``complaints-report-monthly``: every month, the analysis of the month before, with the
+  pack's monthly returns;
+- ``complaints-report-quarterly`` / ``-half-yearly``: only where the pack's returns fall due
+  then: the analysis of the quarter or half-year, with those returns.
+
+They run at the policy's ``reporting.run_hour`` on ``run_day`` in the policy's time zone.
+``ensure_schedules`` is idempotent: it creates what is missing, updates what differs (a changed
+policy moves the time, the zone or the returns) and deletes report schedules the policy no
+longer asks for.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import timedelta
+
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleCalendarSpec,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleRange,
+    ScheduleSpec,
+    ScheduleUpdate,
+    ScheduleUpdateInput,
+)
+
+from models.analysis import ANALYSIS, PeriodKind, ReportRequest
+from models.policy import Policy
+from workflows.step3_analysis import ReportingWorkflow
+
+PREFIX = "complaints-report-"
+NAMES = {PeriodKind.MONTH: "monthly", PeriodKind.QUARTER: "quarterly", PeriodKind.HALF_YEAR: "half-yearly"}
+MONTHS = {PeriodKind.MONTH: range(1, 13), PeriodKind.QUARTER: (1, 4, 7, 10), PeriodKind.HALF_YEAR: (1, 7)}
+
+
+def schedules_for(policy: Policy, task_queue: str, prefix: str = PREFIX) -> dict[str, Schedule]:
+    """The schedules ``policy`` asks for, by id."""
+    due = {r.period for r in policy.regulatory_pack.returns}
+    found = {}
+    for kind in PeriodKind:
+        if kind != PeriodKind.MONTH and kind not in due:
+            continue
+        returns = [r.kind.value for r in policy.regulatory_pack.returns if r.period == kind]
+        schedule_id = f"{prefix}{NAMES[kind]}"
+        r = policy.reporting
+        found[schedule_id] = Schedule(
+            action=ScheduleActionStartWorkflow(
+                ReportingWorkflow.run,
+                ReportRequest(kinds=[ANALYSIS, *returns], period_kind=kind, timezone=policy.timezone),
+                id=schedule_id.replace("complaints-report-", "report-", 1),
+                task_queue=task_queue,
+                execution_timeout=timedelta(hours=6),
+                static_summary=f"Complaint analysis, {NAMES[kind]}"
+                + (f", with {', '.join(returns)}" if returns else ""),
+            ),
+            spec=ScheduleSpec(
+                calendars=[
+                    ScheduleCalendarSpec(
+                        second=[ScheduleRange(0)],
+                        minute=[ScheduleRange(0)],
+                        hour=[ScheduleRange(r.run_hour)],
+                        day_of_month=[ScheduleRange(r.run_day)],
+                        month=[ScheduleRange(m) for m in MONTHS[kind]],
+                        comment=f"{r.run_hour:02d}:00 on day {r.run_day} ({policy.timezone}), {NAMES[kind]}",
+                    )
+                ],
+                time_zone_name=policy.timezone,
+            ),
+            # One run at a time; a run missed while the service was down runs when it is back (within a week).
+            policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.BUFFER_ONE, catchup_window=timedelta(days=7)),
+        )
+    return found
+
+
+async def ensure_schedules(client: Client, policy: Policy, task_queue: str, prefix: str = PREFIX) -> list[str]:
+    """Create or update the policy's report schedules, and delete those it no longer asks for."""
+    wanted = schedules_for(policy, task_queue, prefix)
+    for schedule_id, schedule in wanted.items():
+        try:
+            await client.create_schedule(schedule_id, schedule)
+        except ScheduleAlreadyRunningError:
+
+            def update(current: ScheduleUpdateInput, schedule: Schedule = schedule) -> ScheduleUpdate:
+                # The new spec and action; the state (paused by an operator, with a note) stays.
+                return ScheduleUpdate(schedule=dataclasses.replace(schedule, state=current.description.schedule.state))
+
+            await client.get_schedule_handle(schedule_id).update(update)
+    async for listed in await client.list_schedules():
+        if listed.id.startswith(prefix) and listed.id not in wanted:
+            await client.get_schedule_handle(listed.id).delete()
+    return sorted(wanted)
