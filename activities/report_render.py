@@ -347,12 +347,14 @@ def _clock_chart(rows: list[ClockRow], name: Namer) -> Markup:
         for i, (outcome, n) in enumerate((("Met", r.met), ("Breached", r.breached)))
     ]
     order = [name("clock", r.clock) for r in rows]
+    # Room right of the longest bar for its "x% breached" label.
+    room = alt.Scale(domain=[0, max((r.met + r.breached for r in rows), default=1) * 1.18], nice=False)
     bars = (
         alt.Chart(alt.Data(values=values), height={"step": 26})
         .mark_bar()
         .encode(
             y=alt.Y("clock:N", title=None, sort=order),
-            x=alt.X("cases:Q", title="Complaints", stack="zero"),
+            x=alt.X("cases:Q", title="Complaints", stack="zero", scale=room),
             color=alt.Color(
                 "outcome:N", scale=alt.Scale(domain=["Met", "Breached"], range=[COLOURS["Met"], COLOURS["Breached"]])
             ),
