@@ -22,14 +22,15 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.logging import activity_logger
-from activities.report_render import policy_labels, render_report
-from activities.returns import write_return
 from db import analysis_facts
 from db.analysis_queries import compute_analysis
 from db.tables import AnalysisReport, utc_now
 from domain.policy import PolicyStore
-from domain.returns import ReturnInvalid
 from models.analysis import ANALYSIS, ProduceRequest, ReportOutput, ReturnKind
+
+# The chart renderer (vega-altair, vl-convert: about 50 MB) and the returns' schemas are
+# imported when the first report is produced, not when the worker starts: a worker that never
+# reports does not carry them (README, 'Benchmark').
 
 
 class ReportingActivities:
@@ -70,6 +71,8 @@ class ReportingActivities:
         final = self._root / request.kind / request.period.label / f"v{version}"
         staging = final.with_name(f".{final.name}-{uuid.uuid4().hex[:8]}")
         staging.mkdir(parents=True)
+        from domain.returns import ReturnInvalid
+
         try:
             files, summary = self._write(request, staging)
             shutil.rmtree(final, ignore_errors=True)  # a crashed attempt's directory, never recorded
@@ -114,6 +117,8 @@ class ReportingActivities:
     def _write(self, request: ProduceRequest, directory: Path) -> tuple[dict[str, str], dict[str, Any]]:
         policy = self._policies.current
         if request.kind == ANALYSIS:
+            from activities.report_render import policy_labels, render_report
+
             with self._engine.connect() as conn:
                 analysis = compute_analysis(conn, request.period, request.previous, policy)
             files = render_report(analysis, directory, labels=policy_labels(policy))
@@ -126,6 +131,8 @@ class ReportingActivities:
                 "risk_points": len(analysis.risk_points),
             }
             return {k: Path(v).name for k, v in files.items()}, summary
+        from activities.returns import write_return
+
         result = write_return(
             self._engine, ReturnKind(request.kind), request.period, request.previous, policy, directory
         )
