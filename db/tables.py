@@ -240,3 +240,41 @@ class InvestigationEventRow(SQLModel, table=True):
     at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     recorded_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class TrainingAssignmentRow(SQLModel, table=True):
+    """Each training assignment as its workflow leaves it (step 4)."""
+
+    __tablename__ = "training_assignments"
+
+    assignment_id: str = Field(primary_key=True, max_length=120)
+    staff_id: str = Field(max_length=64, index=True)
+    course: str = Field(max_length=64, index=True)
+    source: str = Field(max_length=16)  # joining, renewal, investigation, threshold, manual
+    reason: str = Field(max_length=500)
+    assigned_by: str = Field(max_length=80)
+    status: str = Field(max_length=16, index=True)  # assigned, overdue, completed, cancelled
+    assigned_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    due_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    reminded_at: datetime | None = _ts()
+    overdue_at: datetime | None = _ts()
+    completed_at: datetime | None = _ts()
+    completed_by: str | None = Field(default=None, max_length=80)
+    workflow_id: str = Field(max_length=160)
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class AwardRow(SQLModel, table=True):
+    """One Service Quality Award per quarter: its nominees as ranked, and the winners approved."""
+
+    __tablename__ = "awards"
+
+    quarter: str = Field(primary_key=True, max_length=16)  # 2026-Q4
+    workflow_id: str = Field(max_length=160)
+    status: str = Field(max_length=16)  # proposed, approved
+    nominees: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    winners: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    approved_by: str | None = Field(default=None, max_length=80)
+    reason: str | None = Field(default=None, max_length=500)
+    proposed_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    approved_at: datetime | None = _ts()

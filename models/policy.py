@@ -18,8 +18,12 @@ import holidays
 from pydantic import BaseModel, Field, model_validator
 
 from models.analysis import PackReturn, ReportingPolicy
-from models.base import PolicyModel
+from models.base import PolicyModel, TimeLimit
+from models.base import TimeUnit as TimeUnit  # re-exported: the policy's time units live with TimeLimit
 from models.intake import Category, Channel, ComplaintFlag, Money
+from models.performance import PerformancePolicy
+from models.roles import Accountability as Accountability  # re-exported
+from models.roles import Role as Role  # re-exported
 
 
 class Tier(StrEnum):
@@ -29,25 +33,6 @@ class Tier(StrEnum):
 
 
 TIER_RANK = {Tier.SIMPLE: 0, Tier.COMPLEX: 1, Tier.MAJOR: 2}
-
-
-class TimeUnit(StrEnum):
-    SECONDS = "seconds"
-    MINUTES = "minutes"
-    HOURS = "hours"
-    CALENDAR_DAYS = "calendar_days"
-    BUSINESS_DAYS = "business_days"
-
-
-class TimeLimit(PolicyModel):
-    """One limit; its unit says whether 'days' are calendar or business days."""
-
-    amount: int = Field(ge=0, le=10_000)
-    unit: TimeUnit
-
-    def describe(self) -> str:
-        unit = self.unit.value.replace("_", " ")
-        return f"{self.amount} {unit[:-1] if self.amount == 1 else unit}"
 
 
 class ClockSpec(PolicyModel):
@@ -74,25 +59,6 @@ class ClassificationRule(PolicyModel):
     description: Annotated[str, Field(min_length=1, max_length=200)]
     tier: Tier
     when: RuleCondition
-
-
-class Accountability(StrEnum):
-    """What an investigation decides for the people it names responsible, mildest first."""
-
-    NONE = "none"
-    TRAINING = "training"
-    WARNING = "warning"
-    DISCIPLINARY = "disciplinary"
-
-
-class Role(StrEnum):
-    HANDLER = "handler"
-    RELATIONSHIP_MANAGER = "relationship_manager"
-    LEGAL = "legal"
-    FINANCE = "finance"
-    MANAGER = "manager"
-    SENIOR_MANAGER = "senior_manager"
-    COMPLIANCE = "compliance"
 
 
 class ExtensionSpec(PolicyModel):
@@ -330,6 +296,7 @@ class Policy(PolicyModel):
     root_causes: list[RootCause] = Field(min_length=1)
     intake: IntakePolicy = Field(default_factory=IntakePolicy)
     reporting: ReportingPolicy = Field(default_factory=ReportingPolicy)
+    performance: PerformancePolicy = Field(default_factory=PerformancePolicy)
 
     @model_validator(mode="before")
     @classmethod
