@@ -43,6 +43,7 @@ from models.analysis import (
     RiskMeasure,
     RiskPoint,
     SatisfactionRow,
+    TeamRow,
 )
 from models.policy import Policy
 
@@ -60,6 +61,7 @@ TABLES: dict[str, type[BaseModel]] = {
     "clauses": ClauseRow,
     "regulator_reports": RegulatorReportRow,
     "risk_points": RiskPoint,
+    "team": TeamRow,
 }
 DIMENSIONS = ("category", "tier", "channel", "product", "root_cause")
 MEASURES = {"acknowledge": "To acknowledge", "first_response": "To first response", "resolution": "To resolution"}
@@ -148,6 +150,7 @@ def render_html(analysis: Analysis, labels: Labels) -> str:
         ),
         "clauses": analysis.clauses,
         "regulator_reports": analysis.regulator_reports,
+        "team": analysis.team,
         "measures": MEASURES,
         "name": name,
         "hours": _hours,

@@ -53,7 +53,6 @@ class _Windows:
 
     def __init__(self, conn: Connection, period: Period, previous: Period, timezone: str) -> None:
         self.conn = conn
-        self.postgres = conn.dialect.name == "postgresql"
         self.now = bounds(period, timezone)
         self.before = bounds(previous, timezone)
 
@@ -70,50 +69,67 @@ class _Windows:
         return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)
 
     def hours(self, later: Any, earlier: Any) -> Any:
-        if self.postgres:
-            return sa.func.extract("epoch", later - earlier) / 3600.0
-        return (sa.func.julianday(later) - sa.func.julianday(earlier)) * 24.0
+        return hours_between(self.conn, later, earlier)
 
     def percentiles(self, key: Any, value: Any, where: ColumnElement[bool]) -> dict[str, tuple[int, float, float]]:
         """Per ``key``: how many values, their median and 90th percentile (interpolated)."""
-        if self.postgres:
-            rows = self.conn.execute(
-                sa.select(
-                    key.label("k"),
-                    sa.func.count(),
-                    sa.func.percentile_cont(0.5).within_group(value),
-                    sa.func.percentile_cont(0.9).within_group(value),
-                )
-                .where(where, value.is_not(None))
-                .group_by(key)
-            )
-            return {r[0]: (int(r[1]), float(r[2]), float(r[3])) for r in rows}
-        ranked = (
+        return {k[0]: found for k, found in percentiles(self.conn, [key], value, where).items()}
+
+
+def hours_between(conn: Connection, later: Any, earlier: Any) -> Any:
+    """SQL for the hours from ``earlier`` to ``later`` on the connection's database."""
+    if conn.dialect.name == "postgresql":
+        return sa.func.extract("epoch", later - earlier) / 3600.0
+    return (sa.func.julianday(later) - sa.func.julianday(earlier)) * 24.0
+
+
+def percentiles(
+    conn: Connection, keys: list[Any], value: Any, where: ColumnElement[bool]
+) -> dict[tuple[Any, ...], tuple[int, float, float]]:
+    """Per group of ``keys``: how many values, their median and 90th percentile, interpolated as
+    ``percentile_cont`` does (SQLite has none: each group's rows are numbered by window functions
+    and the two rows round each rank read). Shared by the analysis and the staff scorecards."""
+    if conn.dialect.name == "postgresql":
+        rows = conn.execute(
             sa.select(
-                key.label("k"),
-                value.label("v"),
-                sa.func.row_number().over(partition_by=key, order_by=value).label("rn"),
-                sa.func.count().over(partition_by=key).label("n"),
+                *keys,
+                sa.func.count(),
+                sa.func.percentile_cont(0.5).within_group(value),
+                sa.func.percentile_cont(0.9).within_group(value),
             )
             .where(where, value.is_not(None))
-            .subquery()
+            .group_by(*keys)
         )
-        columns: list[Any] = [ranked.c.k, sa.func.max(ranked.c.n)]
-        for p in (0.5, 0.9):
-            position = 1 + p * (ranked.c.n - 1)
-            low = sa.cast(position, sa.Integer)
-            columns += [
-                sa.func.max(sa.case((ranked.c.rn == low, ranked.c.v))),
-                sa.func.max(sa.case((ranked.c.rn == low + 1, ranked.c.v))),
-                sa.func.max(position - low),
-            ]
-        found = {}
-        for r in self.conn.execute(sa.select(*columns).group_by(ranked.c.k)):
-            values = []
-            for lo, hi, frac in (r[2:5], r[5:8]):
-                values.append(float(lo) + float(frac) * (float(hi) - float(lo)) if hi is not None else float(lo))
-            found[r[0]] = (int(r[1]), values[0], values[1])
-        return found
+        width = len(keys)
+        return {tuple(r[:width]): (int(r[width]), float(r[width + 1]), float(r[width + 2])) for r in rows}
+    ranked = (
+        sa.select(
+            *(key.label(f"k{i}") for i, key in enumerate(keys)),
+            value.label("v"),
+            sa.func.row_number().over(partition_by=keys, order_by=value).label("rn"),
+            sa.func.count().over(partition_by=keys).label("n"),
+        )
+        .where(where, value.is_not(None))
+        .subquery()
+    )
+    groups = [ranked.c[f"k{i}"] for i in range(len(keys))]
+    columns: list[Any] = [*groups, sa.func.max(ranked.c.n)]
+    for p in (0.5, 0.9):
+        position = 1 + p * (ranked.c.n - 1)
+        low = sa.cast(position, sa.Integer)
+        columns += [
+            sa.func.max(sa.case((ranked.c.rn == low, ranked.c.v))),
+            sa.func.max(sa.case((ranked.c.rn == low + 1, ranked.c.v))),
+            sa.func.max(position - low),
+        ]
+    found = {}
+    width = len(keys)
+    for r in conn.execute(sa.select(*columns).group_by(*groups)):
+        values = []
+        for lo, hi, frac in (r[width + 1 : width + 4], r[width + 4 : width + 7]):
+            values.append(float(lo) + float(frac) * (float(hi) - float(lo)) if hi is not None else float(lo))
+        found[tuple(r[:width])] = (int(r[width]), values[0], values[1])
+    return found
 
 
 def _counts(w: _Windows) -> list[CountRow]:

@@ -1,4 +1,9 @@
-"""Seed the staff directory from db/staff_directory.yaml (idempotent upsert)."""
+"""Seed the staff directory from db/staff_directory.yaml (idempotent upsert).
+
+Every field is the file's at each worker start, but ``service_quality_score``: the file's value
+is only the starting one, for a member first inserted; after that the quarterly scorecard
+computes it (``db.scorecards.store_scores``), and a restart must not undo that.
+"""
 
 from __future__ import annotations
 
@@ -42,11 +47,22 @@ class _Directory(BaseModel):
     service_history: list[_HistoryEntry] = []
 
 
+def _upsert(session: Session, entry: _StaffEntry) -> None:
+    """Insert a new member as the file has them; update an existing one, keeping their score."""
+    existing = session.get(Staff, entry.staff_id)
+    if existing is None:
+        session.add(Staff(**entry.model_dump()))
+        return
+    for field, value in entry.model_dump(exclude={"staff_id", "service_quality_score"}).items():
+        setattr(existing, field, value)
+    session.add(existing)
+
+
 def seed_staff_directory(engine: Engine, path: Path) -> int:
     directory = _Directory.model_validate(yaml.safe_load(Path(path).read_text(encoding="utf-8")))
     with Session(engine) as session:
         for entry in directory.staff:
-            session.merge(Staff(**entry.model_dump()))
+            _upsert(session, entry)
         for item in directory.service_history:
             exists = session.exec(
                 select(StaffServiceEvent).where(

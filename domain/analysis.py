@@ -8,6 +8,7 @@ is what a period is compared with.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -33,6 +34,24 @@ def period_of(kind: PeriodKind, start: date) -> Period:
     """The month, quarter or half-year that starts on ``start`` (its first day)."""
     end = _add_months(start, MONTHS[kind]) - timedelta(days=1)
     return Period(label=_label(kind, start), start=start, end=end)
+
+
+LABEL_FORMS = "YYYY-MM (2026-10), YYYY-Qn (2026-Q4) or YYYY-Hn (2026-H1)"
+_LABEL = re.compile(r"^(\d{4})-(?:(\d{2})|Q([1-4])|H([12]))$", re.IGNORECASE)
+
+
+def period_from_label(label: str) -> Period:
+    """The month, quarter or half-year a label names, as people write them on the command line
+    (2026-10, 2026-Q4, 2026-H1); anything else is a ValueError that says what is accepted."""
+    found = _LABEL.match(label.strip())
+    if found is None or not 1 <= int(found.group(1)) <= 9998 or not 1 <= int(found.group(2) or 1) <= 12:
+        raise ValueError(f"period {label!r}: write it as {LABEL_FORMS}")
+    year, month, quarter, half = found.groups()
+    if month is not None:
+        return period_of(PeriodKind.MONTH, date(int(year), int(month), 1))
+    if quarter is not None:
+        return period_of(PeriodKind.QUARTER, date(int(year), (int(quarter) - 1) * 3 + 1, 1))
+    return period_of(PeriodKind.HALF_YEAR, date(int(year), (int(half) - 1) * 6 + 1, 1))
 
 
 def previous_period(kind: PeriodKind, at: datetime, timezone: str) -> Period:

@@ -177,6 +177,18 @@ class RiskPoint(BaseModel):
     proposal: str = ""  # the improvement the policy proposes for this rule
 
 
+class TeamRow(BaseModel):
+    """One person's line of the team table: their scorecard's headline figures (step 4)."""
+
+    staff_id: str
+    name: str
+    cases: int
+    clocks_met_rate: float | None  # percent
+    satisfaction_average: float | None
+    reopen_rate: float | None  # percent of their closed
+    score: float | None
+
+
 class Headline(BaseModel):
     received: int
     closed: int
@@ -205,6 +217,7 @@ class Analysis(BaseModel):
     clauses: list[ClauseRow]
     regulator_reports: list[RegulatorReportRow]
     risk_points: list[RiskPoint]
+    team: list[TeamRow] = []  # defaulted: an analysis.json written before step 4 still loads
 
 
 # ---- the reporting workflow's input, steps and result ---------------------------------------

@@ -202,3 +202,114 @@ class TrainingAssignment(BaseModel):
     assigned_by: str
     assigned_at: datetime | None = None  # set by the workflow when it starts
     due_at: datetime | None = None
+
+
+class Nominee(BaseModel):
+    """A person as the Service Quality Award ranks them: eligible and ranked, or why not, with
+    the figures behind their score."""
+
+    staff_id: str
+    name: str
+    team: str
+    score: float | None
+    rank: int | None  # 1.. among the eligible; None: not eligible
+    eligible: bool
+    reasons: list[str] = Field(default_factory=list)  # why not eligible, in words
+    cases: int
+    satisfaction_average: float | None
+    clocks_met_rate: float | None
+    score_lines: list[ScoreLine] = Field(default_factory=list)
+
+
+class TrainingNeed(BaseModel):
+    """A training rule that a person's card crossed: the course it assigns, and why in words."""
+
+    staff_id: str
+    course: CourseCode
+    rule: str
+    figure: float
+    threshold: float
+    cases: int  # behind the figure
+    detail: str  # e.g. "satisfaction average 3.20 over 6 rated cases, below 3.50 (rule low-satisfaction)"
+
+
+# ---- a training assignment's workflow (workflows/step4_training.py) -------------------------
+
+
+class TrainingPlan(BaseModel):
+    """What the assignment workflow needs from the catalogue and the directory (it reads no files)."""
+
+    assignment_id: str
+    staff_id: str
+    trainee_name: str
+    course: CourseCode
+    course_title: str
+    catalogue_version: str
+    assigned_at: datetime
+    due_at: datetime
+    reminder_at: datetime
+    renew_every_seconds: float | None = None  # None: the course does not renew, or this source does not
+    manager_id: str | None = None
+    escalate_to: list[str] = Field(default_factory=list)  # the manager; senior managers for who has none
+    completers: list[str] = Field(default_factory=list)  # besides trainee and manager: compliance
+    trainee_active: bool = True  # False: they left (a renewal falls due after); the assignment is cancelled
+
+
+class TrainingRecord(BaseModel):
+    """The ``training_assignments`` row as the workflow leaves it (an upsert by assignment_id)."""
+
+    assignment: TrainingAssignment
+    workflow_id: str
+    status: TrainingStatus
+    reminded_at: datetime | None = None
+    overdue_at: datetime | None = None
+    completed_at: datetime | None = None
+    completed_by: str | None = None
+
+
+class TrainingNotice(BaseModel):
+    """A notice about an assignment; its idempotency key (``training:<id>:<kind>``) goes out once."""
+
+    idempotency_key: Annotated[str, Field(max_length=160)]
+    assignment_id: str
+    kind: str  # training_reminder, training_overdue
+    recipients: list[str]
+    subject: str
+    body: str
+
+
+class CompleteTrainingRequest(BaseModel):
+    """``complete``: who records that the trainee completed the course (the trainee, their manager
+    or compliance)."""
+
+    assignment_id: Annotated[str, Field(min_length=1, max_length=120)]
+    actor: Annotated[str, Field(min_length=1, max_length=80)]
+    note: Annotated[str, Field(max_length=300)] | None = None
+
+
+class TrainingCompletion(BaseModel):
+    """What ``record_training_completion`` writes: the row's completion and one service-history entry."""
+
+    record: TrainingRecord
+    course_title: str
+    note: str | None = None
+
+
+class TrainingState(BaseModel):
+    """The ``status`` query: the assignment, its plan and where it stands."""
+
+    assignment: TrainingAssignment
+    workflow_id: str
+    status: TrainingStatus
+    plan: TrainingPlan | None = None
+    reminded_at: datetime | None = None
+    overdue_at: datetime | None = None
+    completed_at: datetime | None = None
+    completed_by: str | None = None
+    renewal_at: datetime | None = None
+
+
+class TrainingActionResult(BaseModel):
+    assignment_id: str
+    status: TrainingStatus
+    message: str

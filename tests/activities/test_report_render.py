@@ -28,6 +28,7 @@ from models.analysis import (
     RiskMeasure,
     RiskPoint,
     SatisfactionRow,
+    TeamRow,
 )
 
 # The policy's names for the codes (policies/standard.yaml), as the reporting activity passes them.
@@ -368,3 +369,34 @@ def test_the_policy_names_products_and_root_causes() -> None:
     labels = policy_labels(PolicyStore.from_file(STANDARD).current)
     assert labels["product"]["working_capital"] == LABELS["product"]["working_capital"]
     assert labels["root_cause"] == LABELS["root_cause"]
+
+
+def test_the_team_section_shows_each_persons_scorecard_figures(tmp_path: Path) -> None:
+    team = [
+        TeamRow(staff_id="S-HND-001", name="李娜 Li Na", cases=41, clocks_met_rate=97.6, satisfaction_average=4.62,
+                reopen_rate=2.4, score=91.3),
+        TeamRow(staff_id="S-HND-002", name="王强 Wang Qiang <new>", cases=0, clocks_met_rate=50.0,
+                satisfaction_average=None, reopen_rate=None, score=None),
+    ]  # fmt: skip
+    analysis = sample_analysis().model_copy(update={"team": team})
+    files = render_report(analysis, tmp_path)
+    assert (files["team_csv"], files["team_json"]) == ("team.csv", "team.json")
+    with (tmp_path / "team.csv").open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == list(TeamRow.model_fields)
+    assert (rows[0]["staff_id"], rows[0]["score"], rows[1]["score"]) == ("S-HND-001", "91.3", "")
+    html = (tmp_path / "report.html").read_text(encoding="utf-8")
+    section = html.split('<h2 id="team">Team</h2>', 1)[1].split("<footer>", 1)[0]
+    assert "李娜 Li Na (S-HND-001)" in section and "97.6%" in section and "4.62" in section and "91.3" in section
+    assert "王强 Wang Qiang &lt;new&gt; (S-HND-002)" in section, "names are escaped"
+    assert "complaints staff scorecard --period 2026-10" in section
+    assert Analysis.model_validate_json((tmp_path / "analysis.json").read_text(encoding="utf-8")).team == team
+
+
+def test_an_analysis_written_before_the_team_table_still_loads(tmp_path: Path) -> None:
+    old = sample_analysis().model_dump(mode="json")
+    del old["team"]
+    assert Analysis.model_validate(old).team == []
+    render_report(sample_analysis(), tmp_path)
+    html = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "No staff member closed a complaint or had a clock settle in this period." in html

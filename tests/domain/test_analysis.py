@@ -7,7 +7,15 @@ from decimal import Decimal
 
 import pytest
 
-from domain.analysis import bounds, custom_period, kind_of, period_before, previous_period, risk_points
+from domain.analysis import (
+    bounds,
+    custom_period,
+    kind_of,
+    period_before,
+    period_from_label,
+    previous_period,
+    risk_points,
+)
 from models.analysis import (
     Analysis,
     ClauseRow,
@@ -131,3 +139,30 @@ def test_a_rule_gives_exactly_one_bound() -> None:
         RiskRule(id="x", measure=RiskMeasure.REOPEN_RATE, owner="o")
     with pytest.raises(ValueError, match="give exactly one of above or below"):
         RiskRule(id="x", measure=RiskMeasure.REOPEN_RATE, owner="o", above=1, below=2)
+
+
+@pytest.mark.parametrize(
+    ("label", "start", "end"),
+    [
+        ("2026-10", date(2026, 10, 1), date(2026, 10, 31)),
+        ("2028-02", date(2028, 2, 1), date(2028, 2, 29)),
+        ("2026-Q4", date(2026, 10, 1), date(2026, 12, 31)),
+        ("2026-q1", date(2026, 1, 1), date(2026, 3, 31)),
+        ("2026-H1", date(2026, 1, 1), date(2026, 6, 30)),
+        ("2026-H2", date(2026, 7, 1), date(2026, 12, 31)),
+    ],
+)
+def test_a_period_from_its_label(label: str, start: date, end: date) -> None:
+    period = period_from_label(label)
+    assert (period.start, period.end) == (start, end)
+    assert period.label == label.upper()
+    assert period_from_label(period.label) == period
+
+
+@pytest.mark.parametrize("label", ["2026-13", "2026-00", "2026-Q5", "2026-H3", "2026", "Q4-2026", "2026-10-01", ""])
+def test_a_label_that_names_no_period_is_refused_with_the_forms_accepted(label: str) -> None:
+    with pytest.raises(ValueError) as caught:
+        period_from_label(label)
+    assert (
+        str(caught.value) == f"period {label!r}: write it as YYYY-MM (2026-10), YYYY-Qn (2026-Q4) or YYYY-Hn (2026-H1)"
+    )

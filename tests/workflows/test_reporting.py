@@ -85,6 +85,9 @@ async def test_an_analysis_on_demand_counts_todays_complaints_and_rerunning_make
     products = {r["key"]: int(r["count"]) for r in counts if r["dimension"] == "product"}
     assert products.get("trade_finance", 0) >= 1
     assert any(c["clause"] == "12.4 set-off" for c in analysis["clauses"])
+    # The team table: the handler who closed it, from their scorecard of the same period (step 4).
+    assert any(r["staff_id"] == handler and r["cases"] >= 1 for r in analysis["team"]), analysis["team"]
+    assert (directory / files["team_csv"]).read_text(encoding="utf-8").startswith("staff_id,name,cases,")
 
     again = await run_report(service.client, service.task_queue, policies.current, period, [ANALYSIS], "test")
     versions = [r.version for r in list_reports(service.engine, ANALYSIS, period.label)]
