@@ -3,13 +3,14 @@ accountability entry in each responsible person's service history (step 4)."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, String, cast, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 from temporalio import activity
+from temporalio.client import Client
 
 from activities.logging import activity_logger
 from db.tables import (
@@ -19,6 +20,7 @@ from db.tables import (
     StaffServiceEvent,
     utc_now,
 )
+from domain import training
 from domain.policy import PolicyStore
 from models.investigation import (
     AccountabilityRecordRequest,
@@ -27,12 +29,25 @@ from models.investigation import (
     OpenComplaints,
     OpenComplaintsRequest,
 )
+from models.performance import TrainingAssignment, TrainingSource
+from models.roles import Accountability
+
+if TYPE_CHECKING:
+    from complaints.training import TrainingStarter
 
 
 class InvestigationActivities:
-    def __init__(self, engine: Engine, policies: PolicyStore) -> None:
+    def __init__(self, engine: Engine, policies: PolicyStore, client: Client | None = None) -> None:
+        """With a Temporal client (``build_worker`` passes it, on the worker's loop), a 'training'
+        decision starts each person's training assignment."""
         self._engine = engine
         self._policies = policies
+        self._starter: TrainingStarter | None = None
+        if client is not None:
+            # Imported here: the client plumbing imports the workflows, which import this module.
+            from complaints.training import TrainingStarter
+
+            self._starter = TrainingStarter(client)
 
     @activity.defn
     def record_investigation_event(self, event: InvestigationEvent) -> bool:
@@ -154,4 +169,28 @@ class InvestigationActivities:
                 except IntegrityError:
                     session.rollback()  # a concurrent attempt wrote it
         log.info("accountability recorded", decision=request.decision, staff=request.staff_ids, written=written)
+        if request.decision == Accountability.TRAINING:
+            self._assign_training(request, policy.performance.training.investigation_course)
         return written
+
+    def _assign_training(self, request: AccountabilityRecordRequest, course: str) -> None:
+        """Each person's assignment of the policy's course; on every try, since a start is
+        idempotent by workflow id (a crash after the entries were written still assigns)."""
+        log = activity_logger(request.complaint_id).bind(investigation_id=request.investigation_id)
+        if self._starter is None:
+            log.warning("training decided but this worker has no Temporal client to assign it", course=course)
+            return
+        for staff_id in request.staff_ids:
+            workflow_id = self._starter.assign(
+                activity.info().task_queue,
+                TrainingAssignment(
+                    assignment_id=training.investigation_assignment_id(request.investigation_id, staff_id, course),
+                    staff_id=staff_id,
+                    course=course,
+                    source=TrainingSource.INVESTIGATION,
+                    reason=f"Investigation {request.investigation_id} ({request.complaint_id}): {request.reason}"[:500],
+                    assigned_by=request.investigation_id,
+                    assigned_at=request.decided_on,
+                ),
+            )
+            log.info("training assigned", staff_id=staff_id, course=course, workflow_id=workflow_id)

@@ -7,8 +7,11 @@ from sqlmodel import Session, col, select
 from temporalio import activity
 
 from activities.logging import activity_logger
-from db.tables import Complaint, Staff, StaffServiceEvent
-from models.policy import Role
+from db.tables import Complaint, Staff, StaffServiceEvent, TrainingAssignmentRow
+from domain import training
+from domain.policy import PolicyError, PolicyStore
+from models.performance import TrainingStatus
+from models.policy import Policy, Role
 from models.staff import (
     HandlerChoice,
     HandlerChoiceRequest,
@@ -24,8 +27,9 @@ HISTORY_LIMIT = 20
 
 
 class StaffActivities:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, policies: PolicyStore | None = None) -> None:
         self._engine = engine
+        self._policies = policies
 
     @activity.defn
     def look_up_staff_record(self, request: StaffLookupRequest) -> StaffRecord:
@@ -81,7 +85,11 @@ class StaffActivities:
 
     @activity.defn
     def choose_handler(self, request: HandlerChoiceRequest) -> HandlerChoice:
-        """The active handler with the category's skill, the customer's language and the fewest open complaints."""
+        """The active handler with the category's skill, the customer's language and the fewest open complaints.
+
+        By the policy's switch, a complex or major complaint skips handlers overdue on training
+        mandatory for its category; the reason names whom and why.
+        """
         log = activity_logger(request.complaint_id)
         with Session(self._engine) as session:
             handlers = session.exec(
@@ -95,9 +103,13 @@ class StaffActivities:
                 ).all()
             )
         candidates = [h for h in handlers if h.staff_id not in request.exclude]
+        skipped = self._overdue_mandatory(request, [h.staff_id for h in candidates])
+        candidates = [h for h in candidates if h.staff_id not in skipped]
+        skips = "".join(f"; skipped {s}: overdue training {', '.join(c)}" for s, c in skipped.items())
         if not candidates:
-            log.warning("no handler available", excluded=request.exclude)
-            return HandlerChoice(staff_id=None, reason="no active handler who is not implicated")
+            log.warning("no handler available", excluded=request.exclude, skipped=sorted(skipped))
+            why = " or overdue on mandatory training" if skipped else ""
+            return HandlerChoice(staff_id=None, reason=f"no active handler who is not implicated{why}{skips}")
 
         def rank(h: Staff) -> tuple[int, int, int, str]:
             return (
@@ -113,5 +125,45 @@ class StaffActivities:
             f"{'has' if not skill else 'lacks'} skill {request.category}, "
             f"{'speaks' if not language else 'does not speak'} {request.language}, {load} open complaints"
         )
+        reason += skips
         log.info("handler chosen", staff_id=best.staff_id, reason=reason)
         return HandlerChoice(staff_id=best.staff_id, reason=reason)
+
+    def _overdue_mandatory(self, request: HandlerChoiceRequest, staff_ids: list[str]) -> dict[str, list[str]]:
+        """Handlers to skip, with their overdue courses mandatory for the complaint's category.
+
+        Only by the policy's switch and for complex and major complaints. Overdue is what the
+        assignment's workflow recorded (its timer fires at the due time). A catalogue that cannot
+        be read skips nobody: a complaint must still get a handler.
+        """
+        if self._policies is None or not staff_ids:
+            return {}
+        policy = self._policy(request.policy_version)
+        if not training.skips_handlers(policy, request.tier):
+            return {}
+        try:
+            catalogue = training.load_catalogue(policy)
+        except PolicyError as err:
+            activity_logger(request.complaint_id).error("training not checked in routing", error=str(err))
+            return {}
+        with Session(self._engine) as session:
+            rows = session.exec(
+                select(TrainingAssignmentRow.staff_id, TrainingAssignmentRow.course).where(
+                    col(TrainingAssignmentRow.staff_id).in_(staff_ids),
+                    TrainingAssignmentRow.status == TrainingStatus.OVERDUE.value,
+                )
+            ).all()
+        overdue: dict[str, set[str]] = {}
+        for staff_id, course in rows:
+            overdue.setdefault(staff_id, set()).add(course)
+        blocking = {s: training.blocking_courses(catalogue, codes, request.category) for s, codes in overdue.items()}
+        return {s: courses for s, courses in sorted(blocking.items()) if courses}
+
+    def _policy(self, version: str | None) -> Policy:
+        assert self._policies is not None
+        if version is None:
+            return self._policies.current
+        try:
+            return self._policies.get(version)
+        except PolicyError:
+            return self._policies.current

@@ -99,6 +99,11 @@ class Settings:
         default_factory=lambda: Path(_env("COMPLAINTS_REPORTS_DIR", str(DEFAULT_DATA_DIR / "reports")))
     )
     report_schedules: bool = field(default_factory=lambda: _env_bool("COMPLAINTS_REPORT_SCHEDULES", True))
+    # Step 4: at start the worker makes sure every active staff member has the training their
+    # role needs (joining assignments). Off for short-lived workers on the compressed policy (the
+    # demo, restart tests), where "30 days" to complete is 20 seconds and everyone would soon be
+    # overdue, so routing would skip them for complex and major complaints.
+    joining_training: bool = field(default_factory=lambda: _env_bool("COMPLAINTS_JOINING_TRAINING", True))
     # TLS for a real cluster: on when any of these is set (paths to PEM files).
     tls: bool = field(default_factory=lambda: _env("COMPLAINTS_TEMPORAL_TLS", "false").lower() in ("1", "true", "yes"))
     tls_ca: str = field(default_factory=lambda: _env("COMPLAINTS_TEMPORAL_TLS_CA", ""))

@@ -31,6 +31,10 @@ class HandlerChoiceRequest(BaseModel):
     category: str
     language: str
     exclude: list[str] = Field(default_factory=list)
+    # The complaint's tier and pinned policy: by the policy's switch, complex and major complaints
+    # skip handlers overdue on training mandatory for the category (absent from older histories).
+    tier: str | None = None
+    policy_version: str | None = None
 
 
 class HandlerChoice(BaseModel):

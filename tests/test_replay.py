@@ -17,6 +17,7 @@ from temporalio.worker import Replayer
 from workflows.complaint import ComplaintWorkflow
 from workflows.investigation import InvestigationWorkflow
 from workflows.step3_analysis import ReportingWorkflow
+from workflows.step4_training import TrainingAssignmentWorkflow
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 
@@ -31,7 +32,8 @@ async def test_recorded_history_replays(path: Path) -> None:
     workflow_id = raw["events"][0]["workflowExecutionStartedEventAttributes"].get("workflowId") or path.stem
     history = WorkflowHistory.from_json(workflow_id, raw)
     replayer = Replayer(
-        workflows=[ComplaintWorkflow, InvestigationWorkflow, ReportingWorkflow], data_converter=pydantic_data_converter
+        workflows=[ComplaintWorkflow, InvestigationWorkflow, ReportingWorkflow, TrainingAssignmentWorkflow],
+        data_converter=pydantic_data_converter,
     )
     result = await replayer.replay_workflow(history, raise_on_replay_failure=True)
     assert result.replay_failure is None

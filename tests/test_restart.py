@@ -116,6 +116,7 @@ async def test_a_killed_worker_loses_no_clock(client: Client, database_url: str,
         "COMPLAINTS_TASK_QUEUE": task_queue,
         "COMPLAINTS_DATABASE_URL": database_url,
         "COMPLAINTS_POLICY": str(PROJECT_ROOT / "policies" / "compressed.yaml"),
+        "COMPLAINTS_JOINING_TRAINING": "false",  # compressed dues: every handler overdue in 20 s
         "COMPLAINTS_LOG_LEVEL": "WARNING",
     }
 
@@ -161,6 +162,7 @@ async def test_a_worker_killed_mid_email_sends_one_email(client: Client, databas
             "COMPLAINTS_TASK_QUEUE": task_queue,
             "COMPLAINTS_DATABASE_URL": database_url,
             "COMPLAINTS_POLICY": str(PROJECT_ROOT / "policies" / "compressed.yaml"),
+            "COMPLAINTS_JOINING_TRAINING": "false",  # compressed dues: every handler overdue in 20 s
             "COMPLAINTS_SMTP_HOST": "127.0.0.1",
             "COMPLAINTS_SMTP_PORT": str(smtp.port),
             "COMPLAINTS_LOG_LEVEL": "WARNING",

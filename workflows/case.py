@@ -251,6 +251,8 @@ class Case:
                 category=snap.intake.category.value,
                 language=snap.intake.customer.language,
                 exclude=sorted(exclude),
+                tier=snap.classification.tier.value if snap.classification else None,
+                policy_version=self._rules.policy_version if self._rules else None,
             ),
             summary=summary,
         )
