@@ -24,6 +24,7 @@ from temporalio.worker.workflow_sandbox import (
     SandboxRestrictions,
 )
 
+from activities.award import AwardActivities
 from activities.classification import ClassificationActivities
 from activities.investigation import InvestigationActivities
 from activities.notifications import (
@@ -43,18 +44,22 @@ from activities.regulator import (
 )
 from activities.reporting import ReportingActivities
 from activities.staff import StaffActivities
+from activities.training import TrainingActivities
 from complaints.config import Settings, WorkerTuning
 from complaints.logging import configure_logging
-from complaints.schedules import ensure_schedules
+from complaints.schedules import ensure_award_schedule, ensure_schedules
 from complaints.temporal import connect, ensure_search_attributes, exit_process
+from complaints.training import ensure_joining_training
 from db.engine import make_engine, migrate
 from db.seed import seed_staff_directory
 from domain.policy import PolicyStore
 from workflows.complaint import ComplaintWorkflow
 from workflows.investigation import InvestigationWorkflow
 from workflows.step3_analysis import ReportingWorkflow
+from workflows.step4_award import AwardWorkflow
+from workflows.step4_training import TrainingAssignmentWorkflow
 
-WORKFLOWS = [ComplaintWorkflow, InvestigationWorkflow, ReportingWorkflow]
+WORKFLOWS = [ComplaintWorkflow, InvestigationWorkflow, ReportingWorkflow, TrainingAssignmentWorkflow, AwardWorkflow]
 
 
 def build_worker(
@@ -74,11 +79,13 @@ def build_worker(
     notifier = notifier or notifier_from(Settings(), engine)
     classification = ClassificationActivities(policies)
     projection = ProjectionActivities(engine)
-    staff = StaffActivities(engine)
+    staff = StaffActivities(engine, policies)
     notifications = NotificationActivities(notifier, policies)
     regulator = RegulatorActivities(regulator_gateway or gateway_from(Settings()))
-    investigation = InvestigationActivities(engine, policies)
+    investigation = InvestigationActivities(engine, policies, client)
+    training = TrainingActivities(engine, policies, notifier)
     reporting = ReportingActivities(engine, policies, reports_dir or Settings().reports_dir)
+    award = AwardActivities(engine, policies, notifier, client)
     return Worker(
         client,
         task_queue=task_queue,
@@ -101,6 +108,13 @@ def build_worker(
             investigation.record_accountability,
             reporting.refresh_analysis_facts,
             reporting.produce_report,
+            training.plan_training,
+            training.record_training,
+            training.notify_training,
+            training.record_training_completion,
+            award.propose_award,
+            award.assign_training_needs,
+            award.record_award,
         ],
         activity_executor=executor,
         # Ctrl-C lets running activities finish (they are idempotent, but finishing is kinder).
@@ -175,6 +189,7 @@ async def main() -> None:
         log.warning("registered search attributes the server lacked", added=added)
     if settings.report_schedules:
         schedules = await ensure_schedules(client, policies.current, settings.task_queue)
+        schedules.append(await ensure_award_schedule(client, policies.current, settings.task_queue))
         log.info("report schedules in place", schedules=schedules)
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -196,6 +211,9 @@ async def main() -> None:
             tuning=asdict(settings.worker),
         )
         async with worker:
+            if settings.joining_training:
+                joined = await ensure_joining_training(client, settings.task_queue, engine, policies.current)
+                log.info("joining training in place", started=joined)
             await stop.wait()
         log.info("worker stopped")
 

@@ -1,4 +1,4 @@
-"""The Temporal Schedules of the periodic analysis, created or updated by the worker at start.
+"""The Temporal Schedules of the periodic analysis and the award, created or updated by the worker at start.
 
 One schedule per period the policy needs, each visible on the Web UI's Schedules page:
 
@@ -33,8 +33,10 @@ from temporalio.client import (
 )
 
 from models.analysis import ANALYSIS, PeriodKind, ReportRequest
+from models.award import AwardRequest
 from models.policy import Policy
 from workflows.step3_analysis import ReportingWorkflow
+from workflows.step4_award import AwardWorkflow
 
 PREFIX = "complaints-report-"
 NAMES = {PeriodKind.MONTH: "monthly", PeriodKind.QUARTER: "quarterly", PeriodKind.HALF_YEAR: "half-yearly"}
@@ -80,20 +82,63 @@ def schedules_for(policy: Policy, task_queue: str, prefix: str = PREFIX) -> dict
     return found
 
 
+async def _create_or_update(client: Client, schedule_id: str, schedule: Schedule) -> None:
+    try:
+        await client.create_schedule(schedule_id, schedule)
+    except ScheduleAlreadyRunningError:
+
+        def update(current: ScheduleUpdateInput) -> ScheduleUpdate:
+            # The new spec and action; the state (paused by an operator, with a note) stays.
+            return ScheduleUpdate(schedule=dataclasses.replace(schedule, state=current.description.schedule.state))
+
+        await client.get_schedule_handle(schedule_id).update(update)
+
+
 async def ensure_schedules(client: Client, policy: Policy, task_queue: str, prefix: str = PREFIX) -> list[str]:
     """Create or update the policy's report schedules, and delete those it no longer asks for."""
     wanted = schedules_for(policy, task_queue, prefix)
     for schedule_id, schedule in wanted.items():
-        try:
-            await client.create_schedule(schedule_id, schedule)
-        except ScheduleAlreadyRunningError:
-
-            def update(current: ScheduleUpdateInput, schedule: Schedule = schedule) -> ScheduleUpdate:
-                # The new spec and action; the state (paused by an operator, with a note) stays.
-                return ScheduleUpdate(schedule=dataclasses.replace(schedule, state=current.description.schedule.state))
-
-            await client.get_schedule_handle(schedule_id).update(update)
+        await _create_or_update(client, schedule_id, schedule)
     async for listed in await client.list_schedules():
         if listed.id.startswith(prefix) and listed.id not in wanted:
             await client.get_schedule_handle(listed.id).delete()
     return sorted(wanted)
+
+
+AWARD_SCHEDULE = "complaints-award-quarterly"
+
+
+def award_schedule(policy: Policy, task_queue: str, schedule_id: str = AWARD_SCHEDULE) -> Schedule:
+    """Each quarter, on the award's run day of its first month, the award of the quarter before."""
+    award = policy.performance.award
+    return Schedule(
+        action=ScheduleActionStartWorkflow(
+            AwardWorkflow.run,
+            AwardRequest(timezone=policy.timezone),
+            id=schedule_id.replace("complaints-", "", 1),
+            task_queue=task_queue,
+            static_summary="Service Quality Award of the quarter before: ranked, then a senior manager approves",
+        ),
+        spec=ScheduleSpec(
+            calendars=[
+                ScheduleCalendarSpec(
+                    second=[ScheduleRange(0)],
+                    minute=[ScheduleRange(0)],
+                    hour=[ScheduleRange(award.run_hour)],
+                    day_of_month=[ScheduleRange(award.run_day)],
+                    month=[ScheduleRange(m) for m in MONTHS[PeriodKind.QUARTER]],
+                    comment=f"{award.run_hour:02d}:00 on day {award.run_day} ({policy.timezone}), quarterly",
+                )
+            ],
+            time_zone_name=policy.timezone,
+        ),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.ALLOW_ALL, catchup_window=timedelta(days=7)),
+    )
+
+
+async def ensure_award_schedule(
+    client: Client, policy: Policy, task_queue: str, schedule_id: str = AWARD_SCHEDULE
+) -> str:
+    """Create or update the award's schedule (one award per quarter: the workflow holds the quarter)."""
+    await _create_or_update(client, schedule_id, award_schedule(policy, task_queue, schedule_id))
+    return schedule_id

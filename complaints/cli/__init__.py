@@ -7,14 +7,15 @@ Exit codes: 0 done, 1 refused by the complaint (reason printed), 2 bad arguments
 One module per subject: `listing` (list, mine, show), `handling` (up to the customer's answer),
 `investigation` (the `investigation` sub-app and the legacy commands), `after_decision`
 (follow-up, look-back, root cause, contact notes), `reports` (the `report` sub-app: the
-periodic analysis and returns); `common` holds what they share.
+periodic analysis and returns), `staff` (scorecards), `award` (the Service Quality Award), `training`;
+`common` holds what they share.
 """
 
 from __future__ import annotations
 
 import typer
 
-from complaints.cli import after_decision, handling, investigation, listing, reports
+from complaints.cli import after_decision, award, handling, investigation, listing, reports, staff, training
 
 app = typer.Typer(
     help="Work on customer complaints: list, show, and act on them as a member of staff.",
@@ -57,5 +58,8 @@ for name, command in (
     app.command(name)(command)
 app.add_typer(investigation.investigation_app, name="investigation")
 app.add_typer(reports.report_app, name="report")
+app.add_typer(staff.staff_app, name="staff")
+app.add_typer(award.award_app, name="award")
+app.add_typer(training.training_app, name="training")
 
 __all__ = ["app"]

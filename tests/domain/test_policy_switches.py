@@ -169,6 +169,52 @@ SWITCHES: dict[str, list[str]] = {
     "intake.clock_skew_seconds": [
         "tests/models/test_intake.py::test_received_in_the_future_beyond_the_clock_skew_is_refused"
     ],
+    "performance.scorecard": [
+        "tests/db/test_scorecards.py::test_the_score_is_the_policys_formula_with_every_line_shown",
+        "tests/domain/test_performance.py::test_the_score_is_a_hundred_times_earned_over_the_weights_of_the_terms_with_a_value",
+    ],
+    "performance.award.min_cases": [
+        "tests/domain/test_performance.py::test_each_reason_a_handler_is_not_eligible_is_given_in_words",
+        "tests/db/test_scorecards.py::test_the_awards_inputs_and_its_ranking",
+    ],
+    "performance.award.exclude_decisions": [
+        "tests/domain/test_performance.py::test_the_policy_decides_which_decisions_and_breaches_exclude",
+        "tests/db/test_scorecards.py::test_the_awards_inputs_and_its_ranking",
+    ],
+    "performance.award.exclude_own_breach": [
+        "tests/domain/test_performance.py::test_the_policy_decides_which_decisions_and_breaches_exclude",
+        "tests/db/test_scorecards.py::test_the_awards_inputs_and_its_ranking",
+    ],
+    "performance.award.winners": [
+        "tests/domain/test_award_rules.py::test_a_decision_is_refused_with_the_reason",
+        f"{W}/test_award.py::test_a_quarters_award_is_ranked_approved_by_a_senior_manager_and_recorded_once",
+    ],
+    "performance.award.approver_roles": [
+        f"{W}/test_award.py::test_a_quarters_award_is_ranked_approved_by_a_senior_manager_and_recorded_once",
+        "tests/domain/test_award_rules.py::test_a_decision_is_refused_with_the_reason",
+    ],
+    "performance.award.run_day": [f"{W}/test_award.py::test_the_award_runs_each_quarter_on_its_schedule"],
+    "performance.award.run_hour": [f"{W}/test_award.py::test_the_award_runs_each_quarter_on_its_schedule"],
+    "performance.training.rules": [
+        "tests/domain/test_performance.py::test_a_training_rule_fires_when_its_figure_crosses_with_enough_cases_behind_it"
+    ],
+    "performance.training.catalogue": [
+        "tests/domain/test_training.py::test_the_policy_names_its_catalogue_file",
+        f"{W}/test_training.py::test_a_renewing_course_continues_as_a_fresh_assignment_after_completion",
+        f"{W}/test_training.py::test_joining_training_is_started_once_however_often_it_is_ensured",
+    ],
+    "performance.training.reminder_fraction": [
+        "tests/domain/test_training.py::test_the_reminder_comes_at_the_policys_fraction_of_the_way",
+        f"{W}/test_training.py::test_an_investigations_training_decision_reminds_goes_overdue_escalates_and_completes_once",
+    ],
+    "performance.training.investigation_course": [
+        f"{W}/test_training.py::test_an_investigations_training_decision_reminds_goes_overdue_escalates_and_completes_once",
+        "tests/domain/test_training.py::test_the_investigation_course_is_the_policys",
+    ],
+    "performance.training.routing_skips_overdue": [
+        f"{W}/test_training.py::test_routing_skips_a_handler_overdue_on_mandatory_training_for_complex_complaints_only",
+        "tests/domain/test_training.py::test_routing_skips_only_complex_and_major_and_only_by_the_switch",
+    ],
 }
 
 # Text for people, enforced by nothing: shown where the policy is shown.
