@@ -39,7 +39,8 @@ async def _start(
         id=workflow_id,
         task_queue=task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        # A run that ended undecided (terminated, timed out) may be started again; a decided one not.
+        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
         static_summary=f"Service Quality Award {quarter.label}, asked for by {requested_by}",
     )
 
@@ -70,7 +71,7 @@ async def decide(client: Client, engine: Engine, quarter: str, decision: AwardDe
         return await handle.execute_update(AwardWorkflow.decide, decision)
     except WorkflowUpdateFailedError as err:
         cause = err.cause
-        raise ActionRefused(f"award {quarter} refused: {getattr(cause, 'message', cause)}") from err
+        raise ActionRefused(f"award {quarter}: {getattr(cause, 'message', cause)}") from err
     except RPCError as err:
         if err.status == RPCStatusCode.NOT_FOUND:
             raise ActionRefused(f"the award for {quarter} is already closed") from err

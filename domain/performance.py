@@ -86,7 +86,12 @@ def ineligible_because(card: Scorecard, award: AwardPolicy, decisions: list[str]
         if kind.value in decisions:
             reasons.append(f"{kind.value} decision in the quarter")
     if award.exclude_own_breach and own_breaches > 0:
-        reasons.append(f"{_plural(own_breaches, 'breached clock', 'breached clocks')} on their own complaints")
+        clocks = card.clocks_met + card.clocks_breached
+        rate = 100.0 * own_breaches / clocks if clocks else 100.0
+        if rate > award.own_breach_tolerance:
+            breached = f"{_plural(own_breaches, 'breached clock', 'breached clocks')} on their own complaints"
+            tolerated = award.own_breach_tolerance
+            reasons.append(f"{breached} ({rate:.1f}%, over {tolerated:g}%)" if tolerated else breached)
     if card.score is None:
         reasons.append("no figure of the formula to score")
     return reasons

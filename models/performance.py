@@ -62,6 +62,13 @@ class AwardPolicy(PolicyModel):
         description="An investigation decision of these kinds naming the person in the quarter: not eligible.",
     )
     exclude_own_breach: bool = Field(default=True, description="A breached clock on their own complaint: not eligible.")
+    own_breach_tolerance: float = Field(
+        default=0,
+        ge=0,
+        le=100,
+        description="With exclude_own_breach: the percent of the clocks on their own complaints that may have "
+        "breached and still leave them eligible (0: none may).",
+    )
     approver_roles: list[Role] = Field(default_factory=lambda: [Role.SENIOR_MANAGER], min_length=1)
     run_day: int = Field(default=5, ge=1, le=28, description="Day of the quarter's first month the award is proposed.")
     run_hour: int = Field(default=9, ge=0, le=23)

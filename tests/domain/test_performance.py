@@ -207,3 +207,14 @@ def test_the_team_table_lists_who_worked_complaints_most_cases_first() -> None:
     rows = team_table(cards)
     assert [(r.staff_id, r.cases) for r in rows] == [("H-2", 9), ("H-1", 3), ("H-3", 0)]
     assert rows[2].score is None and rows[0].name == "Name H-2"
+
+
+def test_a_share_of_breached_clocks_within_the_tolerance_leaves_a_handler_eligible() -> None:
+    tolerant = AwardPolicy(min_cases=0, own_breach_tolerance=5)
+    busy = card("H-1", cases=100, clocks_met=290, clocks_breached=10)  # 3 of 300 their own: 1%
+    [nominee] = nominees([busy], tolerant, {}, {"H-1": 3})
+    assert nominee.eligible
+    [nominee] = nominees([busy], tolerant, {}, {"H-1": 20})  # 20 of 300: 6.7%
+    assert nominee.reasons == ["20 breached clocks on their own complaints (6.7%, over 5%)"]
+    [nominee] = nominees([busy], AwardPolicy(min_cases=0), {}, {"H-1": 1})  # the default: none may breach
+    assert nominee.reasons == ["1 breached clock on their own complaints"]

@@ -185,6 +185,9 @@ SWITCHES: dict[str, list[str]] = {
         "tests/domain/test_performance.py::test_the_policy_decides_which_decisions_and_breaches_exclude",
         "tests/db/test_scorecards.py::test_the_awards_inputs_and_its_ranking",
     ],
+    "performance.award.own_breach_tolerance": [
+        "tests/domain/test_performance.py::test_a_share_of_breached_clocks_within_the_tolerance_leaves_a_handler_eligible"
+    ],
     "performance.award.winners": [
         "tests/domain/test_award_rules.py::test_a_decision_is_refused_with_the_reason",
         f"{W}/test_award.py::test_a_quarters_award_is_ranked_approved_by_a_senior_manager_and_recorded_once",
