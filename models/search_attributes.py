@@ -19,6 +19,10 @@ NEXT_DEADLINE = SearchAttributeKey.for_datetime("ComplaintNextDeadline")
 SLA_BREACHED = SearchAttributeKey.for_bool("ComplaintSlaBreached")
 # An open complaint whose handler or team is implicated in another complaint's investigation.
 UNDER_REVIEW = SearchAttributeKey.for_bool("ComplaintUnderReview")
+# Step 5: a customer's early-warning case (open, acknowledged, acting, closed), and a contract
+# clause's legal review (open, closed). The case's customer is in ComplaintCustomerId.
+RISK_WARNING = SearchAttributeKey.for_keyword("RiskWarningStatus")
+CLAUSE_REVIEW = SearchAttributeKey.for_keyword("ClauseReviewStatus")
 
 ALL: list[SearchAttributeKey[Any]] = [
     STATUS,
@@ -31,6 +35,8 @@ ALL: list[SearchAttributeKey[Any]] = [
     NEXT_DEADLINE,
     SLA_BREACHED,
     UNDER_REVIEW,
+    RISK_WARNING,
+    CLAUSE_REVIEW,
 ]
 
 _CLI_TYPE = {"KEYWORD": "Keyword", "DATETIME": "Datetime", "BOOL": "Bool"}
