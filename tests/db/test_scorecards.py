@@ -224,7 +224,7 @@ def test_the_awards_inputs_and_its_ranking(quarter: Engine) -> None:
     assert decisions.get("SC-H1") == ["warning"] and "SC-H2" not in decisions
     assert breaches.get("SC-H1") == 1, "6's first response; the follow-up call is another person's"
     assert "SC-H2" not in breaches
-    award = POLICY.performance.award.model_copy(update={"min_cases": 1})
+    award = POLICY.performance.award.model_copy(update={"min_cases": 1, "own_breach_tolerance": 0})
     found = {n.staff_id: n for n in nominees(cards, award, decisions, breaches)}
     assert found["SC-H2"].eligible and found["SC-H2"].rank == 1
     assert found["SC-H1"].reasons == ["warning decision in the quarter", "1 breached clock on their own complaints"]
