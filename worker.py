@@ -26,6 +26,7 @@ from temporalio.worker.workflow_sandbox import (
 
 from activities.award import AwardActivities
 from activities.classification import ClassificationActivities
+from activities.clauses import ClauseActivities
 from activities.investigation import InvestigationActivities
 from activities.notifications import (
     ChannelNotifier,
@@ -43,8 +44,10 @@ from activities.regulator import (
     RegulatorGateway,
 )
 from activities.reporting import ReportingActivities
+from activities.risk import RiskActivities
 from activities.staff import StaffActivities
 from activities.training import TrainingActivities
+from complaints.clauses import ensure_watch_schedule
 from complaints.config import Settings, WorkerTuning
 from complaints.logging import configure_logging
 from complaints.schedules import ensure_award_schedule, ensure_schedules
@@ -58,8 +61,19 @@ from workflows.investigation import InvestigationWorkflow
 from workflows.step3_analysis import ReportingWorkflow
 from workflows.step4_award import AwardWorkflow
 from workflows.step4_training import TrainingAssignmentWorkflow
+from workflows.step5_clauses import ClauseReviewWorkflow, ClauseWatchWorkflow
+from workflows.step5_risk import EarlyWarningWorkflow
 
-WORKFLOWS = [ComplaintWorkflow, InvestigationWorkflow, ReportingWorkflow, TrainingAssignmentWorkflow, AwardWorkflow]
+WORKFLOWS = [
+    ComplaintWorkflow,
+    InvestigationWorkflow,
+    ReportingWorkflow,
+    TrainingAssignmentWorkflow,
+    AwardWorkflow,
+    ClauseWatchWorkflow,
+    ClauseReviewWorkflow,
+    EarlyWarningWorkflow,
+]
 
 
 def build_worker(
@@ -86,6 +100,8 @@ def build_worker(
     training = TrainingActivities(engine, policies, notifier)
     reporting = ReportingActivities(engine, policies, reports_dir or Settings().reports_dir)
     award = AwardActivities(engine, policies, notifier, client)
+    clause = ClauseActivities(engine, policies, notifier, client)
+    risk = RiskActivities(engine, policies, notifier)
     return Worker(
         client,
         task_queue=task_queue,
@@ -115,6 +131,14 @@ def build_worker(
             award.propose_award,
             award.assign_training_needs,
             award.record_award,
+            clause.find_clause_crossings,
+            clause.open_or_link_clause_reviews,
+            clause.plan_clause_review,
+            clause.record_clause_review,
+            clause.notify_clause_review,
+            risk.plan_warning,
+            risk.record_warning,
+            risk.notify_warning,
         ],
         activity_executor=executor,
         # Ctrl-C lets running activities finish (they are idempotent, but finishing is kinder).
@@ -190,6 +214,7 @@ async def main() -> None:
     if settings.report_schedules:
         schedules = await ensure_schedules(client, policies.current, settings.task_queue)
         schedules.append(await ensure_award_schedule(client, policies.current, settings.task_queue))
+        schedules.append(await ensure_watch_schedule(client, policies.current, settings.task_queue))
         log.info("report schedules in place", schedules=schedules)
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

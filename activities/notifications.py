@@ -62,6 +62,36 @@ class OutgoingMessage:
     body: str
 
 
+def send_staff_notices(
+    notifier: Notifier,
+    key: str,
+    recipients: list[str],
+    *,
+    kind: str,
+    subject: str,
+    body: str,
+    always_suffix: bool = False,
+) -> int:
+    """A notice about something other than one complaint (training, a risk case, a clause review)
+    to each of ``recipients``, once each: the key is ``key`` for a lone recipient (unless
+    ``always_suffix``), else ``key:<staff id>``. Returns how many were sent now."""
+    sent = 0
+    for staff_id in recipients:
+        once = key if len(recipients) == 1 and not always_suffix else f"{key}:{staff_id}"
+        message = OutgoingMessage(
+            idempotency_key=once,
+            complaint_id="",  # about a person, a customer or a clause, not one complaint
+            kind=kind,
+            channel="staff",
+            recipient=staff_id,
+            language="en",
+            subject=subject,
+            body=body,
+        )
+        sent += notifier.send(message)
+    return sent
+
+
 class Notifier(Protocol):
     def send(self, message: OutgoingMessage) -> bool:
         """Deliver the message once; False when its key was delivered before."""

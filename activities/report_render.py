@@ -38,6 +38,7 @@ from models.analysis import (
     ClockRow,
     CountRow,
     DurationRow,
+    EducationRow,
     Headline,
     RegulatorReportRow,
     RiskMeasure,
@@ -62,6 +63,7 @@ TABLES: dict[str, type[BaseModel]] = {
     "regulator_reports": RegulatorReportRow,
     "risk_points": RiskPoint,
     "team": TeamRow,
+    "education": EducationRow,
 }
 DIMENSIONS = ("category", "tier", "channel", "product", "root_cause")
 MEASURES = {"acknowledge": "To acknowledge", "first_response": "To first response", "resolution": "To resolution"}
@@ -151,6 +153,7 @@ def render_html(analysis: Analysis, labels: Labels) -> str:
         "clauses": analysis.clauses,
         "regulator_reports": analysis.regulator_reports,
         "team": analysis.team,
+        "education": analysis.education,
         "measures": MEASURES,
         "name": name,
         "hours": _hours,

@@ -24,6 +24,7 @@ from temporalio.exceptions import ApplicationError
 from activities.logging import activity_logger
 from db import analysis_facts
 from db.analysis_queries import compute_analysis
+from db.education_queries import education_table
 from db.scorecards import team
 from db.tables import AnalysisReport, utc_now
 from domain.policy import PolicyStore
@@ -124,6 +125,10 @@ class ReportingActivities:
                 analysis = compute_analysis(conn, request.period, request.previous, policy)
                 # The team table (step 4): each person's scorecard of the same period, same data.
                 analysis = analysis.model_copy(update={"team": team(conn, request.period, policy)})
+                # Education topics (step 5): customer misunderstandings by product and topic, last action.
+                analysis = analysis.model_copy(
+                    update={"education": education_table(conn, request.period, request.previous, policy)}
+                )
             files = render_report(analysis, directory, labels=policy_labels(policy))
             h = analysis.headline
             summary = {

@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.notifications import Notifier, OutboxNotifier, OutgoingMessage
+from activities.notifications import Notifier, OutboxNotifier, send_staff_notices
 from db.tables import Staff, StaffServiceEvent, TrainingAssignmentRow, utc_now
 from domain import training
 from domain.policy import PolicyStore
@@ -112,21 +112,14 @@ class TrainingActivities:
     @activity.defn
     def notify_training(self, notice: TrainingNotice) -> int:
         """Tell staff about an assignment, through the outbox; returns how many were sent now."""
-        sent = 0
-        for staff_id in notice.recipients:
-            key = notice.idempotency_key if len(notice.recipients) == 1 else f"{notice.idempotency_key}:{staff_id}"
-            sent += self._notifier.send(
-                OutgoingMessage(
-                    idempotency_key=key,
-                    complaint_id="",  # about a person's training, not a complaint
-                    kind=notice.kind,
-                    channel="staff",
-                    recipient=staff_id,
-                    language="en",
-                    subject=notice.subject,
-                    body=notice.body,
-                )
-            )
+        sent = send_staff_notices(
+            self._notifier,
+            notice.idempotency_key,
+            notice.recipients,
+            kind=notice.kind,
+            subject=notice.subject,
+            body=notice.body,
+        )
         _log(notice.assignment_id).info("training notice", kind=notice.kind, recipients=notice.recipients)
         return sent
 

@@ -19,7 +19,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+import structlog
 from pydantic import BaseModel, ValidationError
+from sqlalchemy import Engine
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import (
     SearchAttributePair,
@@ -141,10 +143,13 @@ def static_details(intake: ComplaintIntake) -> str:
 
 
 class ComplaintIntakeClient:
-    def __init__(self, client: Client, task_queue: str = "complaints", policy: Policy | None = None) -> None:
+    def __init__(
+        self, client: Client, task_queue: str = "complaints", policy: Policy | None = None, engine: Engine | None = None
+    ) -> None:
         self._client = client
         self._task_queue = task_queue
         self._policy = policy  # None: the policy in force (COMPLAINTS_POLICY)
+        self._engine = engine  # given: a filed complaint re-scores its customer's risk (step 5)
 
     @property
     def task_queue(self) -> str:
@@ -188,6 +193,8 @@ class ComplaintIntakeClient:
             outcome = FilingOutcome.FILED
         except WorkflowAlreadyStartedError:
             outcome = FilingOutcome.ALREADY_FILED
+        if outcome == FilingOutcome.FILED and self._engine is not None:
+            await self._score_risk(intake)
         return FilingResult(
             outcome=outcome,
             complaint_id=complaint_id,
@@ -197,6 +204,21 @@ class ComplaintIntakeClient:
 
     def handle(self, complaint_id: str) -> WorkflowHandle[ComplaintWorkflow, Any]:
         return complaint_handle(self._client, complaint_id)
+
+    async def _score_risk(self, intake: ComplaintIntake) -> None:
+        """Best effort (step 5): the complaint is filed whatever happens here; a failure is logged."""
+        from complaints.risk import evaluate_and_warn  # here: complaints.risk imports this module
+
+        assert self._engine is not None
+        try:
+            policy = self._policy or policy_in_force()
+            await evaluate_and_warn(
+                self._client, self._task_queue, self._engine, intake.customer.customer_id, policy, filed=intake
+            )
+        except Exception as err:
+            structlog.get_logger().warning(
+                "risk not scored after filing", complaint_id=intake.complaint_id, error=repr(err)
+            )
 
     async def status(self, complaint_id: str) -> ComplaintStatusQuery:
         return await self.handle(complaint_id).query(ComplaintWorkflow.status)

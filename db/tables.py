@@ -278,3 +278,97 @@ class AwardRow(SQLModel, table=True):
     reason: str | None = Field(default=None, max_length=500)
     proposed_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     approved_at: datetime | None = _ts()
+
+
+class LoanBookSignalRow(SQLModel, table=True):
+    """One loan-book signal per source record, as received; never updated (step 5)."""
+
+    __tablename__ = "loan_book_signals"
+    __table_args__ = (
+        UniqueConstraint("source_system", "source_record_id", name="uq_loan_book_signals_source"),
+        Index("ix_loan_book_signals_customer_observed", "customer_id", "observed_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    source_system: str = Field(max_length=64)
+    source_record_id: str = Field(max_length=128)
+    customer_id: str = Field(max_length=64)
+    kind: str = Field(max_length=32)
+    observed_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    figures: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    note: str | None = Field(default=None, max_length=500)
+    received_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class RiskWarningRow(SQLModel, table=True):
+    """One early-warning case per row, as its workflow leaves it (step 5)."""
+
+    __tablename__ = "risk_warnings"
+
+    workflow_run_id: str = Field(primary_key=True, max_length=64)  # one case, one run
+    workflow_id: str = Field(max_length=160)
+    customer_id: str = Field(max_length=64, index=True)
+    status: str = Field(max_length=16, index=True)  # open, acknowledged, acting, closed
+    points: int = 0
+    threshold: int = 0
+    fired: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    signals: int = 0  # crossings and signals joined to the case
+    opened_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    acknowledge_due: datetime | None = _ts()
+    act_due: datetime | None = _ts()
+    acknowledged_at: datetime | None = _ts()
+    acknowledged_by: str | None = Field(default=None, max_length=80)
+    acted_at: datetime | None = _ts()
+    acted_by: str | None = Field(default=None, max_length=80)
+    breached: bool = False
+    closed_at: datetime | None = _ts(index=True)
+    closed_by: str | None = Field(default=None, max_length=80)
+    outcome: str | None = Field(default=None, max_length=24)
+    history: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class EducationActionRow(SQLModel, table=True):
+    """A customer education action (step 5): a meeting, leaflet or page on a product and topic."""
+
+    __tablename__ = "education_actions"
+    __table_args__ = (
+        Index("ix_education_actions_topic", "product", "topic", "held_on"),
+        UniqueConstraint("product", "topic", "kind", "held_on", "title", name="uq_education_actions_action"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    product: str = Field(max_length=64)  # a product code of the policy's catalogue, or unspecified
+    topic: str = Field(max_length=32)  # a complaint category
+    kind: str = Field(max_length=16)  # meeting, leaflet, page
+    title: str = Field(max_length=200)
+    held_on: date
+    reach: int | None = None  # people reached, if known
+    recorded_by: str = Field(max_length=64)
+    recorded_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    note: str = Field(default="", max_length=500)
+
+
+class ClauseReviewRow(SQLModel, table=True):
+    """One legal review of a contract clause (step 5): the complaints it took, and its outcome."""
+
+    __tablename__ = "clause_reviews"
+
+    review_id: str = Field(primary_key=True, max_length=140)  # <template>-<clause>-<n>
+    workflow_id: str = Field(max_length=160)
+    template: str = Field(max_length=40, index=True)
+    clause: str = Field(max_length=80, index=True)
+    references: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    status: str = Field(max_length=16, index=True)  # open, overdue, closed
+    owner: str = Field(max_length=64, index=True)
+    opened_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    due_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    warned_at: datetime | None = _ts()
+    overdue_at: datetime | None = _ts()
+    linked: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))  # complaint ids
+    outcome: str | None = Field(default=None, max_length=24)  # reword, keep, withdraw_product
+    reasons: str | None = Field(default=None, max_length=2000)
+    new_template_version: str | None = Field(default=None, max_length=80)
+    closed_by: str | None = Field(default=None, max_length=64)
+    closed_at: datetime | None = _ts()
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

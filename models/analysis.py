@@ -189,6 +189,19 @@ class TeamRow(BaseModel):
     score: float | None
 
 
+class EducationRow(BaseModel):
+    """One education topic of the period (step 5): complaints closed as a customer misunderstanding
+    (the policy's ``education.root_causes``) by product and topic, and the last action before it."""
+
+    product: str  # a product code, or unspecified
+    topic: str  # the complaints' category
+    count: int
+    previous: int
+    last_action_on: date | None
+    last_action_kind: str | None  # meeting, leaflet, page
+    last_action_title: str | None
+
+
 class Headline(BaseModel):
     received: int
     closed: int
@@ -218,6 +231,7 @@ class Analysis(BaseModel):
     regulator_reports: list[RegulatorReportRow]
     risk_points: list[RiskPoint]
     team: list[TeamRow] = []  # defaulted: an analysis.json written before step 4 still loads
+    education: list[EducationRow] = []  # defaulted: an analysis.json written before step 5 still loads
 
 
 # ---- the reporting workflow's input, steps and result ---------------------------------------

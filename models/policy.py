@@ -20,8 +20,11 @@ from pydantic import BaseModel, Field, model_validator
 from models.analysis import PackReturn, ReportingPolicy
 from models.base import PolicyModel, TimeLimit
 from models.base import TimeUnit as TimeUnit  # re-exported: the policy's time units live with TimeLimit
+from models.clause_review import ClauseReviewPolicy
+from models.education import EducationPolicy
 from models.intake import Category, Channel, ComplaintFlag, Money
 from models.performance import PerformancePolicy
+from models.risk import RiskPolicy
 from models.roles import Accountability as Accountability  # re-exported
 from models.roles import Role as Role  # re-exported
 
@@ -297,6 +300,9 @@ class Policy(PolicyModel):
     intake: IntakePolicy = Field(default_factory=IntakePolicy)
     reporting: ReportingPolicy = Field(default_factory=ReportingPolicy)
     performance: PerformancePolicy = Field(default_factory=PerformancePolicy)
+    risk: RiskPolicy = Field(default_factory=RiskPolicy)
+    clause_review: ClauseReviewPolicy = Field(default_factory=ClauseReviewPolicy)
+    education: EducationPolicy = Field(default_factory=EducationPolicy)
 
     @model_validator(mode="before")
     @classmethod

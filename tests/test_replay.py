@@ -18,6 +18,8 @@ from workflows.complaint import ComplaintWorkflow
 from workflows.investigation import InvestigationWorkflow
 from workflows.step3_analysis import ReportingWorkflow
 from workflows.step4_training import TrainingAssignmentWorkflow
+from workflows.step5_clauses import ClauseReviewWorkflow, ClauseWatchWorkflow
+from workflows.step5_risk import EarlyWarningWorkflow
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 
@@ -32,7 +34,15 @@ async def test_recorded_history_replays(path: Path) -> None:
     workflow_id = raw["events"][0]["workflowExecutionStartedEventAttributes"].get("workflowId") or path.stem
     history = WorkflowHistory.from_json(workflow_id, raw)
     replayer = Replayer(
-        workflows=[ComplaintWorkflow, InvestigationWorkflow, ReportingWorkflow, TrainingAssignmentWorkflow],
+        workflows=[
+            ComplaintWorkflow,
+            InvestigationWorkflow,
+            ReportingWorkflow,
+            TrainingAssignmentWorkflow,
+            ClauseWatchWorkflow,
+            ClauseReviewWorkflow,
+            EarlyWarningWorkflow,
+        ],
         data_converter=pydantic_data_converter,
     )
     result = await replayer.replay_workflow(history, raise_on_replay_failure=True)

@@ -15,7 +15,20 @@ from __future__ import annotations
 
 import typer
 
-from complaints.cli import after_decision, award, handling, investigation, listing, reports, staff, training
+from complaints.cli import (
+    after_decision,
+    award,
+    clauses,
+    education,
+    handling,
+    investigation,
+    listing,
+    reports,
+    risk,
+    signals,
+    staff,
+    training,
+)
 
 app = typer.Typer(
     help="Work on customer complaints: list, show, and act on them as a member of staff.",
@@ -61,5 +74,9 @@ app.add_typer(reports.report_app, name="report")
 app.add_typer(staff.staff_app, name="staff")
 app.add_typer(award.award_app, name="award")
 app.add_typer(training.training_app, name="training")
+app.add_typer(education.education_app, name="education")
+app.add_typer(clauses.clauses_app, name="clauses")
+app.add_typer(signals.signals_app, name="signals")
+app.add_typer(risk.risk_app, name="risk")
 
 __all__ = ["app"]

@@ -33,11 +33,15 @@ from complaints.cli.common import (
 )
 from complaints.config import Settings
 from complaints.intake import ComplaintIntakeClient, ComplaintNotFound
+from db.risk_queries import latest_warning
 from db.tables import Complaint, ComplaintEventRow, OutboxMessage
 from domain.rules import NO_INDEPENDENT_CALLER
 from models import search_attributes as sa
 from models.complaint import ComplaintSnapshot
 from models.intake import workflow_id_for
+
+# What a case file shows of the customer's early warning.
+WARNING_FIELDS = {"customer_id", "status", "points", "threshold", "opened_at", "closed_at", "outcome"}
 
 
 def _quote(value: str, option: str) -> str:
@@ -237,10 +241,13 @@ async def _case_file(settings: Settings, complaint_id: str) -> dict[str, Any]:
             snapshot = ComplaintSnapshot.model_validate(row.snapshot)
         else:  # no worker answered: the projection's columns
             projection = row.model_dump(mode="json", exclude={"snapshot"})
+    customer_id = snapshot.intake.customer.customer_id if snapshot else row.customer_id if row else None
+    warning = latest_warning(engine(settings), customer_id) if customer_id else None
     return {
         "source": source,
         "complaint": snapshot.model_dump(mode="json") if snapshot else None,
         "projection": projection,
+        "risk_warning": warning.model_dump(mode="json", include=WARNING_FIELDS) if warning else None,
         "timeline": [
             {"seq": e.seq, "at": e.at.isoformat(), "kind": e.kind, "actor": e.actor, "detail": e.detail} for e in events
         ],
@@ -277,7 +284,7 @@ def _parse_time(value: Any) -> Any:
 
 def _print_case(case: dict[str, Any]) -> None:
     if case["complaint"] is None:
-        _print_projection(case["projection"])
+        _print_projection(case["projection"], case)
         _print_timeline(case)
         return
     snap = ComplaintSnapshot.model_validate(case["complaint"])
@@ -292,6 +299,7 @@ def _print_case(case: dict[str, Any]) -> None:
         f"Received     {when(intake.received_at)} via {intake.channel.value} "
         f"({intake.source_system} / {intake.source_reference})"
     )
+    _print_risk_warning(case)
     out.print(f"Complaint    {intake.summary}")
     if intake.contract_number:
         out.print(f"Contract     {intake.contract_number}")
@@ -447,10 +455,23 @@ def _print_case(case: dict[str, Any]) -> None:
     _print_timeline(case)
 
 
-def _print_projection(row: dict[str, Any]) -> None:
+def _print_risk_warning(case: dict[str, Any]) -> None:
+    """The customer's early warning (step 5): open, or the latest closed one."""
+    w = case.get("risk_warning")
+    if not w:
+        return
+    closed = f", closed {when(_parse_time(w['closed_at']))}: {w['outcome']}" if w.get("closed_at") else ""
+    out.print(
+        f"Risk warning {w['status']}, {w['points']} points (threshold {w['threshold']}), "
+        f"opened {when(_parse_time(w['opened_at']))}{closed}; complaints risk show {w['customer_id']}"
+    )
+
+
+def _print_projection(row: dict[str, Any], case: dict[str, Any]) -> None:
     out.rule(f"{row['complaint_id']}  ·  {row['status']}")
     out.print("(no worker answered; this is the database projection: the timeline below is the case file)")
     out.print(f"Customer     {row['customer_name']} ({row['customer_id']})")
+    _print_risk_warning(case)
     out.print(
         f"Received     {when(_parse_time(row['received_at']))} via {row['channel']} "
         f"({row['source_system']} / {row['source_reference']})"

@@ -22,6 +22,7 @@ from models.analysis import (
     ClockRow,
     CountRow,
     DurationRow,
+    EducationRow,
     Headline,
     Period,
     RegulatorReportRow,
@@ -400,3 +401,39 @@ def test_an_analysis_written_before_the_team_table_still_loads(tmp_path: Path) -
     render_report(sample_analysis(), tmp_path)
     html = (tmp_path / "report.html").read_text(encoding="utf-8")
     assert "No staff member closed a complaint or had a clock settle in this period." in html
+
+
+def test_the_education_section_shows_each_topic_and_the_last_action_before_the_period(tmp_path: Path) -> None:
+    education = [
+        EducationRow(product="overdraft", topic="fees_and_interest", count=9, previous=14,
+                     last_action_on=date(2026, 8, 20), last_action_kind="leaflet",
+                     last_action_title="How overdraft interest is charged <daily>"),
+        EducationRow(product="unspecified", topic="repayment_collection", count=3, previous=3, last_action_on=None,
+                     last_action_kind=None, last_action_title=None),
+    ]  # fmt: skip
+    analysis = sample_analysis().model_copy(update={"education": education})
+    files = render_report(analysis, tmp_path, labels=LABELS)
+    assert (files["education_csv"], files["education_json"]) == ("education.csv", "education.json")
+    with (tmp_path / "education.csv").open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == list(EducationRow.model_fields)
+    assert (rows[0]["last_action_on"], rows[1]["last_action_on"], rows[1]["count"]) == ("2026-08-20", "", "3")
+    html = (tmp_path / "report.html").read_text(encoding="utf-8")
+    section = html.split('<h2 id="education">Education topics</h2>', 1)[1].split("<footer>", 1)[0]
+    assert "Business overdraft (法人账户透支)" in section and "fees and interest" in section
+    assert "−5" in section, "the change from the previous period"
+    assert "2026-08-20 leaflet: How overdraft interest is charged &lt;daily&gt;" in section, "titles are escaped"
+    assert "unspecified" in section and "none" in section
+    assert "complaints education list --period 2026-10" in section
+    loaded = Analysis.model_validate_json((tmp_path / "analysis.json").read_text(encoding="utf-8"))
+    assert loaded.education == education
+
+
+def test_an_analysis_written_before_the_education_table_still_loads(tmp_path: Path) -> None:
+    old = sample_analysis().model_dump(mode="json")
+    del old["education"]
+    assert Analysis.model_validate(old).education == []
+    render_report(sample_analysis(), tmp_path)
+    html = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "No complaint was closed as a customer misunderstanding in this period or the one before." in html
+    assert (tmp_path / "education.csv").read_text(encoding="utf-8") == ",".join(EducationRow.model_fields) + "\n"

@@ -169,6 +169,153 @@ SWITCHES: dict[str, list[str]] = {
     "intake.clock_skew_seconds": [
         "tests/models/test_intake.py::test_received_in_the_future_beyond_the_clock_skew_is_refused"
     ],
+    "clause_review.window_days": [
+        "tests/domain/test_clauses.py::test_the_window_is_the_policys",
+        "tests/db/test_clause_queries.py::test_the_window_and_the_root_causes_are_the_policys",
+    ],
+    "clause_review.threshold": [
+        f"{W}/test_clause_review.py::test_three_disputes_citing_a_clause_open_one_review_a_fourth_links_and_legal_closes_it",
+        "tests/domain/test_clauses.py::test_the_threshold_opens_and_an_open_review_takes_new_complaints_whatever_the_count",
+    ],
+    "clause_review.root_causes": [
+        "tests/domain/test_clauses.py::test_a_complaint_closed_in_the_window_with_a_counted_root_cause_counts_from_its_closure",
+        "tests/db/test_clause_queries.py::test_the_window_and_the_root_causes_are_the_policys",
+    ],
+    "clause_review.templates": [
+        "tests/domain/test_clauses.py::test_the_template_comes_from_the_policys_prefixes_else_the_leading_letters",
+        f"{W}/test_clause_review.py::test_three_disputes_citing_a_clause_open_one_review_a_fourth_links_and_legal_closes_it",
+    ],
+    "clause_review.owner_role": [
+        "tests/db/test_clause_queries.py::test_the_owner_the_closers_and_the_due_date_are_the_policys",
+        f"{W}/test_clause_review.py::test_three_disputes_citing_a_clause_open_one_review_a_fourth_links_and_legal_closes_it",
+    ],
+    "clause_review.closer_roles": [
+        f"{W}/test_clause_review.py::test_three_disputes_citing_a_clause_open_one_review_a_fourth_links_and_legal_closes_it",
+        "tests/db/test_clause_queries.py::test_the_owner_the_closers_and_the_due_date_are_the_policys",
+        "tests/domain/test_clauses.py::test_a_close_is_refused_with_the_reason",
+    ],
+    "clause_review.due": [
+        f"{W}/test_clause_review.py::test_three_disputes_citing_a_clause_open_one_review_a_fourth_links_and_legal_closes_it",
+        "tests/db/test_clause_queries.py::test_the_owner_the_closers_and_the_due_date_are_the_policys",
+    ],
+    "clause_review.warning_fraction": [
+        "tests/db/test_clause_queries.py::test_the_owner_the_closers_and_the_due_date_are_the_policys",
+        f"{W}/test_clause_review.py::test_three_disputes_citing_a_clause_open_one_review_a_fourth_links_and_legal_closes_it",
+    ],
+    "clause_review.watch_every_minutes": [
+        "tests/domain/test_clauses.py::test_the_watch_runs_on_a_schedule_every_policys_minutes"
+    ],
+    "risk.threshold": [
+        "tests/domain/test_risk.py::test_the_threshold_decides_whether_the_score_crosses",
+        f"{W}/test_risk.py::test_a_customer_under_the_threshold_has_no_case",
+    ],
+    "risk.days_past_due": ["tests/domain/test_risk.py::test_days_past_due_scores_the_highest_band_reached"],
+    "risk.restructuring.points": [
+        "tests/domain/test_risk.py::test_each_loan_book_rule_scores_its_points_within_its_window"
+    ],
+    "risk.restructuring.within_days": [
+        "tests/domain/test_risk.py::test_each_loan_book_rule_scores_its_points_within_its_window"
+    ],
+    "risk.restructuring.count": [
+        "tests/domain/test_risk.py::test_a_rule_fires_only_with_its_count_of_events_within_its_window"
+    ],
+    "risk.covenant_breach.points": [
+        "tests/domain/test_risk.py::test_each_loan_book_rule_scores_its_points_within_its_window"
+    ],
+    "risk.covenant_breach.within_days": [
+        "tests/domain/test_risk.py::test_a_rule_fires_only_with_its_count_of_events_within_its_window"
+    ],
+    "risk.covenant_breach.count": [
+        "tests/domain/test_risk.py::test_each_loan_book_rule_scores_its_points_within_its_window"
+    ],
+    "risk.rating_down.points": [
+        "tests/domain/test_risk.py::test_a_rating_counts_only_when_it_fell_enough_notches_within_its_window"
+    ],
+    "risk.rating_down.notches": [
+        "tests/domain/test_risk.py::test_a_rating_counts_only_when_it_fell_enough_notches_within_its_window"
+    ],
+    "risk.rating_down.within_days": [
+        "tests/domain/test_risk.py::test_a_rating_counts_only_when_it_fell_enough_notches_within_its_window"
+    ],
+    "risk.drawdowns_refused.points": [
+        "tests/domain/test_risk.py::test_each_loan_book_rule_scores_its_points_within_its_window"
+    ],
+    "risk.drawdowns_refused.within_days": [
+        "tests/domain/test_risk.py::test_each_loan_book_rule_scores_its_points_within_its_window"
+    ],
+    "risk.drawdowns_refused.count": [
+        "tests/domain/test_risk.py::test_each_loan_book_rule_scores_its_points_within_its_window"
+    ],
+    "risk.repeat_complaints.points": [
+        "tests/domain/test_risk.py::test_each_complaint_rule_scores_its_points_within_its_window"
+    ],
+    "risk.repeat_complaints.within_days": [
+        "tests/domain/test_risk.py::test_each_complaint_rule_scores_its_points_within_its_window"
+    ],
+    "risk.repeat_complaints.count": [
+        "tests/domain/test_risk.py::test_a_rule_fires_only_with_its_count_of_events_within_its_window"
+    ],
+    "risk.repayment_collection_complaint.points": [
+        "tests/domain/test_risk.py::test_each_complaint_rule_scores_its_points_within_its_window"
+    ],
+    "risk.repayment_collection_complaint.within_days": [
+        "tests/domain/test_risk.py::test_each_complaint_rule_scores_its_points_within_its_window"
+    ],
+    "risk.repayment_collection_complaint.count": [
+        "tests/domain/test_risk.py::test_each_complaint_rule_scores_its_points_within_its_window"
+    ],
+    "risk.amount_in_dispute.points": [
+        "tests/domain/test_risk.py::test_amounts_and_regulators_are_read_from_what_the_projection_holds"
+    ],
+    "risk.amount_in_dispute.tier_rules": [
+        "tests/domain/test_risk.py::test_amounts_and_regulators_are_read_from_what_the_projection_holds"
+    ],
+    "risk.amount_in_dispute.within_days": [
+        "tests/domain/test_risk.py::test_amounts_and_regulators_are_read_from_what_the_projection_holds"
+    ],
+    "risk.refiled_after_withdrawal.points": [
+        "tests/domain/test_risk.py::test_each_complaint_rule_scores_its_points_within_its_window"
+    ],
+    "risk.refiled_after_withdrawal.within_days": [
+        "tests/domain/test_risk.py::test_each_complaint_rule_scores_its_points_within_its_window"
+    ],
+    "risk.refiled_after_withdrawal.count": [
+        "tests/domain/test_risk.py::test_a_rule_fires_only_with_its_count_of_events_within_its_window"
+    ],
+    "risk.regulator_involved.points": [
+        "tests/domain/test_risk.py::test_amounts_and_regulators_are_read_from_what_the_projection_holds",
+        f"{W}/test_risk.py::test_a_filed_complaint_rescores_its_customer_and_can_open_the_case",
+    ],
+    "risk.regulator_involved.tier_rules": [
+        "tests/domain/test_risk.py::test_amounts_and_regulators_are_read_from_what_the_projection_holds"
+    ],
+    "risk.regulator_involved.within_days": [
+        "tests/domain/test_risk.py::test_amounts_and_regulators_are_read_from_what_the_projection_holds"
+    ],
+    "risk.acknowledge": [
+        f"{W}/test_risk.py::test_an_unacknowledged_warning_breaches_and_the_managers_are_told",
+        "tests/domain/test_risk.py::test_the_shipped_policies_set_the_case_clocks_and_who_works_it",
+    ],
+    "risk.act": [
+        f"{W}/test_risk.py::test_an_unacknowledged_warning_breaches_and_the_managers_are_told",
+        "tests/domain/test_risk.py::test_the_shipped_policies_set_the_case_clocks_and_who_works_it",
+    ],
+    "risk.roles": [
+        f"{W}/test_risk.py::test_a_crossing_opens_one_warning_a_second_signal_joins_it_and_it_closes_with_an_outcome",
+        f"{W}/test_risk.py::test_an_unacknowledged_warning_breaches_and_the_managers_are_told",
+    ],
+    "education.root_causes": [
+        "tests/db/test_education_queries.py::test_topics_are_counted_by_product_and_category_in_the_period_and_the_periods_before",
+        "tests/domain/test_education.py::test_the_policy_names_the_root_causes_the_recorders_and_the_months_compared",
+    ],
+    "education.recorder_roles": [
+        "tests/db/test_education_queries.py::test_an_action_is_recorded_once_by_a_staff_member_whose_role_may",
+        "tests/complaints/test_education_cli.py::test_a_refused_action_names_the_field_and_writes_nothing",
+    ],
+    "education.comparison_months": [
+        "tests/db/test_education_queries.py::test_each_action_compares_the_months_before_it_with_the_whole_months_after",
+        "tests/domain/test_education.py::test_the_policy_names_the_root_causes_the_recorders_and_the_months_compared",
+    ],
     "performance.scorecard": [
         "tests/db/test_scorecards.py::test_the_score_is_the_policys_formula_with_every_line_shown",
         "tests/domain/test_performance.py::test_the_score_is_a_hundred_times_earned_over_the_weights_of_the_terms_with_a_value",
