@@ -87,6 +87,7 @@ def build_worker(
     executor: ThreadPoolExecutor,
     tuning: WorkerTuning | None = None,
     reports_dir: Path | None = None,
+    training_from_investigations: bool = True,
 ) -> Worker:
     """The worker with every activity wired to its dependencies (also used by the tests)."""
     precompile_workflows(WORKFLOWS)
@@ -96,7 +97,8 @@ def build_worker(
     staff = StaffActivities(engine, policies)
     notifications = NotificationActivities(notifier, policies)
     regulator = RegulatorActivities(regulator_gateway or gateway_from(Settings()))
-    investigation = InvestigationActivities(engine, policies, client)
+    # An investigation's 'training' decision starts an assignment (it needs the client to).
+    investigation = InvestigationActivities(engine, policies, client if training_from_investigations else None)
     training = TrainingActivities(engine, policies, notifier)
     reporting = ReportingActivities(engine, policies, reports_dir or Settings().reports_dir)
     award = AwardActivities(engine, policies, notifier, client)

@@ -151,6 +151,10 @@ async def service(
             executor=executor,
             regulator_gateway=reports,
             reports_dir=reports_dir,
+            # The staff directory is every test's: a 20-second course assigned to a handler by one
+            # test's investigation would leave them overdue, and skipped for complex complaints, in
+            # the tests after it. tests/workflows/test_training.py covers that path on its own data.
+            training_from_investigations=False,
         )
         async with worker:
             yield Service(

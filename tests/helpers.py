@@ -205,7 +205,14 @@ async def dev_server_process(command: list[str], port: int) -> AsyncIterator[Cli
 
 @asynccontextmanager
 async def own_worker(
-    client: Client, engine: Engine, policies: Any, *, prefix: str, gateway: Any = None, reports_dir: Path | None = None
+    client: Client,
+    engine: Engine,
+    policies: Any,
+    *,
+    prefix: str,
+    gateway: Any = None,
+    reports_dir: Path | None = None,
+    training_from_investigations: bool = False,
 ) -> AsyncIterator[Any]:
     """A worker on a task queue of the test's own (its policy or regulator touches no other test);
     its reports go to ``reports_dir`` (default: a new temporary directory)."""
@@ -222,5 +229,8 @@ async def own_worker(
             executor=executor,
             regulator_gateway=gateway,
             reports_dir=reports_dir or Path(tempfile.mkdtemp(prefix="reports-")),
+            # Off unless asked: on the shared staff directory a short course would leave a
+            # handler overdue, and skipped for complex complaints, in later tests.
+            training_from_investigations=training_from_investigations,
         ):
             yield ComplaintIntakeClient(client, task_queue=task_queue, policy=policies.current)

@@ -88,7 +88,9 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def intake(client: Client, world: World, policies: PolicyStore) -> AsyncIterator[ComplaintIntakeClient]:
-    async with own_worker(client, world.engine, policies, prefix="training") as intake:
+    async with own_worker(
+        client, world.engine, policies, prefix="training", training_from_investigations=True
+    ) as intake:
         yield intake
 
 
