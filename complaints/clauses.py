@@ -26,7 +26,7 @@ from temporalio.client import (
 from temporalio.service import RPCError, RPCStatusCode
 
 from complaints.intake import ActionRefused, ComplaintNotFound
-from complaints.schedules import _create_or_update
+from complaints.schedules import create_or_update_schedule
 from db import clause_queries
 from db.tables import ClauseReviewRow
 from models.clause_review import (
@@ -79,7 +79,7 @@ async def ensure_watch_schedule(
     client: Client, policy: Policy, task_queue: str, schedule_id: str = WATCH_SCHEDULE
 ) -> str:
     """Create or update the watch's schedule (its interval follows the policy)."""
-    await _create_or_update(client, schedule_id, watch_schedule(policy, task_queue, schedule_id))
+    await create_or_update_schedule(client, schedule_id, watch_schedule(policy, task_queue, schedule_id))
     return schedule_id
 
 

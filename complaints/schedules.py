@@ -82,7 +82,9 @@ def schedules_for(policy: Policy, task_queue: str, prefix: str = PREFIX) -> dict
     return found
 
 
-async def _create_or_update(client: Client, schedule_id: str, schedule: Schedule) -> None:
+async def create_or_update_schedule(client: Client, schedule_id: str, schedule: Schedule) -> None:
+    """Create the schedule, or give an existing one this spec and action (every schedule the
+    worker keeps: reports, the award, the clause watch); an operator's pause stays."""
     try:
         await client.create_schedule(schedule_id, schedule)
     except ScheduleAlreadyRunningError:
@@ -98,7 +100,7 @@ async def ensure_schedules(client: Client, policy: Policy, task_queue: str, pref
     """Create or update the policy's report schedules, and delete those it no longer asks for."""
     wanted = schedules_for(policy, task_queue, prefix)
     for schedule_id, schedule in wanted.items():
-        await _create_or_update(client, schedule_id, schedule)
+        await create_or_update_schedule(client, schedule_id, schedule)
     async for listed in await client.list_schedules():
         if listed.id.startswith(prefix) and listed.id not in wanted:
             await client.get_schedule_handle(listed.id).delete()
@@ -140,5 +142,5 @@ async def ensure_award_schedule(
     client: Client, policy: Policy, task_queue: str, schedule_id: str = AWARD_SCHEDULE
 ) -> str:
     """Create or update the award's schedule (one award per quarter: the workflow holds the quarter)."""
-    await _create_or_update(client, schedule_id, award_schedule(policy, task_queue, schedule_id))
+    await create_or_update_schedule(client, schedule_id, award_schedule(policy, task_queue, schedule_id))
     return schedule_id
