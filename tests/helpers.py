@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -234,3 +236,32 @@ async def own_worker(
             training_from_investigations=training_from_investigations,
         ):
             yield ComplaintIntakeClient(client, task_queue=task_queue, policy=policies.current)
+
+
+def worker_process_env(client: Client, database_url: str, task_queue: str, **extra: str) -> dict[str, str]:
+    """The environment of a real worker process (``worker.py``) a test runs and kills.
+
+    It shares the test server and database, so it starts nothing the rest of the suite would
+    meet: no joining training (compressed dues would leave every shared handler overdue in 20 s,
+    and routing skips overdue handlers) and no schedules (a watch scanning the shared database
+    would open cases on other tests' complaints).
+    """
+    from complaints.config import PROJECT_ROOT
+
+    return {
+        **os.environ,
+        "COMPLAINTS_TEMPORAL_ADDRESS": client.service_client.config.target_host,
+        "COMPLAINTS_TASK_QUEUE": task_queue,
+        "COMPLAINTS_DATABASE_URL": database_url,
+        "COMPLAINTS_POLICY": str(PROJECT_ROOT / "policies" / "compressed.yaml"),
+        "COMPLAINTS_JOINING_TRAINING": "false",
+        "COMPLAINTS_REPORT_SCHEDULES": "false",
+        "COMPLAINTS_LOG_LEVEL": "WARNING",
+        **extra,
+    }
+
+
+def start_worker_process(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    from complaints.config import PROJECT_ROOT
+
+    return subprocess.Popen([sys.executable, str(PROJECT_ROOT / "worker.py")], env=env)

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -20,7 +18,6 @@ from temporalio.client import Client
 
 from activities.notifications import message_id
 from complaints.actions import InvestigationActions
-from complaints.config import PROJECT_ROOT
 from complaints.devserver import dev_server_command
 from complaints.intake import ComplaintIntakeClient, FilingOutcome
 from domain.policy import PolicyStore
@@ -36,7 +33,9 @@ from tests.helpers import (
     investigation_file,
     outbox,
     projected,
+    start_worker_process,
     status_once,
+    worker_process_env,
 )
 from tests.smtp_server import SmtpServer
 from worker import build_worker
@@ -110,18 +109,10 @@ async def test_open_complaints_carry_on_after_a_server_restart(
 async def test_a_killed_worker_loses_no_clock(client: Client, database_url: str, engine: Engine) -> None:
     """SIGKILL the real worker process while a clock is pending; the next worker fires it."""
     task_queue = f"crash-{uuid.uuid4().hex[:6]}"
-    env = {
-        **os.environ,
-        "COMPLAINTS_TEMPORAL_ADDRESS": client.service_client.config.target_host,
-        "COMPLAINTS_TASK_QUEUE": task_queue,
-        "COMPLAINTS_DATABASE_URL": database_url,
-        "COMPLAINTS_POLICY": str(PROJECT_ROOT / "policies" / "compressed.yaml"),
-        "COMPLAINTS_JOINING_TRAINING": "false",  # compressed dues: every handler overdue in 20 s
-        "COMPLAINTS_LOG_LEVEL": "WARNING",
-    }
+    env = worker_process_env(client, database_url, task_queue)
 
     def start_worker() -> subprocess.Popen[bytes]:
-        return subprocess.Popen([sys.executable, str(PROJECT_ROOT / "worker.py")], env=env)
+        return start_worker_process(env)
 
     intake = ComplaintIntakeClient(client, task_queue=task_queue)
     worker = start_worker()
@@ -156,18 +147,10 @@ async def test_a_worker_killed_mid_email_sends_one_email(client: Client, databas
     with SmtpServer() as smtp:
         smtp.mailbox.hold.set()
         task_queue = f"mail-kill-{uuid.uuid4().hex[:6]}"
-        env = {
-            **os.environ,
-            "COMPLAINTS_TEMPORAL_ADDRESS": client.service_client.config.target_host,
-            "COMPLAINTS_TASK_QUEUE": task_queue,
-            "COMPLAINTS_DATABASE_URL": database_url,
-            "COMPLAINTS_POLICY": str(PROJECT_ROOT / "policies" / "compressed.yaml"),
-            "COMPLAINTS_JOINING_TRAINING": "false",  # compressed dues: every handler overdue in 20 s
-            "COMPLAINTS_SMTP_HOST": "127.0.0.1",
-            "COMPLAINTS_SMTP_PORT": str(smtp.port),
-            "COMPLAINTS_LOG_LEVEL": "WARNING",
-        }
-        start = lambda: subprocess.Popen([sys.executable, str(PROJECT_ROOT / "worker.py")], env=env)  # noqa: E731
+        env = worker_process_env(
+            client, database_url, task_queue, COMPLAINTS_SMTP_HOST="127.0.0.1", COMPLAINTS_SMTP_PORT=str(smtp.port)
+        )
+        start = lambda: start_worker_process(env)  # noqa: E731
         worker = start()
         try:
             intake = ComplaintIntakeClient(client, task_queue=task_queue)

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import subprocess
-import sys
 import uuid
 from contextlib import AbstractAsyncContextManager
 from typing import Any
@@ -17,13 +14,11 @@ from temporalio.client import Client
 
 from activities.regulator import HttpRegulatorGateway
 from complaints.actions import ComplaintActions
-from complaints.config import PROJECT_ROOT
 from complaints.intake import ComplaintIntakeClient
 from domain.policy import PolicyStore
 from models.actions import InformationRequest
 from models.clocks import ClockState
 from models.complaint import ComplaintStatusQuery, Status
-from tests.conftest import COMPRESSED_POLICY
 from tests.factories import intake_payload
 from tests.helpers import (
     conclude_investigation,
@@ -32,7 +27,9 @@ from tests.helpers import (
     own_worker,
     projected,
     save_history,
+    start_worker_process,
     status_once,
+    worker_process_env,
 )
 from tests.regulator_server import RegulatorServer
 
@@ -208,16 +205,8 @@ async def test_a_worker_killed_mid_submission_files_once(client: Client, engine:
     with RegulatorServer() as server:
         server.hold.set()
         task_queue = f"kill-{uuid.uuid4().hex[:6]}"
-        env = {
-            **os.environ,
-            "COMPLAINTS_TEMPORAL_ADDRESS": client.service_client.config.target_host,
-            "COMPLAINTS_TASK_QUEUE": task_queue,
-            "COMPLAINTS_DATABASE_URL": database_url,
-            "COMPLAINTS_POLICY": str(COMPRESSED_POLICY),
-            "COMPLAINTS_REGULATOR_ENDPOINT": server.url,
-            "COMPLAINTS_LOG_LEVEL": "WARNING",
-        }
-        start = lambda: subprocess.Popen([sys.executable, str(PROJECT_ROOT / "worker.py")], env=env)  # noqa: E731
+        env = worker_process_env(client, database_url, task_queue, COMPLAINTS_REGULATOR_ENDPOINT=server.url)
+        start = lambda: start_worker_process(env)  # noqa: E731
         worker = start()
         try:
             intake = ComplaintIntakeClient(client, task_queue=task_queue)
