@@ -27,6 +27,7 @@ from temporalio.worker.workflow_sandbox import (
 from activities.award import AwardActivities
 from activities.classification import ClassificationActivities
 from activities.clauses import ClauseActivities
+from activities.incident import IncidentActivities
 from activities.investigation import InvestigationActivities
 from activities.notifications import (
     ChannelNotifier,
@@ -37,6 +38,7 @@ from activities.notifications import (
     SmtpSender,
 )
 from activities.projection import ProjectionActivities
+from activities.recall import RecallActivities
 from activities.regulator import (
     HttpRegulatorGateway,
     OutboxDirectoryGateway,
@@ -49,6 +51,7 @@ from activities.staff import StaffActivities
 from activities.training import TrainingActivities
 from complaints.clauses import ensure_watch_schedule
 from complaints.config import Settings, WorkerTuning
+from complaints.incident import ensure_surge_watch_schedule
 from complaints.logging import configure_logging
 from complaints.schedules import ensure_award_schedule, ensure_schedules
 from complaints.temporal import connect, ensure_search_attributes, exit_process
@@ -63,6 +66,8 @@ from workflows.step4_award import AwardWorkflow
 from workflows.step4_training import TrainingAssignmentWorkflow
 from workflows.step5_clauses import ClauseReviewWorkflow, ClauseWatchWorkflow
 from workflows.step5_risk import EarlyWarningWorkflow
+from workflows.step6_incident import IncidentWorkflow, SurgeWatchWorkflow
+from workflows.step6_recall import RecallWorkflow, RemediationWorkflow
 
 WORKFLOWS = [
     ComplaintWorkflow,
@@ -73,6 +78,10 @@ WORKFLOWS = [
     ClauseWatchWorkflow,
     ClauseReviewWorkflow,
     EarlyWarningWorkflow,
+    SurgeWatchWorkflow,
+    IncidentWorkflow,
+    RecallWorkflow,
+    RemediationWorkflow,
 ]
 
 
@@ -104,6 +113,8 @@ def build_worker(
     award = AwardActivities(engine, policies, notifier, client)
     clause = ClauseActivities(engine, policies, notifier, client)
     risk = RiskActivities(engine, policies, notifier)
+    incident = IncidentActivities(engine, policies, notifier, client)
+    recall = RecallActivities(engine, policies, notifier, client)
     return Worker(
         client,
         task_queue=task_queue,
@@ -141,6 +152,18 @@ def build_worker(
             risk.plan_warning,
             risk.record_warning,
             risk.notify_warning,
+            incident.find_surges,
+            incident.open_or_join_incidents,
+            incident.plan_incident,
+            incident.record_incident,
+            incident.situation_report,
+            incident.notify_incident,
+            recall.plan_recall,
+            recall.recall_page,
+            recall.record_recall,
+            recall.open_remediation,
+            recall.record_remediation_overdue,
+            recall.record_remediated,
         ],
         activity_executor=executor,
         # Ctrl-C lets running activities finish (they are idempotent, but finishing is kinder).
@@ -217,6 +240,7 @@ async def main() -> None:
         schedules = await ensure_schedules(client, policies.current, settings.task_queue)
         schedules.append(await ensure_award_schedule(client, policies.current, settings.task_queue))
         schedules.append(await ensure_watch_schedule(client, policies.current, settings.task_queue))
+        schedules.append(await ensure_surge_watch_schedule(client, policies.current, settings.task_queue))
         log.info("report schedules in place", schedules=schedules)
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -9,8 +9,6 @@ notice goes once per ``clause-review:<review_id>:<kind>``.
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import structlog
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
@@ -20,12 +18,14 @@ from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError
 
+from activities.logging import bound_logger
 from activities.notifications import Notifier, OutboxNotifier, send_staff_notices
 from db import clause_queries
 from db.tables import ClauseReviewRow, Staff, utc_now
 from domain import clauses
 from domain.calendar import add_limit
 from domain.policy import PolicyStore
+from domain.times import kept_first
 from models.clause_review import (
     ClauseCount,
     ClauseLink,
@@ -40,17 +40,6 @@ from models.clause_review import (
 
 REVIEW_WORKFLOW = "ClauseReviewWorkflow"
 LINK_SIGNAL = "link_complaint"
-
-
-def _log(review_id: str) -> structlog.stdlib.BoundLogger:
-    info = activity.info()
-    return structlog.get_logger().bind(
-        review_id=review_id, workflow_id=info.workflow_id, activity=info.activity_type, attempt=info.attempt
-    )
-
-
-def _first(old: datetime | None, new: datetime | None) -> datetime | None:
-    return old if old is not None else new
 
 
 class ClauseActivities:
@@ -145,7 +134,9 @@ class ClauseActivities:
             window_days=rules.window_days,
             threshold=rules.threshold,
         )
-        _log(request.review_id).info("clause review planned", owner=owner.staff_id, due_at=due.isoformat())
+        bound_logger(review_id=request.review_id).info(
+            "clause review planned", owner=owner.staff_id, due_at=due.isoformat()
+        )
         return plan
 
     @activity.defn
@@ -159,7 +150,9 @@ class ClauseActivities:
                 session.rollback()  # a concurrent attempt inserted it first: again, as an update
                 changed = self._upsert(session, state)
                 session.commit()
-        _log(state.request.review_id).info("clause review recorded", status=state.status.value, changed=changed)
+        bound_logger(review_id=state.request.review_id).info(
+            "clause review recorded", status=state.status.value, changed=changed
+        )
         return changed
 
     @activity.defn
@@ -172,7 +165,9 @@ class ClauseActivities:
             subject=notice.subject,
             body=notice.body,
         )
-        _log(notice.review_id).info("clause review notice", kind=notice.kind, recipients=notice.recipients)
+        bound_logger(review_id=notice.review_id).info(
+            "clause review notice", kind=notice.kind, recipients=notice.recipients
+        )
         return sent
 
     @staticmethod
@@ -198,9 +193,9 @@ class ClauseActivities:
         if row.status != ReviewStatus.CLOSED.value:  # a late retry of a timer's step does not reopen it
             row.status = state.status.value
         row.linked = list(dict.fromkeys([*row.linked, *state.linked]))
-        row.warned_at = _first(row.warned_at, state.warned_at)
-        row.overdue_at = _first(row.overdue_at, state.overdue_at)
-        row.closed_at = _first(row.closed_at, state.closed_at)
+        row.warned_at = kept_first(row.warned_at, state.warned_at)
+        row.overdue_at = kept_first(row.overdue_at, state.overdue_at)
+        row.closed_at = kept_first(row.closed_at, state.closed_at)
         row.closed_by = row.closed_by or state.closed_by
         row.outcome = row.outcome or (state.outcome.value if state.outcome else None)
         row.reasons = row.reasons or state.reasons

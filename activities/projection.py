@@ -32,6 +32,7 @@ def _new_row(complaint_id: str, facts: ComplaintFacts, projection: ComplaintProj
         staff_named=facts.staff_named,
         received_at=facts.received_at,
         product=facts.product,
+        region=facts.region,
         status=projection.status.value,
         updated_at=utc_now(),
     )

@@ -8,25 +8,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import structlog
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 from temporalio import activity
 
+from activities.logging import bound_logger
 from activities.notifications import Notifier, OutboxNotifier, send_staff_notices
 from db.tables import RiskWarningRow, Staff, utc_now
 from domain.calendar import add_limit
 from domain.policy import PolicyStore
 from models.risk import WarningNotice, WarningPlan, WarningState, WarningStatus
 from models.roles import Role
-
-
-def _log(customer_id: str) -> structlog.stdlib.BoundLogger:
-    info = activity.info()
-    return structlog.get_logger().bind(
-        customer_id=customer_id, workflow_id=info.workflow_id, activity=info.activity_type, attempt=info.attempt
-    )
 
 
 class RiskActivities:
@@ -71,7 +64,7 @@ class RiskActivities:
                 session.rollback()  # a concurrent attempt inserted it first: retry as an update
                 new = self._upsert(session, run_id, state)
                 session.commit()
-        _log(state.customer_id).info("risk warning recorded", status=state.status.value, new=new)
+        bound_logger(customer_id=state.customer_id).info("risk warning recorded", status=state.status.value, new=new)
         return new
 
     @activity.defn
@@ -86,7 +79,9 @@ class RiskActivities:
             body=notice.body,
             always_suffix=True,
         )
-        _log(notice.customer_id).info("risk warning notice", kind=notice.kind, recipients=notice.recipients)
+        bound_logger(customer_id=notice.customer_id).info(
+            "risk warning notice", kind=notice.kind, recipients=notice.recipients
+        )
         return sent
 
     @staticmethod

@@ -9,20 +9,20 @@ nothing twice.
 
 from __future__ import annotations
 
-from datetime import datetime
 from zoneinfo import ZoneInfo
 
-import structlog
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.logging import bound_logger
 from activities.notifications import Notifier, OutboxNotifier, send_staff_notices
 from db.tables import Staff, StaffServiceEvent, TrainingAssignmentRow, utc_now
 from domain import training
 from domain.policy import PolicyStore
+from domain.times import kept_first
 from models.performance import (
     TrainingAssignment,
     TrainingCompletion,
@@ -33,22 +33,9 @@ from models.performance import (
 from models.roles import Role
 
 
-def _log(assignment_id: str) -> structlog.stdlib.BoundLogger:
-    """Log lines of an assignment: bound to it rather than to a complaint."""
-    info = activity.info()
-    return structlog.get_logger().bind(
-        assignment_id=assignment_id, workflow_id=info.workflow_id, activity=info.activity_type, attempt=info.attempt
-    )
-
-
 def _refuse(message: str) -> ApplicationError:
     """Bad input (an unknown course or person) will not heal by retrying: fail the assignment."""
     return ApplicationError(message, type="TrainingRefused", non_retryable=True)
-
-
-def _first(old: datetime | None, new: datetime | None) -> datetime | None:
-    """A timestamp once written stays: a retry of an older step does not move it."""
-    return old if old is not None else new
 
 
 class TrainingActivities:
@@ -90,7 +77,7 @@ class TrainingActivities:
             completers=sorted(s.staff_id for s in active if s.role == Role.COMPLIANCE),
             trainee_active=trainee.active,
         )
-        _log(assignment.assignment_id).info(
+        bound_logger(assignment_id=assignment.assignment_id).info(
             "training planned", course=course.code, staff_id=trainee.staff_id, due_at=due.isoformat()
         )
         return plan
@@ -106,7 +93,9 @@ class TrainingActivities:
                 session.rollback()  # a concurrent attempt inserted it first: retry as an update
                 changed = self._upsert(session, record)
                 session.commit()
-        _log(record.assignment.assignment_id).info("training recorded", status=record.status.value, changed=changed)
+        bound_logger(assignment_id=record.assignment.assignment_id).info(
+            "training recorded", status=record.status.value, changed=changed
+        )
         return changed
 
     @activity.defn
@@ -120,7 +109,9 @@ class TrainingActivities:
             subject=notice.subject,
             body=notice.body,
         )
-        _log(notice.assignment_id).info("training notice", kind=notice.kind, recipients=notice.recipients)
+        bound_logger(assignment_id=notice.assignment_id).info(
+            "training notice", kind=notice.kind, recipients=notice.recipients
+        )
         return sent
 
     @activity.defn
@@ -154,7 +145,7 @@ class TrainingActivities:
             except IntegrityError:
                 session.rollback()  # a concurrent attempt wrote both
                 return False
-        _log(assignment.assignment_id).info("training completed", by=record.completed_by)
+        bound_logger(assignment_id=assignment.assignment_id).info("training completed", by=record.completed_by)
         return written is None
 
     @staticmethod
@@ -180,9 +171,9 @@ class TrainingActivities:
         before = (row.status, row.reminded_at, row.overdue_at, row.completed_at)
         if row.status != "completed":  # a late retry of 'overdue' does not undo a completion
             row.status = record.status.value
-        row.reminded_at = _first(row.reminded_at, record.reminded_at)
-        row.overdue_at = _first(row.overdue_at, record.overdue_at)
-        row.completed_at = _first(row.completed_at, record.completed_at)
+        row.reminded_at = kept_first(row.reminded_at, record.reminded_at)
+        row.overdue_at = kept_first(row.overdue_at, record.overdue_at)
+        row.completed_at = kept_first(row.completed_at, record.completed_at)
         row.completed_by = row.completed_by or record.completed_by
         changed = new or before != (row.status, row.reminded_at, row.overdue_at, row.completed_at)
         if changed:

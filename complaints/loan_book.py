@@ -167,7 +167,8 @@ class LoanBookClient:
         result = SubmitResult(outcome=SubmitOutcome.STORED, received=len(rows), stored=stored, unchanged=unchanged)
         if self._client is not None:  # only customers with something new: a feed sent again changes nothing
             policy = self._policy or policy_in_force()
-            for customer_id in sorted({s.customer_id for s in new}):
+            scored = {s.customer_id for s in new if s.kind != SignalKind.CONTRACT}  # contracts are not risk
+            for customer_id in sorted(scored):
                 evaluation = await evaluate_and_warn(self._client, self._task_queue, self._engine, customer_id, policy)
                 result.evaluated.append(
                     CustomerRisk(

@@ -42,6 +42,7 @@ def customer_figures(engine: Engine, customer_id: str, as_of: datetime, rules: R
         signals = session.exec(
             select(LoanBookSignalRow)
             .where(LoanBookSignalRow.customer_id == customer_id)
+            .where(LoanBookSignalRow.kind != SignalKind.CONTRACT.value)  # who holds what: not a risk signal
             .where(col(LoanBookSignalRow.observed_at) <= as_of)
             .order_by(col(LoanBookSignalRow.observed_at), col(LoanBookSignalRow.id))
         ).all()

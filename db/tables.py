@@ -74,6 +74,7 @@ class Complaint(SQLModel, table=True):
     # For the analysis (0007): product from the intake; the rest derived from the audit log by
     # db/analysis_facts.py up to facts_seq (behind last_seq until the next refresh).
     product: str | None = Field(default=None, max_length=64, index=True)
+    region: str | None = Field(default=None, max_length=8)  # 0013: for surge detection
     resolved_at: datetime | None = _ts()
     remedy_paid: Decimal | None = Field(default=None, sa_column=Column(Numeric(18, 2), nullable=True))
     escalations: int = 0
@@ -287,6 +288,7 @@ class LoanBookSignalRow(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("source_system", "source_record_id", name="uq_loan_book_signals_source"),
         Index("ix_loan_book_signals_customer_observed", "customer_id", "observed_at"),
+        Index("ix_loan_book_signals_kind", "kind"),  # 0015: a recall reads a product's contract records
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -372,3 +374,97 @@ class ClauseReviewRow(SQLModel, table=True):
     closed_by: str | None = Field(default=None, max_length=64)
     closed_at: datetime | None = _ts()
     updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+# -- Step 6.2: product recalls (migration 0015) --------------------------------------------------
+
+
+class RecallRow(SQLModel, table=True):
+    """One recall of a defective product, as its workflow leaves it (step 6.2)."""
+
+    __tablename__ = "recalls"
+
+    recall_id: str = Field(primary_key=True, max_length=60)  # <product>-<n>
+    workflow_id: str = Field(max_length=80)  # recall-<product>: one open recall per product
+    product: str = Field(max_length=64, index=True)
+    reason: str = Field(max_length=2000)
+    scope: str = Field(max_length=2000)
+    remedy: str = Field(max_length=32)
+    declared_by: str = Field(max_length=64)
+    declared_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    status: str = Field(max_length=16, index=True)  # fanning_out, tracking, closed
+    affected: int = 0
+    told: int = 0
+    opened: int = 0
+    remediated: int = 0
+    overdue: int = 0
+    runs: int = 1  # runs of the workflow so far (it continues as new)
+    revision: str | None = Field(default=None, max_length=2000)
+    new_version: str | None = Field(default=None, max_length=80)
+    revised_by: str | None = Field(default=None, max_length=64)
+    revised_at: datetime | None = _ts()
+    closed_at: datetime | None = _ts()
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class RecallCustomerRow(SQLModel, table=True):
+    """One affected customer of a recall: found once, then told, opened, remediated (or overdue)."""
+
+    __tablename__ = "recall_customers"
+    __table_args__ = (Index("ix_recall_customers_recall_remediated", "recall_id", "remediated_at"),)
+
+    recall_id: str = Field(primary_key=True, max_length=60)
+    customer_id: str = Field(primary_key=True, max_length=64)
+    complaint_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))  # open ones
+    contract_numbers: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    workflow_id: str = Field(max_length=160)  # remediation-<recall_id>-<customer_id>
+    language: str | None = Field(default=None, max_length=8)
+    told_at: datetime | None = _ts()
+    opened_at: datetime | None = _ts()
+    due_at: datetime | None = _ts()
+    overdue_at: datetime | None = _ts()
+    remediated_at: datetime | None = _ts()
+    remediated_by: str | None = Field(default=None, max_length=64)
+    reference: str | None = Field(default=None, max_length=128)
+    note: str | None = Field(default=None, max_length=2000)
+
+
+# -- Step 6.2: surges and incidents (migration 0014) ----------------------------------------------
+
+
+class IncidentRow(SQLModel, table=True):
+    """One incident (step 6.2): a surge of complaints on one key, run by the emergency plan."""
+
+    __tablename__ = "incidents"
+
+    incident_id: str = Field(primary_key=True, max_length=200)  # incident-<dimension>-<value>-<n>
+    workflow_id: str = Field(max_length=200, index=True)  # incident-<dimension>-<value>
+    dimension: str = Field(max_length=16, index=True)  # product, category, channel, region
+    value: str = Field(max_length=64, index=True)
+    status: str = Field(max_length=16, index=True)  # open, closed
+    opened_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    window_start: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))  # complaints since link
+    lead: str | None = Field(default=None, max_length=64)
+    crisis_team: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    figures: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    linked_count: int = 0
+    reports: int = 0
+    last_report: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    review: str | None = Field(default=None, max_length=4000)
+    root_cause: str | None = Field(default=None, max_length=40)
+    reviewed_by: str | None = Field(default=None, max_length=64)
+    reviewed_at: datetime | None = _ts()
+    closed_at: datetime | None = _ts()
+    closed_by: str | None = Field(default=None, max_length=64)
+    closing_note: str | None = Field(default=None, max_length=2000)
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class IncidentComplaintRow(SQLModel, table=True):
+    """A complaint linked to an incident (each once)."""
+
+    __tablename__ = "incident_complaints"
+
+    incident_id: str = Field(primary_key=True, max_length=200)
+    complaint_id: str = Field(primary_key=True, max_length=32, index=True)
+    linked_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

@@ -21,6 +21,10 @@ from models.clocks import Clock, ClockState
 OPEN = (ClockState.RUNNING, ClockState.PAUSED)
 EventKind = Literal["warning", "due"]
 REGULATOR_REPORT = "regulator_report_"  # a report clock's name: this and the regulator's code
+# The company's own clocks, which an incident may shorten: each tier's first response (step 2).
+# Everything else (acknowledgement, the regulatory decision, reports) is a regulator's or a
+# duty that follows one, and an incident never moves it.
+INTERNAL = frozenset({"simple_first_response", "complex_first_response", "major_first_response"})
 
 
 def is_regulator_report(clock: Clock) -> bool:
@@ -95,6 +99,22 @@ class ClockBoard:
     def breach(self, clock: Clock, now: datetime) -> None:
         clock.state, clock.breached_at = ClockState.BREACHED, now
         self.changed = True
+
+    def shorten_internal(self, now: datetime, factor: float) -> list[tuple[Clock, datetime]]:
+        """Prioritised (an incident): each running internal clock keeps ``factor`` of its remaining
+        time. Never a regulator's clock, never later than it was. The clocks moved, with their old
+        deadlines."""
+        moved: list[tuple[Clock, datetime]] = []
+        for clock in self.clocks:
+            if clock.state != ClockState.RUNNING or clock.name not in INTERNAL or clock.due_at <= now:
+                continue
+            due = now + (clock.due_at - now) * factor
+            if due < clock.due_at:
+                moved.append((clock, clock.due_at))
+                clock.due_at = due
+        if moved:
+            self.changed = True
+        return moved
 
     # -- pausing ------------------------------------------------------------------------
 

@@ -13,3 +13,8 @@ from datetime import UTC, datetime
 def fmt_utc(moment: datetime | None) -> str:
     """``2026-12-12 01:30 UTC``; ``—`` for no time."""
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if moment else "—"
+
+
+def kept_first(old: datetime | None, new: datetime | None) -> datetime | None:
+    """A moment recorded once: the first value stays (a late retry of an older step changes nothing)."""
+    return old if old is not None else new

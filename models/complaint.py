@@ -25,8 +25,10 @@ from models.case_file import (
     RootCauseRecord,
 )
 from models.clocks import Clock, ClockState
+from models.incident import IncidentLink
 from models.intake import KEEPABLE, Category, ComplaintIntake
 from models.policy import HandlingRules, Tier
+from models.recall import RecallLink
 from models.regulator import RegulatorThread
 from models.staff import RosterEntry, StaffRecord
 
@@ -132,6 +134,8 @@ class ComplaintSnapshot(Model):
     closure: Closure | None = None
     regulator_reports: list[RegulatorThread] = Field(default_factory=list)
     review_flags: list[ReviewFlag] = Field(default_factory=list)
+    incidents: list[IncidentLink] = Field(default_factory=list)  # step 6.2: surges it is part of
+    recalls: list[RecallLink] = Field(default_factory=list)  # step 6.2: recalls of its product
 
     @property
     def under_review(self) -> bool:
@@ -178,6 +182,7 @@ class ComplaintFacts(Model):
     contract_number: str | None = None
     staff_named: str | None = None
     product: str | None = None  # for the analysis (absent from events recorded before it)
+    region: str | None = None  # for surge detection (absent from events recorded before it)
     clause_references: list[str] = Field(default_factory=list)
 
     @classmethod
@@ -195,6 +200,7 @@ class ComplaintFacts(Model):
             contract_number=intake.contract_number,
             staff_named=getattr(intake.details, "staff_id", None),
             product=intake.product_code,
+            region=intake.region,
             clause_references=intake.clause_references,
         )
 

@@ -51,6 +51,12 @@ class SignalKind(StrEnum):
     COVENANT_BREACH = "covenant_breach"
     RATING_CHANGE = "rating_change"
     DRAWDOWN_REFUSED = "drawdown_refused"
+    CONTRACT = "contract"  # who holds a contract on which product (step 6.2: recalls); not scored
+
+
+class ContractStatus(StrEnum):
+    ACTIVE = "active"
+    CLOSED = "closed"
 
 
 class _Signal(StrictModel):
@@ -97,8 +103,19 @@ class DrawdownRefused(_Signal):
     contract_number: Code | None = None
 
 
+class ContractHeld(_Signal):
+    """The customer holds (or held) ``contract_number`` on ``product``, a code of the policy's
+    catalogue (``reporting.products``). A recall of the product reaches every holder; the risk
+    score does not read these."""
+
+    kind: Literal[SignalKind.CONTRACT]
+    contract_number: Code
+    product: Code
+    status: ContractStatus = ContractStatus.ACTIVE
+
+
 LoanBookSignalType = Annotated[
-    DaysPastDue | Restructuring | CovenantBreach | RatingChange | DrawdownRefused,
+    DaysPastDue | Restructuring | CovenantBreach | RatingChange | DrawdownRefused | ContractHeld,
     Field(discriminator="kind"),
 ]
 

@@ -22,8 +22,10 @@ from models.base import PolicyModel, TimeLimit
 from models.base import TimeUnit as TimeUnit  # re-exported: the policy's time units live with TimeLimit
 from models.clause_review import ClauseReviewPolicy
 from models.education import EducationPolicy
+from models.incident import IncidentPolicy, SurgePolicy
 from models.intake import Category, Channel, ComplaintFlag, Money
 from models.performance import PerformancePolicy
+from models.recall import RecallPolicy
 from models.risk import RiskPolicy
 from models.roles import Accountability as Accountability  # re-exported
 from models.roles import Role as Role  # re-exported
@@ -303,6 +305,9 @@ class Policy(PolicyModel):
     risk: RiskPolicy = Field(default_factory=RiskPolicy)
     clause_review: ClauseReviewPolicy = Field(default_factory=ClauseReviewPolicy)
     education: EducationPolicy = Field(default_factory=EducationPolicy)
+    surge: SurgePolicy = Field(default_factory=SurgePolicy)
+    incident: IncidentPolicy = Field(default_factory=IncidentPolicy)
+    recall: RecallPolicy = Field(default_factory=RecallPolicy)
 
     @model_validator(mode="before")
     @classmethod

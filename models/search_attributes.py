@@ -23,6 +23,20 @@ UNDER_REVIEW = SearchAttributeKey.for_bool("ComplaintUnderReview")
 # clause's legal review (open, closed). The case's customer is in ComplaintCustomerId.
 RISK_WARNING = SearchAttributeKey.for_keyword("RiskWarningStatus")
 CLAUSE_REVIEW = SearchAttributeKey.for_keyword("ClauseReviewStatus")
+# Step 6.2: an incident's status (on its workflow); the incidents a complaint is linked to (on the
+# complaint: the Web UI lists an incident's complaints with ComplaintIncidents = 'incident-...');
+# the recall a workflow belongs to (the recall itself, its remediations and the complaints it
+# linked: RecallIds = 'equipment_finance-1', a recall's id); a recall's or a remediation's
+# status. Codes and ids only: no personal data.
+#
+# The budget: Temporal's SQL visibility stores (SQLite, PostgreSQL, MySQL) hold at most 10 custom
+# Keyword attributes and 3 of each other type (KeywordList, Bool, Datetime, ...). Keyword is full
+# with IncidentStatus, so the recall's two are KeywordLists (one value in RecallStatus); a query
+# `RecallStatus = 'overdue'` matches as with a Keyword.
+INCIDENT_STATUS = SearchAttributeKey.for_keyword("IncidentStatus")
+INCIDENTS = SearchAttributeKey.for_keyword_list("ComplaintIncidents")
+RECALL_ID = SearchAttributeKey.for_keyword_list("RecallIds")
+RECALL_STATUS = SearchAttributeKey.for_keyword_list("RecallStatus")
 
 ALL: list[SearchAttributeKey[Any]] = [
     STATUS,
@@ -37,9 +51,13 @@ ALL: list[SearchAttributeKey[Any]] = [
     UNDER_REVIEW,
     RISK_WARNING,
     CLAUSE_REVIEW,
+    INCIDENT_STATUS,
+    INCIDENTS,
+    RECALL_ID,
+    RECALL_STATUS,
 ]
 
-_CLI_TYPE = {"KEYWORD": "Keyword", "DATETIME": "Datetime", "BOOL": "Bool"}
+_CLI_TYPE = {"KEYWORD": "Keyword", "KEYWORD_LIST": "KeywordList", "DATETIME": "Datetime", "BOOL": "Bool"}
 
 
 def dev_server_flags() -> list[str]:

@@ -108,6 +108,7 @@ def full_payload(category: str) -> dict[str, Any]:
     payload["evidence"] = [{"uri": "dms://complaints/letter.pdf", "sha256": "ab" * 32, "description": "Letter"}]
     payload["details"].update(copy.deepcopy(OPTIONAL_DETAILS.get(category, {})))
     payload["product"] = "working_capital"
+    payload["region"] = "CN-SH"
     return payload
 
 
@@ -227,6 +228,7 @@ def valid_payloads(draw: st.DrawFn) -> dict[str, Any]:
         "regulators": regulators,
         "staff_misconduct_alleged": draw(st.booleans()),
         **draw(st.sampled_from([{}, {"product": "working_capital"}, {"product": "trade_finance"}])),
+        **draw(st.sampled_from([{}, {"region": "CN-SH"}, {"region": "GB-ENG"}, {"region": "AU"}])),
     }
 
 
@@ -271,6 +273,7 @@ MUTATIONS: list[tuple[Mutation, str]] = [
     (set_("staff_misconduct_alleged", value="perhaps"), "staff_misconduct_alleged"),
     (set_("staff_misconduct_alleged", value="yes"), "staff_misconduct_alleged"),
     (set_("product", value="space_loans"), "product"),  # not in the policy's product catalogue
+    (set_("region", value="Shanghai"), "region"),  # an ISO 3166 code, not a place name
 ]
 CATEGORY_MUTATIONS: dict[str, list[tuple[Mutation, str]]] = {
     "contract_dispute": [

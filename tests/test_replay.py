@@ -20,6 +20,8 @@ from workflows.step3_analysis import ReportingWorkflow
 from workflows.step4_training import TrainingAssignmentWorkflow
 from workflows.step5_clauses import ClauseReviewWorkflow, ClauseWatchWorkflow
 from workflows.step5_risk import EarlyWarningWorkflow
+from workflows.step6_incident import IncidentWorkflow, SurgeWatchWorkflow
+from workflows.step6_recall import RecallWorkflow, RemediationWorkflow
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 
@@ -42,6 +44,10 @@ async def test_recorded_history_replays(path: Path) -> None:
             ClauseWatchWorkflow,
             ClauseReviewWorkflow,
             EarlyWarningWorkflow,
+            SurgeWatchWorkflow,
+            IncidentWorkflow,
+            RecallWorkflow,
+            RemediationWorkflow,
         ],
         data_converter=pydantic_data_converter,
     )

@@ -200,12 +200,17 @@ class Case:
             summary=f"Record {kinds} in the case file",
         )
 
-    async def notify_customer(self, key: str, kind: str, context: dict[str, Any]) -> None:
+    async def notify_customer(
+        self, key: str, kind: str, context: dict[str, Any], *, once_per_customer: bool = False
+    ) -> None:
+        """``once_per_customer``: the key is the customer's, not the complaint's (an incident's
+        holding reply goes once to a customer however many of their complaints it links)."""
         intake = self.snap.intake
+        scope = f"customer:{intake.customer.customer_id}" if once_per_customer else self.snap.complaint_id
         await self.call(
             NotificationActivities.notify_customer,
             CustomerNotification(
-                idempotency_key=f"{self.snap.complaint_id}:{key}",
+                idempotency_key=f"{scope}:{key}",
                 complaint_id=self.snap.complaint_id,
                 kind=kind,
                 policy_version=self.rules.policy_version,

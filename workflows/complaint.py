@@ -8,7 +8,8 @@ delegation per update, validator, signal and query. The work is in one module pe
 - ``step2_investigation``: the internal investigation's parent side (the child is
   ``workflows.investigation``); ``step2_regulator``: reports to the regulator;
 - ``step3_follow_up``: the follow-up call;
-- ``step6_look_back``: look-back revisits, reopening, closure, withdrawal.
+- ``step6_look_back``: look-back revisits, reopening, closure, withdrawal;
+- ``step6_linked``: linked to a surge's incident (prioritised) or a product recall.
 
 ``case.Case`` holds the state and the ports (audit log, notices, clock planning), the clock
 board is ``domain.clocks``, the Web UI's view ``presentation``, and every path kept only for
@@ -29,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
     import workflows.step2_investigation as investigation
     import workflows.step2_resolution as resolution
     import workflows.step3_follow_up as follow_up
+    import workflows.step6_linked as linked
     import workflows.step6_look_back as look_back
     from models.actions import (
         ActionResult,
@@ -62,11 +64,13 @@ with workflow.unsafe.imports_passed_through():
         WithdrawRequest,
         WithdrawResult,
     )
+    from models.incident import IncidentLink
     from models.investigation import (
         CompleteReviewRequest,
         InvestigationProgressSignal,
         ReviewFlagSignal,
     )
+    from models.recall import RecallLink
     from workflows.case import Case
 
 
@@ -309,3 +313,11 @@ class ComplaintWorkflow:
     @workflow.signal
     async def note_customer_contact(self, request: ContactNoteSignal) -> None:
         await look_back.note_contact(self._case, request)
+
+    @workflow.signal
+    async def link_incident(self, link: IncidentLink) -> None:
+        await linked.link_incident(self._case, link)
+
+    @workflow.signal
+    async def link_recall(self, link: RecallLink) -> None:
+        await linked.link_recall(self._case, link)

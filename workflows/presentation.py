@@ -34,6 +34,10 @@ def search_attributes(snap: ComplaintSnapshot) -> dict[str, SearchAttributeUpdat
         updates[sa.ASSIGNEE.name] = sa.ASSIGNEE.value_set(snap.holder)
     if snap.review_flags:  # only then: older histories never upserted it
         updates[sa.UNDER_REVIEW.name] = sa.UNDER_REVIEW.value_set(snap.under_review)
+    if snap.incidents:  # only then, likewise
+        updates[sa.INCIDENTS.name] = sa.INCIDENTS.value_set([i.incident_id for i in snap.incidents])
+    if snap.recalls:
+        updates[sa.RECALL_ID.name] = sa.RECALL_ID.value_set([r.recall_id for r in snap.recalls])
     return updates
 
 
@@ -69,6 +73,13 @@ def details(snap: ComplaintSnapshot, stage: str, *, handling: bool) -> str:
             lines.append(
                 f"**Under review:** {flag.staff_id} ({flag.relation}) is implicated in `{flag.investigation_id}`"
             )
+    for incident in snap.incidents:
+        lines.append(
+            f"**Incident:** `{incident.incident_id}` ({incident.key}), led by {incident.lead or 'the crisis team'}: "
+            "handle first"
+        )
+    for recall in snap.recalls:
+        lines.append(f"**Recall:** `{recall.recall_id}` of {recall.product}, declared by {recall.declared_by}")
     if snap.follow_up and snap.status == Status.FOLLOW_UP:
         caller = snap.follow_up.caller or rules.NO_INDEPENDENT_CALLER
         lines.append(f"**Follow-up call:** by {caller}, attempt {len(snap.follow_up.calls) + 1}")

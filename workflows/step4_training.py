@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any
 
 from temporalio import workflow
 
@@ -41,7 +40,7 @@ with workflow.unsafe.imports_passed_through():
         TrainingStatus,
     )
     from workflows.handlers import recheck
-    from workflows.options import ACTIVITY_TIMEOUT, RETRY
+    from workflows.options import call
 
 
 def refusal(state: TrainingState, request: CompleteTrainingRequest) -> str | None:
@@ -77,7 +76,7 @@ class TrainingAssignmentWorkflow:
     async def run(self, assignment: TrainingAssignment) -> TrainingState:
         state = self._state
         self._show("Planning the assignment from the training catalogue")
-        plan: TrainingPlan = await self._call(
+        plan: TrainingPlan = await call(
             TrainingActivities.plan_training, state.assignment, summary=f"Plan {assignment.course}"
         )
         state.plan = plan
@@ -167,7 +166,7 @@ class TrainingAssignmentWorkflow:
                 request.actor,
             )
             self._show()
-            await self._call(
+            await call(
                 TrainingActivities.record_training_completion,
                 TrainingCompletion(record=self._as_record(), course_title=plan.course_title, note=request.note),
                 summary=f"Record {plan.course} completed by {plan.staff_id}",
@@ -221,19 +220,14 @@ class TrainingAssignmentWorkflow:
             completed_by=s.completed_by,
         )
 
-    async def _call(self, method: Callable[..., Any], arg: Any, *, summary: str) -> Any:
-        return await workflow.execute_activity_method(
-            method, arg, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY, summary=summary
-        )
-
     async def _record(self, summary: str) -> None:
-        await self._call(TrainingActivities.record_training, self._as_record(), summary=summary)
+        await call(TrainingActivities.record_training, self._as_record(), summary=summary)
 
     async def _notify(self, key: str, kind: str, recipients: list[str], subject: str, body: str) -> None:
         if not recipients:
             return
         assignment_id = self._state.assignment.assignment_id
-        await self._call(
+        await call(
             TrainingActivities.notify_training,
             TrainingNotice(
                 idempotency_key=f"training:{assignment_id}:{key}",

@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any
 
 from temporalio import workflow
 
@@ -48,7 +47,7 @@ with workflow.unsafe.imports_passed_through():
         ReviewStatus,
     )
     from workflows.handlers import recheck
-    from workflows.options import ACTIVITY_TIMEOUT, RETRY
+    from workflows.options import ACTIVITY_TIMEOUT, RETRY, call
 
 
 @workflow.defn
@@ -96,7 +95,7 @@ class ClauseReviewWorkflow:
         workflow.upsert_search_attributes([sa.CLAUSE_REVIEW.value_set(ReviewStatus.OPEN.value)])
         self._show("Planning the review: owner and due date")
         async with self._lock:
-            state.plan = await self._call(
+            state.plan = await call(
                 ClauseActivities.plan_clause_review, request, summary=f"Plan review {request.review_id}"
             )
             self._link(request.complaint_ids)
@@ -221,19 +220,14 @@ class ClauseReviewWorkflow:
         assert self._state.plan is not None, "planned before any step or action"
         return self._state.plan
 
-    async def _call(self, method: Callable[..., Any], arg: Any, *, summary: str) -> Any:
-        return await workflow.execute_activity_method(
-            method, arg, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY, summary=summary
-        )
-
     async def _record(self, summary: str) -> None:
-        await self._call(ClauseActivities.record_clause_review, self._state, summary=summary)
+        await call(ClauseActivities.record_clause_review, self._state, summary=summary)
 
     async def _notify(self, key: str, kind: str, recipients: list[str], subject: str, body: str) -> None:
         if not recipients:
             return
         review_id = self._state.request.review_id
-        await self._call(
+        await call(
             ClauseActivities.notify_clause_review,
             ClauseReviewNotice(
                 idempotency_key=f"clause-review:{review_id}:{key}",

@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 from temporalio import workflow
 
@@ -42,7 +41,7 @@ with workflow.unsafe.imports_passed_through():
         WarningStatus,
     )
     from workflows.handlers import recheck
-    from workflows.options import ACTIVITY_TIMEOUT, RETRY
+    from workflows.options import call
 
 
 def refusal(state: WarningState, action: str, request: WarningAction) -> str | None:
@@ -88,7 +87,7 @@ class EarlyWarningWorkflow:
         await workflow.wait_condition(lambda: bool(self._pending))
         first = self._pending.pop(0)
         state.score = first
-        plan: WarningPlan = await self._call(
+        plan: WarningPlan = await call(
             RiskActivities.plan_warning, workflow.now(), summary=f"Plan the early warning for {start.customer_id}"
         )
         state.plan = plan
@@ -254,19 +253,14 @@ class EarlyWarningWorkflow:
             ]
         )
 
-    async def _call(self, method: Callable[..., Any], arg: Any, *, summary: str) -> Any:
-        return await workflow.execute_activity_method(
-            method, arg, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY, summary=summary
-        )
-
     async def _record(self, summary: str) -> None:
-        await self._call(RiskActivities.record_warning, self._state, summary=summary)
+        await call(RiskActivities.record_warning, self._state, summary=summary)
 
     async def _notify(self, key: str, kind: str, recipients: list[str], subject: str, body: str) -> None:
         if not recipients:
             return
         run_id = workflow.info().run_id
-        await self._call(
+        await call(
             RiskActivities.notify_warning,
             WarningNotice(
                 idempotency_key=f"risk:{run_id}:{key}",

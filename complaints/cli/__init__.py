@@ -21,8 +21,10 @@ from complaints.cli import (
     clauses,
     education,
     handling,
+    incident,
     investigation,
     listing,
+    recall,
     reports,
     risk,
     signals,
@@ -78,5 +80,7 @@ app.add_typer(education.education_app, name="education")
 app.add_typer(clauses.clauses_app, name="clauses")
 app.add_typer(signals.signals_app, name="signals")
 app.add_typer(risk.risk_app, name="risk")
+app.add_typer(incident.incident_app, name="incident")
+app.add_typer(recall.recall_app, name="recall")
 
 __all__ = ["app"]

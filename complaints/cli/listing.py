@@ -385,6 +385,15 @@ def _print_case(case: dict[str, Any]) -> None:
             else "OPEN: a manager reviews, then `complaints review-done`"
         )
         out.print(f"Review flag  {flag.staff_id} ({flag.relation}) implicated in {flag.investigation_id}; {state}")
+    for incident in snap.incidents:
+        out.print(
+            f"Incident     {incident.incident_id} ({incident.key}), lead {incident.lead or '—'}, "
+            f"linked {when(incident.linked_at)} (complaints incident show {incident.incident_id})"
+        )
+    for recall in snap.recalls:
+        out.print(
+            f"Recall       {recall.recall_id} of {recall.product}, declared by {recall.declared_by}: {recall.reason}"
+        )
     if snap.follow_up:
         fu = snap.follow_up
         calls = (

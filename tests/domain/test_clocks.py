@@ -406,3 +406,29 @@ def test_a_breached_revisit_not_yet_done_is_still_open() -> None:
 )
 def test_revisits_done_or_ended_are_not_open(fields: dict[str, Any]) -> None:
     assert board(clock("look_back_1", **fields), clock("follow_up")).open_revisit() is None
+
+
+# -- an incident shortens the company's own clocks -----------------------------------------------
+
+
+def test_an_incident_halves_the_remaining_time_of_running_internal_clocks_only() -> None:
+    internal = clock("simple_first_response", due=10)
+    regulatory = clock("regulatory_decision", due=360)
+    acknowledgement = clock("acknowledgement", due=24)
+    report = clock("regulator_report_NFRA", due=24)
+    b = board(internal, regulatory, acknowledgement, report)
+    moved = b.shorten_internal(at(2), 0.5)
+    assert [(c.name, old) for c, old in moved] == [("simple_first_response", at(10))]
+    assert internal.due_at == at(6)  # 8 hours left become 4
+    assert (regulatory.due_at, acknowledgement.due_at, report.due_at) == (at(360), at(24), at(24))
+    assert b.changed
+
+
+def test_shortening_never_moves_a_clock_later_nor_one_not_running_or_already_due() -> None:
+    paused = clock("complex_first_response", due=120, state=ClockState.PAUSED, paused_at=at(1))
+    met = clock("major_first_response", due=4, state=ClockState.MET, met_at=at(1))
+    late = clock("simple_first_response", due=10)
+    b = board(paused, met, late)
+    assert b.shorten_internal(at(11), 0.5) == [] and late.due_at == at(10)
+    assert b.shorten_internal(at(2), 1.0) == []  # a factor of 1 leaves them
+    assert (paused.due_at, met.due_at) == (at(120), at(4)) and not b.changed

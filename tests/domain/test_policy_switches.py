@@ -365,6 +365,73 @@ SWITCHES: dict[str, list[str]] = {
         f"{W}/test_training.py::test_routing_skips_a_handler_overdue_on_mandatory_training_for_complex_complaints_only",
         "tests/domain/test_training.py::test_routing_skips_only_complex_and_major_and_only_by_the_switch",
     ],
+    "surge.dimensions": [
+        f"{W}/test_incident.py::test_a_burst_opens_one_incident_per_key_and_links_the_complaints_after_it",
+        "tests/db/test_surge_queries.py::test_complaints_are_counted_per_key_and_window",
+    ],
+    "surge.window": [
+        "tests/domain/test_surge.py::test_the_windows_are_the_latest_and_the_baseline_before_it",
+        f"{W}/test_incident.py::test_a_burst_opens_one_incident_per_key_and_links_the_complaints_after_it",
+    ],
+    "surge.baseline_windows": [
+        "tests/domain/test_surge.py::test_the_windows_are_the_latest_and_the_baseline_before_it",
+        "tests/db/test_surge_queries.py::test_complaints_are_counted_per_key_and_window",
+    ],
+    "surge.factor": [
+        "tests/domain/test_surge.py::test_a_surge_is_factor_times_the_median_and_at_least_the_minimum",
+    ],
+    "surge.min_complaints": [
+        "tests/domain/test_surge.py::test_a_surge_is_factor_times_the_median_and_at_least_the_minimum",
+        f"{W}/test_incident.py::test_a_burst_opens_one_incident_per_key_and_links_the_complaints_after_it",
+    ],
+    "surge.check_every": [
+        f"{W}/test_incident.py::test_the_surge_watch_runs_on_its_schedule",
+    ],
+    "incident.crisis_team": [
+        f"{W}/test_incident.py::test_a_burst_opens_one_incident_per_key_and_links_the_complaints_after_it",
+        "tests/domain/test_surge.py::test_who_may_name_the_lead",
+    ],
+    "incident.lead_roles": [
+        f"{W}/test_incident.py::test_a_burst_opens_one_incident_per_key_and_links_the_complaints_after_it",
+        "tests/domain/test_surge.py::test_who_may_name_the_lead",
+    ],
+    "incident.closer_roles": [
+        "tests/domain/test_surge.py::test_the_review_needs_a_root_cause_of_the_policy_and_closing_needs_the_review",
+        f"{W}/test_incident.py::test_a_burst_opens_one_incident_per_key_and_links_the_complaints_after_it",
+    ],
+    "incident.situation_report_every": [
+        f"{W}/test_incident.py::test_a_burst_opens_one_incident_per_key_and_links_the_complaints_after_it",
+        "tests/domain/test_surge.py::test_an_interval_reads_as_staff_say_it",
+    ],
+    "incident.internal_clock_factor": [
+        f"{W}/test_incident.py::test_a_burst_opens_one_incident_per_key_and_links_the_complaints_after_it",
+        f"{W}/test_linked.py::test_an_incident_prioritises_a_complaint_once_and_replies_once_per_customer",
+        "tests/domain/test_clocks.py::test_an_incident_halves_the_remaining_time_of_running_internal_clocks_only",
+    ],
+    "recall.declarer_roles": [
+        "tests/domain/test_recall.py::test_only_a_senior_manager_declares_a_recall_of_a_catalogue_product",
+        f"{W}/test_recall.py::test_a_recall_tells_each_customer_once_links_their_complaints_and_closes_on_the_revision",
+    ],
+    "recall.remediation_due": [
+        f"{W}/test_recall.py::test_a_recall_tells_each_customer_once_links_their_complaints_and_closes_on_the_revision",
+    ],
+    "recall.window": [
+        f"{W}/test_recall.py::test_a_recall_of_2000_customers_survives_two_worker_kills",
+    ],
+    "recall.per_run": [
+        f"{W}/test_recall.py::test_a_recall_of_2000_customers_survives_two_worker_kills",
+    ],
+    "recall.page_size": [
+        f"{W}/test_recall.py::test_a_recall_of_2000_customers_survives_two_worker_kills",
+    ],
+    "recall.remediator_roles": [
+        "tests/domain/test_recall.py::test_a_remediation_is_done_once_by_a_remediator_saying_what_was_done",
+        f"{W}/test_recall.py::test_a_recall_tells_each_customer_once_links_their_complaints_and_closes_on_the_revision",
+    ],
+    "recall.progress_every": [
+        "tests/domain/test_recall.py::test_the_progress_count_is_a_period_in_seconds_minutes_or_hours",
+        f"{W}/test_recall.py::test_a_recall_tells_each_customer_once_links_their_complaints_and_closes_on_the_revision",
+    ],
 }
 
 # Text for people, enforced by nothing: shown where the policy is shown.

@@ -305,3 +305,12 @@ def test_random_json_is_refused_with_reasons(value: Any) -> None:
     # Random JSON never has the required shape; it must be refused, never crash the validator.
     errors = rejected_fields(value)
     assert errors and all(isinstance(e, str) and e for e in errors)
+
+
+def test_the_region_is_an_iso_3166_code_and_optional() -> None:
+    assert accepted(intake_payload(received_at=NOW.isoformat())).region is None
+    assert accepted(intake_payload(received_at=NOW.isoformat(), region="CN-SH")).region == "CN-SH"
+    assert accepted(intake_payload(received_at=NOW.isoformat(), region="GB")).region == "GB"
+    for bad in ("Shanghai", "cn-sh", "CN-", "CN-SHANG"):
+        errors = rejected_fields(intake_payload(received_at=NOW.isoformat(), region=bad))
+        assert any(e.startswith("region:") for e in errors), (bad, errors)
