@@ -38,11 +38,11 @@ test: install browser lint
 	$(BIN)/pytest
 
 ## Throughput, capacity and history size, side by side with a bare Temporal workflow
-## (ONLY=closure,burst,capacity,history,analysis picks lines; N, BURST, CAPACITY, ANALYSIS set their sizes).
+## (ONLY=closure,burst,capacity,history,analysis,recall picks lines; N, BURST, CAPACITY, ANALYSIS, RECALL set their sizes).
 bench: install
 	$(BIN)/python -m bench.run $(if $(ONLY),--only $(ONLY),) $(if $(N),--count $(N),) \
 	  $(if $(BURST),--burst $(BURST),) $(if $(CAPACITY),--capacity $(CAPACITY),) \
-	  $(if $(ANALYSIS),--analysis-count $(ANALYSIS),)
+	  $(if $(ANALYSIS),--analysis-count $(ANALYSIS),) $(if $(RECALL),--recall $(RECALL),)
 
 ## A realistic mix of complaints worked through the CLI (uses `make run`'s server, or starts one).
 demo: install

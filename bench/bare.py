@@ -9,6 +9,8 @@ waits on an SLA timer.
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import dataclass
 from datetime import timedelta
 
 from temporalio import activity, workflow
@@ -53,3 +55,65 @@ class BareWorkflow:
     @workflow.query
     def ready(self) -> bool:
         return self._ready
+
+
+# -- the recall line's baseline: a sliding window of children, continuing as new ----------------
+
+
+@dataclass
+class BareFanOut:
+    """``count`` children, at most ``window`` in hand, ``per_run`` a run (the recall's shape)."""
+
+    count: int
+    window: int = 100
+    per_run: int = 1000
+    started: int = 0
+    runs: int = 1
+
+
+@workflow.defn
+class BareChildWorkflow:
+    """A remediation's shape: one step (tell, link, record), report to the parent, then its clock."""
+
+    @workflow.run
+    async def run(self, parent_id: str) -> None:
+        await workflow.execute_local_activity(noop_step, 0, start_to_close_timeout=timedelta(seconds=30))
+        await workflow.get_external_workflow_handle(parent_id).signal("child_done")
+        await workflow.sleep(timedelta(days=30))
+
+
+@workflow.defn
+class BareFanOutWorkflow:
+    def __init__(self) -> None:
+        self._in_hand = 0
+
+    @workflow.signal
+    def child_done(self) -> None:
+        self._in_hand -= 1
+
+    @workflow.run
+    async def run(self, job: BareFanOut) -> int:
+        this_run = 0
+        parent = workflow.info().workflow_id
+        while job.started < job.count and this_run < job.per_run:
+            await workflow.wait_condition(lambda: self._in_hand < job.window)
+            # As the recall does: every free slot at once, the starts in one workflow task.
+            room = min(job.window - self._in_hand, job.per_run - this_run, job.count - job.started)
+            first, self._in_hand = job.started, self._in_hand + room
+            job.started, this_run = job.started + room, this_run + room
+            await asyncio.gather(
+                *(
+                    workflow.start_child_workflow(
+                        BareChildWorkflow.run,
+                        parent,
+                        id=f"{parent}-{n}",
+                        parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+                    )
+                    for n in range(first, first + room)
+                )
+            )
+        await workflow.wait_condition(lambda: self._in_hand == 0 and workflow.all_handlers_finished())
+        if job.started < job.count:
+            job.runs += 1
+            workflow.continue_as_new(job)
+        return job.runs

@@ -22,6 +22,10 @@ history   Workflow history (JSON export, KiB, and events) of a simple complaint 
 analysis  One month's periodic analysis over A generated complaints (default 1,000,000) on the
           local PostgreSQL (database complaints_bench, generated once and reused), seconds and
           peak memory beside a bare SELECT count(*) of the month (bench/analysis.py).
+recall    A product recall's fan-out to R customers (default 10,000) holding a contract on the
+          product: until every one is told and their remediation open, customers per second,
+          the worker's peak memory, and each run's history (events; goal <= 10,000 a run),
+          beside a bare sliding window of as many trivial children (bench/recall.py).
 """
 
 from __future__ import annotations
@@ -41,9 +45,10 @@ from typing import Any
 import psycopg
 
 from bench import analysis as analysis_line
+from bench import recall as recall_line
 from bench.bare import ACTIONS, BareWorkflow
 from bench.case_study import work_case_study
-from bench.harness import COMPRESSED_POLICY, Memory, Side, side
+from bench.harness import COMPRESSED_POLICY, STANDARD_POLICY, Memory, Side, side
 from complaints.actions import ComplaintActions
 from complaints.config import Settings
 from complaints.intake import ComplaintIntakeClient, FilingOutcome
@@ -60,7 +65,7 @@ from models.intake import Money
 from tests.factories import intake_payload
 from workflows.complaint import ComplaintWorkflow
 
-LINES = ("closure", "burst", "capacity", "history", "analysis")
+LINES = ("closure", "burst", "capacity", "history", "analysis", "recall")
 CLOSURE_CONCURRENCY = 50  # complaints worked at once in the closure line (as before)
 FILING_CONCURRENCY = 32  # start-workflow calls in flight while filing a burst
 HISTORY_TARGETS_KIB = {"simple": 60, "case study": 200}
@@ -426,6 +431,7 @@ async def main() -> None:
         default=1_000_000,
         help="analysis line: generated complaints the month is analysed among (default 1000000)",
     )
+    parser.add_argument("--recall", type=int, default=10_000, help="recall line: affected customers (default 10000)")
     parser.add_argument(
         "--sides",
         type=lambda t: t.split(","),
@@ -513,6 +519,13 @@ async def main() -> None:
                 print(f"  skipped: PostgreSQL at {analysis_line.ADMIN_URL} is unreachable ({err})", flush=True)
             else:
                 print(analysis_line.report(measured), flush=True)
+        if "recall" in args.only:
+            print(
+                f"\nrecall: fan-out to {args.recall:,} customers (standard policy: window 100, 1,000 a run), until "
+                f"all are told and their remediation open ({load()})",
+                flush=True,
+            )
+            print(recall_line.report(await recall_line.run(args.recall, workdir, STANDARD_POLICY)), flush=True)
 
 
 if __name__ == "__main__":

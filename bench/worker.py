@@ -17,7 +17,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
-from bench.bare import BareWorkflow, noop_step
+from bench.bare import BareChildWorkflow, BareFanOutWorkflow, BareWorkflow, noop_step
 from complaints.config import PROJECT_ROOT, Settings
 from complaints.logging import configure_logging
 from complaints.temporal import exit_process
@@ -50,10 +50,10 @@ async def main() -> None:
             worker = Worker(
                 client,
                 task_queue=args.task_queue,
-                workflows=[BareWorkflow],
+                workflows=[BareWorkflow, BareFanOutWorkflow, BareChildWorkflow],
                 activities=[noop_step],
                 activity_executor=executor,
-                **worker_options(tuning, executor, [BareWorkflow]),
+                **worker_options(tuning, executor, [BareWorkflow, BareFanOutWorkflow, BareChildWorkflow]),
             )
         else:
             migrate(args.database_url)
