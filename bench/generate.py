@@ -48,14 +48,15 @@ from models.policy import Policy, TimeLimit, TimeUnit
 
 PREFIX = "GEN-"
 SEQ = 12  # last_seq and facts_seq alike
-GENERATOR_VERSION = "3"  # bump when the rows generated for a seed change: the bench regenerates
+GENERATOR_VERSION = "4"  # bump when the rows generated for a seed change: the bench regenerates
 STANDARD_POLICY = PROJECT_ROOT / "policies" / "standard.yaml"
 COMPLAINT_COLUMNS = (
     "complaint_id workflow_id source_system source_reference channel category tier tier_rule status customer_id "
     "customer_name contract_number staff_named assignee policy_version received_at acknowledged_at next_deadline "
     "closed_at sla_breached reopened_count satisfaction root_cause outcome resolution_communication team product "
-    "resolved_at remedy_paid escalations extensions facts_seq last_seq snapshot updated_at"
+    "region resolved_at remedy_paid escalations extensions facts_seq last_seq snapshot updated_at"
 ).split()  # the order of generate's tuples; tests check that it names every column of the table
+REGIONS = ["CN-SH", "CN-BJ", "CN-GD", "CN-ZJ", "CN-JS", "CN-SC"]  # where customers are (80% say)
 CLOCK_COLUMNS = ["complaint_id", "name", "started_at", "due_at", "settled_at", "breached_at", "state"]
 CLAUSE_COLUMNS = ["complaint_id", "clause"]
 COMPLAINTS = Complaint.__table__  # type: ignore[attr-defined]
@@ -230,6 +231,7 @@ def generate(
             channel = "regulator_referral" if tier == "major" and rand() < 0.3 else pick_channel()
             rule = _rule(tier, category, channel, choice)
             product = choice(products) if products and rand() < 0.85 else None
+            region = choice(REGIONS) if rand() < 0.8 else None
             if not customers or rand() < NEW_CUSTOMER:
                 customer = n
             else:
@@ -329,7 +331,7 @@ def generate(
                 at(ack if ack <= end_epoch else None), at(next_deadline) if not is_closed else None,
                 at(closed) if is_closed else None, breached_any, reopened, satisfaction, cause, outcome,
                 "final_response" if done_ok and status != "withdrawn" else None, teams[assignee], product,
-                at(resolved_at), remedy, 1 if rand() < 0.04 else 0, extensions, SEQ, SEQ, "{}",
+                region, at(resolved_at), remedy, 1 if rand() < 0.04 else 0, extensions, SEQ, SEQ, "{}",
                 at(min(closed if is_closed else end_epoch, end_epoch)),
             )
             # fmt: on

@@ -257,7 +257,7 @@ class ComplaintIntake(StrictModel):
         description="The product complained about, a code of the policy's product catalogue "
         "(reporting.products); a product design complaint's product_code stands in when absent.",
     )
-    region: Annotated[str, Field(pattern=r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$"), KEEPABLE] | None = Field(
+    region: Annotated[str, Field(max_length=6, pattern=r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$"), KEEPABLE] | None = Field(
         default=None,
         description="Where the customer is, as an ISO 3166-1 or 3166-2 code (CN-SH, GB-ENG), for surge detection.",
     )

@@ -130,6 +130,7 @@ def longest_value(field: TextField) -> str:
     """A value of exactly the field's maximum length that the field accepts."""
     n = field.max_length
     candidates = ["名" * n, "A" * n, "a" * n, "1" * n, "a" * (n - 10) + "@b.example", "+" + "1" * (n - 1)]
+    candidates.append("AB-" + "C" * (n - 3))  # an ISO 3166-2 region code
     for candidate in candidates:
         try:
             return field.adapter.validate_python(candidate)
