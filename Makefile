@@ -15,9 +15,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## Temporal dev server (Web UI http://localhost:8233) + worker, in the foreground until Ctrl-C.
+## Temporal dev server (Web UI http://localhost:8233) + worker + codec server (:8234), in the foreground
+## until Ctrl-C. The payload key ring .data/codec-keys.json (mode 0600) is made on the first run.
 run: install
 	mkdir -p .data
+	$(BIN)/complaints codec init --if-missing
+	@echo "Payloads are encrypted; to read them in the Web UI, open the link of: $(BIN)/complaints codec login-url --as S-MGR-001"
 	$(BIN)/honcho -f Procfile start
 
 ## Debian's Chromium and CJK fonts for the browser tests (Playwright drives it; no browser download).

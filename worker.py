@@ -58,6 +58,7 @@ from complaints.temporal import connect, ensure_search_attributes, exit_process
 from complaints.training import ensure_joining_training
 from db.engine import make_engine, migrate
 from db.seed import seed_staff_directory
+from db.staff_keys import seed_staff_keys
 from domain.policy import PolicyStore
 from workflows.complaint import ComplaintWorkflow
 from workflows.investigation import InvestigationWorkflow
@@ -223,6 +224,7 @@ def prepare_database(settings: Settings) -> Engine:
     migrate(settings.database_url)
     engine = make_engine(settings.database_url)
     seed_staff_directory(engine, settings.staff_directory_file)
+    seed_staff_keys(engine, settings.staff_directory_file)  # public keys only (issue 16)
     return engine
 
 

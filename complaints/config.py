@@ -110,5 +110,17 @@ class Settings:
     tls_cert: str = field(default_factory=lambda: _env("COMPLAINTS_TEMPORAL_TLS_CERT", ""))
     tls_key: str = field(default_factory=lambda: _env("COMPLAINTS_TEMPORAL_TLS_KEY", ""))
     api_key: str = field(default_factory=lambda: _env("COMPLAINTS_TEMPORAL_API_KEY", ""))
+    # Payload encryption (complaints/codec.py, README 'Encryption'): the key ring is the file
+    # (unset: .data/codec-keys.json if `make run` made it; `none`: no encryption) or the inline
+    # list `k2:<base64>,k1:<base64>` (the first is current), which wins over the file.
+    codec_keys_file: str = field(default_factory=lambda: _env("COMPLAINTS_CODEC_KEYS_FILE", ""))
+    codec_keys: str = field(default_factory=lambda: _env("COMPLAINTS_CODEC_KEYS", ""))
+    # The codec server (complaints/codec_server.py): where it listens, the URL the Web UI and the
+    # CLI reach it by, the one origin it answers cross-origin (the Web UI's), and the HMAC
+    # secret of staff sign-in tokens (else the key ring file's `login_secret`).
+    codec_address: str = field(default_factory=lambda: _env("COMPLAINTS_CODEC_ADDRESS", "127.0.0.1:8234"))
+    codec_url: str = field(default_factory=lambda: _env("COMPLAINTS_CODEC_URL", "http://localhost:8234"))
+    codec_ui_origin: str = field(default_factory=lambda: _env("COMPLAINTS_CODEC_UI_ORIGIN", "http://localhost:8233"))
+    codec_login_secret: str = field(default_factory=lambda: _env("COMPLAINTS_CODEC_LOGIN_SECRET", ""))
     # Worker tuning (README, 'Benchmark': what each was measured to do on a 2-core machine).
     worker: WorkerTuning = field(default_factory=lambda: WorkerTuning())

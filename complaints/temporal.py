@@ -1,4 +1,4 @@
-"""One way to connect to Temporal, with the project's data converter."""
+"""One way to connect to Temporal, with the project's data converter (encrypting: complaints/codec.py)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from temporalio.api.operatorservice.v1 import (
     ListSearchAttributesRequest,
 )
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError, TLSConfig
 
+from complaints.codec import data_converter
 from complaints.config import Settings
 from models import search_attributes as sa
 
@@ -39,12 +39,13 @@ async def connect(settings: Settings | None = None, *, wait_seconds: float = 0) 
     """Connect; with ``wait_seconds`` keep trying (the dev server may still be starting)."""
     settings = settings or Settings()
     deadline = asyncio.get_running_loop().time() + wait_seconds
+    converter = data_converter(settings)  # encrypting when a key ring is configured
     while True:
         try:
             return await Client.connect(
                 settings.temporal_address,
                 namespace=settings.namespace,
-                data_converter=pydantic_data_converter,
+                data_converter=converter,
                 tls=_tls(settings),
                 api_key=settings.api_key or None,
             )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
@@ -31,6 +32,8 @@ class _StaffEntry(BaseModel):
     languages: list[str] = []
     service_quality_score: float = Field(ge=0, le=100)
     active: bool = True
+    # Issue 16: public keys only (db.staff_keys.seed_staff_keys puts them in staff_keys).
+    public_keys: list[dict[str, Any]] = []
 
 
 class _HistoryEntry(BaseModel):
@@ -51,9 +54,9 @@ def _upsert(session: Session, entry: _StaffEntry) -> None:
     """Insert a new member as the file has them; update an existing one, keeping their score."""
     existing = session.get(Staff, entry.staff_id)
     if existing is None:
-        session.add(Staff(**entry.model_dump()))
+        session.add(Staff(**entry.model_dump(exclude={"public_keys"})))
         return
-    for field, value in entry.model_dump(exclude={"staff_id", "service_quality_score"}).items():
+    for field, value in entry.model_dump(exclude={"staff_id", "service_quality_score", "public_keys"}).items():
         setattr(existing, field, value)
     session.add(existing)
 

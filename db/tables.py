@@ -468,3 +468,31 @@ class IncidentComplaintRow(SQLModel, table=True):
     incident_id: str = Field(primary_key=True, max_length=200)
     complaint_id: str = Field(primary_key=True, max_length=32, index=True)
     linked_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+# -- Issue 16: signed staff actions, the staff's public keys (migration 0016) ---------------------
+
+
+class StaffKeyTable(SQLModel, table=True):
+    """A staff member's Ed25519 public key (``models.signature.StaffKey``): registered, maybe ended, maybe revoked.
+
+    Never deleted: a revoked or ended key still proves what it signed while it was good
+    (``complaints verify`` re-checks old actions against it). ``added_signature`` and
+    ``revoked_signature`` are the registrar's and revoker's own signatures over their request
+    (``models.signature.Signature`` as JSON); a key seeded from the staff directory file has none.
+    """
+
+    __tablename__ = "staff_keys"
+
+    key_id: str = Field(primary_key=True, max_length=16)  # first 16 hex digits of SHA-256(raw public key)
+    staff_id: str = Field(max_length=64, index=True)
+    public_key: str = Field(max_length=44)  # base64 of the raw 32 bytes
+    valid_from: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    valid_until: datetime | None = _ts()
+    revoked_at: datetime | None = _ts()
+    revoked_by: str | None = Field(default=None, max_length=64)
+    revoked_reason: str | None = Field(default=None, max_length=500)
+    revoked_signature: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    added_by: str = Field(max_length=64)  # a staff id, or "staff_directory" for a seeded key
+    added_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    added_signature: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))

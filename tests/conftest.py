@@ -40,6 +40,11 @@ PG_ADMIN_URL = os.environ.get("COMPLAINTS_TEST_PG_ADMIN", "postgresql://postgres
 def pytest_configure(config: pytest.Config) -> None:
     # JSON logs at WARNING: the in-process worker's info lines would drown pytest's output.
     configure_logging("WARNING")
+    # No payload encryption, whatever the shell or .data/codec-keys.json (`make run`) holds: the
+    # suite's clients use the plain converter, and the worker processes it starts must match.
+    # The codec's own tests (tests/test_codec_server.py, tests/complaints/test_codec.py) make theirs.
+    os.environ["COMPLAINTS_CODEC_KEYS_FILE"] = "none"
+    os.environ.pop("COMPLAINTS_CODEC_KEYS", None)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

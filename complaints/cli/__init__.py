@@ -19,10 +19,12 @@ from complaints.cli import (
     after_decision,
     award,
     clauses,
+    codec,
     education,
     handling,
     incident,
     investigation,
+    keys,
     listing,
     recall,
     reports,
@@ -82,5 +84,7 @@ app.add_typer(signals.signals_app, name="signals")
 app.add_typer(risk.risk_app, name="risk")
 app.add_typer(incident.incident_app, name="incident")
 app.add_typer(recall.recall_app, name="recall")
+app.add_typer(codec.codec_app, name="codec")
+app.add_typer(keys.keys_app, name="keys")
 
 __all__ = ["app"]

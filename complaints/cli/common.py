@@ -26,6 +26,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from complaints.actions import ComplaintActions
+from complaints.codec import KeyRingError
 from complaints.config import Settings
 from complaints.intake import (
     ActionRefused,
@@ -92,6 +93,9 @@ def run(body: Callable[[Settings], Coroutine[Any, Any, None]]) -> None:
         code = EXIT_UNREACHABLE
     except OperationalError as e:
         err.print(f"error: the database at {settings.database_url} cannot be read: {e.orig}")
+        code = EXIT_UNREACHABLE
+    except KeyRingError as e:  # the payload key ring: missing, unreadable, or lacking a key id
+        err.print(f"error: {e}")
         code = EXIT_UNREACHABLE
     except CliError as e:
         err.print(f"error: {e}")
