@@ -12,7 +12,10 @@ domain/returns.py, not a second copy in SQL. Which complaints each return counts
 - FCA: outstanding at the start, opened (received) in the period, closed in it;
 - NFRA: received in the period and in the one before.
 
-A complaint closed after the period's end was open at it, and is reported so. Every return is
+A complaint closed after the period's end was open at it, and is reported so. ASIC's complaint
+type needs the intake's flags: only a row's case file (``snapshot``, sealed whole, so read in
+Python, for ASIC only) holds them. A newer row's case file is empty, and its flags are held
+nowhere in the database, so it reports "Standard" (README, "Regulators' returns"). Every return is
 validated against its schema before it is handed back.
 """
 
@@ -58,8 +61,18 @@ def _open_at(start: datetime) -> ColumnElement[bool]:
     return sa.and_(c.received_at < start, sa.or_(c.closed_at.is_(None), c.closed_at >= start))
 
 
-def _records(conn: Connection, where: ColumnElement[bool], end: datetime) -> Iterator[ComplaintRecord]:
-    """The complaints ``where`` selects, streamed in order of receipt, as the period's end saw them."""
+def _flags(case_file: Any) -> tuple[str, ...]:
+    """The intake's flags in a row's case file (empty for a newer row, whose case file is empty)."""
+    intake = case_file.get("intake") if isinstance(case_file, dict) else None
+    flags = intake.get("flags") if isinstance(intake, dict) else None
+    return tuple(str(flag) for flag in flags) if isinstance(flags, list) else ()
+
+
+def _records(
+    conn: Connection, where: ColumnElement[bool], end: datetime, *, with_flags: bool = False
+) -> Iterator[ComplaintRecord]:
+    """The complaints ``where`` selects, streamed in order of receipt, as the period's end saw them
+    (``with_flags``: with the intake's flags from the case file, which costs reading it)."""
     decision = clocks.alias("decision")
     stmt = (
         sa.select(
@@ -83,6 +96,8 @@ def _records(conn: Connection, where: ColumnElement[bool], end: datetime) -> Ite
         .where(where)
         .order_by(c.received_at, c.complaint_id)
     )
+    if with_flags:
+        stmt = stmt.add_columns(c.snapshot)
     for row in conn.execution_options(yield_per=STREAM_ROWS).execute(stmt):
         closed = row.closed_at if row.closed_at is not None and row.closed_at < end else None
         yield ComplaintRecord(
@@ -97,6 +112,7 @@ def _records(conn: Connection, where: ColumnElement[bool], end: datetime) -> Ite
             remedy_paid=row.remedy_paid,
             reopened_count=row.reopened_count or 0,
             decision_breached=row.breached_at is not None and row.breached_at < end,
+            flags=_flags(row.snapshot) if with_flags else (),
         )
 
 
@@ -117,7 +133,7 @@ def _regroup(counts: dict[str | None, int], group: Callable[[str | None], str]) 
 def asic_idr(conn: Connection, period: Period, policy: Policy) -> list[Row]:
     start, end = bounds(period, policy.timezone)
     where = sa.or_(_received(start, end), _open_at(start))
-    return [asic_row(rec, policy) for rec in _records(conn, where, end)]
+    return [asic_row(rec, policy) for rec in _records(conn, where, end, with_flags=True)]
 
 
 def cfpb(conn: Connection, period: Period, policy: Policy) -> list[Row]:

@@ -149,6 +149,7 @@ class ComplaintRecord:
     remedy_paid: Decimal | None = None
     reopened_count: int = 0
     decision_breached: bool = False
+    flags: tuple[str, ...] = ()  # the intake's flags (default_notice, hardship)
 
     def upheld(self, policy: Policy) -> bool:
         return self.closed_at is not None and upheld(self.status, self.root_cause, self.remedy_paid, policy)
@@ -190,6 +191,14 @@ ASIC_ISSUE = {
 }
 
 
+ASIC_SHORTER_TIMEFRAME = frozenset({"default_notice", "hardship"})  # RG 271: 21 calendar days
+
+
+def asic_complaint_type(flags: Iterable[str]) -> str:
+    """The complaint's type by the IDR timeframe RG 271 gives it: a default notice or hardship, or standard."""
+    return "Default notice or hardship" if ASIC_SHORTER_TIMEFRAME.intersection(flags) else "Standard"
+
+
 def _asic_outcome(rec: ComplaintRecord, policy: Policy) -> str | None:
     if rec.closed_at is None:
         return None
@@ -205,6 +214,7 @@ def asic_row(rec: ComplaintRecord, policy: Policy) -> Row:
     closed = local_date(rec.closed_at, policy) if rec.closed_at else None
     return {
         "complaint_id": rec.complaint_id,
+        "complaint_type": asic_complaint_type(rec.flags),
         "status": "Closed" if closed else "Open",
         "received_method": ASIC_METHOD.get(rec.channel, "Other"),
         "date_received": received.isoformat(),

@@ -5,22 +5,30 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import tempfile
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import sqlalchemy as sa
+from sqlmodel import Session
+
 from complaints.config import PROJECT_ROOT
+from db.tables import Complaint, utc_now
+from domain.policy import PolicyStore
 from tests.conftest import COMPRESSED_POLICY, Service
+from tests.helpers import own_worker
 from tests.test_cli import CLI
 
 
-async def report(service: Service, *args: str) -> tuple[int, str, str]:
+async def report(service: Service, *args: str, task_queue: str | None = None) -> tuple[int, str, str]:
     env = {
         **os.environ,
         "COMPLAINTS_TEMPORAL_ADDRESS": service.client.service_client.config.target_host,
         "COMPLAINTS_DATABASE_URL": service.engine.url.render_as_string(hide_password=False),
         "COMPLAINTS_POLICY": str(COMPRESSED_POLICY),
-        "COMPLAINTS_TASK_QUEUE": service.task_queue,
+        "COMPLAINTS_TASK_QUEUE": task_queue or service.task_queue,
         "BROWSER": "true",  # `report open` hands the file to this command instead of a real browser
     }
     proc = await asyncio.create_subprocess_exec(
@@ -67,3 +75,56 @@ async def test_bad_arguments_and_unknown_reports(service: Service) -> None:
     )
     code, _, err = await report(service, "show", "1999-01")
     assert code == 3 and "no analysis report for 1999-01" in err
+
+
+async def test_a_return_failing_its_schema_is_refused_by_row_and_field_and_nothing_is_written(
+    service: Service, policies: PolicyStore
+) -> None:
+    # One complaint on trade finance, on a day of 2017 that no other test uses, and a worker whose
+    # policy maps trade finance to a product ASIC's schema does not know.
+    complaint_id = f"CLI-{uuid.uuid4().hex[:8]}"
+    with Session(service.engine) as session:
+        session.add(
+            Complaint(
+                complaint_id=complaint_id,
+                workflow_id=f"complaint-{complaint_id}",
+                source_system="cli-test",
+                source_reference=complaint_id,
+                channel="phone",
+                category="contract_dispute",
+                status="in_handling",
+                customer_id="C-CLI",
+                customer_name="CLI Test Ltd",
+                received_at=datetime(2017, 5, 10, 2, tzinfo=UTC),
+                product="trade_finance",
+                updated_at=utc_now(),
+            )
+        )
+        session.commit()
+    policy = policies.current
+    products = [
+        p.model_copy(update={"asic_product": "Space loan"}) if p.code == "trade_finance" else p
+        for p in policy.reporting.products
+    ]
+    broken = policy.model_copy(update={"reporting": policy.reporting.model_copy(update={"products": products})})
+    reports_dir = Path(tempfile.mkdtemp(prefix="reports-"))
+    try:
+        async with own_worker(
+            service.client, service.engine, PolicyStore(broken), prefix="cli-refused", reports_dir=reports_dir
+        ) as intake:
+            run = ("run", "--from", "2017-05-10", "--to", "2017-05-10")
+            code, out, err = await report(service, *run, "--kind", "asic_idr", task_queue=intake.task_queue)
+        assert code == 1, err
+        assert out.splitlines()[1] == (
+            f"  asic_idr: REFUSED, nothing written: asic_idr row 1 ({complaint_id}): field 'products': "
+            "'Space loan' is not one of ['Business loan', 'Business overdraft', 'Equipment finance', "
+            "'Trade finance', 'Commercial property loan', 'Business credit card', 'Other']"
+        )
+        assert "a return failed its schema (above)" in err
+        assert not list(reports_dir.rglob("*.csv"))  # no file, not even a partial one
+        code, _, err = await report(service, "show", "2017-05-10..2017-05-10", "--kind", "asic_idr")
+        assert code == 3 and "no asic_idr report for 2017-05-10..2017-05-10" in err  # nor a record of one
+    finally:
+        with service.engine.begin() as conn:
+            table = Complaint.__table__  # type: ignore[attr-defined]
+            conn.execute(sa.delete(table).where(table.c.complaint_id == complaint_id))

@@ -81,6 +81,8 @@ def ids(engine: Engine) -> Iterator[dict[str, str]]:
                     root_cause=cause,
                     remedy_paid=Decimal(remedy) if remedy else None,
                     reopened_count=1 if tag == "n1" else 0,
+                    # o2 is an older row whose case file holds the intake (with its flags); the rest are newer.
+                    snapshot={"intake": {"flags": ["hardship"]}} if tag == "o2" else {},
                     updated_at=utc_now(),
                 )
             )
@@ -149,6 +151,7 @@ def test_asic_rows_are_the_periods_complaints_and_those_open_at_its_start(engine
     assert list(rows) == ["o1", "o2", "n1", "n2", "n4", "n3"]  # in order of receipt
     assert rows["o1"] == {
         "complaint_id": ids["o1"],
+        "complaint_type": "Standard",
         "status": "Closed",
         "received_method": "Phone",
         "date_received": "2019-02-10",
@@ -160,6 +163,7 @@ def test_asic_rows_are_the_periods_complaints_and_those_open_at_its_start(engine
         "monetary_remedy": Decimal("100.00"),
     }
     assert (rows["n1"]["outcome"], rows["n1"]["received_method"]) == ("Explanation provided", "Email")
+    assert rows["o2"]["complaint_type"] == "Default notice or hardship"  # its intake flagged hardship
     assert (rows["n2"]["status"], rows["n2"]["date_closed"]) == ("Open", None)  # closed only in April
     assert rows["n3"]["date_received"] == "2019-03-31"
     assert (rows["n4"]["outcome"], rows["n4"]["products"]) == ("Complaint withdrawn", ["Other"])

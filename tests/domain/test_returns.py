@@ -103,6 +103,7 @@ def test_a_broken_row_is_refused_naming_the_row_and_the_field() -> None:
     ("kind", "change", "field"),
     [
         (ReturnKind.ASIC_IDR, {"received_method": "Carrier pigeon"}, "received_method"),
+        (ReturnKind.ASIC_IDR, {"complaint_type": "Dispute"}, "complaint_type"),
         (ReturnKind.ASIC_IDR, {"date_received": "31/03/2031"}, "date_received"),
         (ReturnKind.ASIC_IDR, {"products": ["Mortgage"]}, "products"),
         (ReturnKind.CFPB, {"Timely response?": "Maybe"}, "Timely response?"),
@@ -148,13 +149,34 @@ def test_csv_has_the_schemas_column_order_and_joins_lists() -> None:
     rows = [asic_row(record(), POLICY), asic_row(record("CMP-2", closed_at=None, status="in_handling"), POLICY)]
     lines = to_csv(ReturnKind.ASIC_IDR, rows).splitlines()
     assert lines[0].split(",") == columns(ReturnKind.ASIC_IDR) == list(load_schema("asic_idr")["properties"])
-    assert (
-        lines[1]
-        == "CMP-1,Closed,Phone,2031-03-03,2031-03-10,7,Business overdraft,Fees and charges,Monetary remedy,250.00"
+    assert lines[1] == (
+        "CMP-1,Standard,Closed,Phone,2031-03-03,2031-03-10,7,Business overdraft,Fees and charges,Monetary remedy,250.00"
     )
-    assert lines[2] == "CMP-2,Open,Phone,2031-03-03,,,Business overdraft,Fees and charges,,"
+    assert lines[2] == "CMP-2,Standard,Open,Phone,2031-03-03,,,Business overdraft,Fees and charges,,"
     several = dict(rows[0], products=["Business loan", "Trade finance"])
     assert "Business loan;Trade finance" in to_csv(ReturnKind.ASIC_IDR, [several])
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        ((), "Standard"),  # RG 271.55: 30 calendar days
+        (("hardship",), "Default notice or hardship"),  # RG 271: 21 calendar days
+        (("default_notice",), "Default notice or hardship"),
+        (("default_notice", "hardship"), "Default notice or hardship"),
+    ],
+)
+def test_asic_complaint_type_follows_the_intakes_flags(flags: tuple[str, ...], expected: str) -> None:
+    row = asic_row(record(flags=flags), POLICY)
+    assert row["complaint_type"] == expected
+    validate(ReturnKind.ASIC_IDR, [row])
+
+
+def test_asic_complaint_type_is_required() -> None:
+    row = asic_row(record(), POLICY)
+    del row["complaint_type"]
+    with pytest.raises(ReturnInvalid, match=r"asic_idr row 1 \(CMP-1\): field 'complaint_type'"):
+        validate(ReturnKind.ASIC_IDR, [row])
 
 
 def test_dates_are_the_policys_local_dates() -> None:
