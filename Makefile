@@ -20,6 +20,7 @@ install: $(STAMP)
 run: install
 	mkdir -p .data
 	$(BIN)/complaints codec init --if-missing
+	$(BIN)/complaints keys demo
 	@echo "Payloads are encrypted; to read them in the Web UI, open the link of: $(BIN)/complaints codec login-url --as S-MGR-001"
 	$(BIN)/honcho -f Procfile start
 

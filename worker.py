@@ -37,6 +37,7 @@ from activities.notifications import (
     SmsGateway,
     SmtpSender,
 )
+from activities.prevention import WatchedProjection
 from activities.projection import ProjectionActivities
 from activities.recall import RecallActivities
 from activities.regulator import (
@@ -46,6 +47,7 @@ from activities.regulator import (
     RegulatorGateway,
 )
 from activities.reporting import ReportingActivities
+from activities.retention import RetentionActivities
 from activities.risk import RiskActivities
 from activities.staff import StaffActivities
 from activities.training import TrainingActivities
@@ -53,6 +55,7 @@ from complaints.clauses import ensure_watch_schedule
 from complaints.config import Settings, WorkerTuning
 from complaints.incident import ensure_surge_watch_schedule
 from complaints.logging import configure_logging
+from complaints.retention import ensure_namespace_retention, ensure_retention_schedule
 from complaints.schedules import ensure_award_schedule, ensure_schedules
 from complaints.temporal import connect, ensure_search_attributes, exit_process
 from complaints.training import ensure_joining_training
@@ -62,6 +65,7 @@ from db.staff_keys import seed_staff_keys
 from domain.policy import PolicyStore
 from workflows.complaint import ComplaintWorkflow
 from workflows.investigation import InvestigationWorkflow
+from workflows.retention import RetentionWorkflow
 from workflows.step3_analysis import ReportingWorkflow
 from workflows.step4_award import AwardWorkflow
 from workflows.step4_training import TrainingAssignmentWorkflow
@@ -83,6 +87,7 @@ WORKFLOWS = [
     IncidentWorkflow,
     RecallWorkflow,
     RemediationWorkflow,
+    RetentionWorkflow,
 ]
 
 
@@ -103,7 +108,8 @@ def build_worker(
     precompile_workflows(WORKFLOWS)
     notifier = notifier or notifier_from(Settings(), engine)
     classification = ClassificationActivities(policies)
-    projection = ProjectionActivities(engine)
+    # The projection, then step 5 on the complaint's path: its customer re-scored, an open clause review linked.
+    projection = WatchedProjection(ProjectionActivities(engine), engine, policies, client)
     staff = StaffActivities(engine, policies)
     notifications = NotificationActivities(notifier, policies)
     regulator = RegulatorActivities(regulator_gateway or gateway_from(Settings()))
@@ -116,6 +122,7 @@ def build_worker(
     risk = RiskActivities(engine, policies, notifier)
     incident = IncidentActivities(engine, policies, notifier, client)
     recall = RecallActivities(engine, policies, notifier, client)
+    retention = RetentionActivities(engine, policies, client)
     return Worker(
         client,
         task_queue=task_queue,
@@ -128,6 +135,7 @@ def build_worker(
             projection.record_complaint_events,
             staff.look_up_staff_record,
             staff.load_staff_roster,
+            staff.load_staff_keys,
             staff.choose_handler,
             notifications.send_acknowledgement,
             notifications.notify_customer,
@@ -165,6 +173,9 @@ def build_worker(
             recall.open_remediation,
             recall.record_remediation_overdue,
             recall.record_remediated,
+            retention.plan_retention,
+            retention.retention_page,
+            retention.anonymise_complaint,
         ],
         activity_executor=executor,
         # Ctrl-C lets running activities finish (they are idempotent, but finishing is kinder).
@@ -243,6 +254,11 @@ async def main() -> None:
         schedules.append(await ensure_award_schedule(client, policies.current, settings.task_queue))
         schedules.append(await ensure_watch_schedule(client, policies.current, settings.task_queue))
         schedules.append(await ensure_surge_watch_schedule(client, policies.current, settings.task_queue))
+        schedules.append(await ensure_retention_schedule(client, policies.current, settings.task_queue))
+        kept = await ensure_namespace_retention(client, policies.current)
+        log.info(
+            "namespace retention", namespace=kept.namespace, days=kept.after.total_seconds() / 86400, note=kept.note
+        )
         log.info("report schedules in place", schedules=schedules)
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -8,6 +8,7 @@ from sqlmodel import Session, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities import prevention
 from activities.logging import activity_logger
 from db.tables import Complaint, ComplaintClause, ComplaintEventRow, utc_now
 from models.complaint import (
@@ -114,6 +115,7 @@ class ProjectionActivities:
                 _apply(row, projection, event.seq)
                 if event.snapshot is not None:
                     row.snapshot = event.snapshot.model_dump(mode="json")
+            prevention.project(session, row, event)  # step 5: the amounts in dispute, a root cause's clause
             session.add(row)
             try:
                 session.commit()

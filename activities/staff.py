@@ -7,6 +7,7 @@ from sqlmodel import Session, col, select
 from temporalio import activity
 
 from activities.logging import activity_logger
+from db.staff_keys import keys_for
 from db.tables import Complaint, Staff, StaffServiceEvent, TrainingAssignmentRow
 from domain import training
 from domain.policy import PolicyError, PolicyStore
@@ -18,6 +19,7 @@ from models.staff import (
     RosterEntry,
     RosterRequest,
     ServiceEvent,
+    StaffKeys,
     StaffLookupRequest,
     StaffRecord,
     StaffRoster,
@@ -75,13 +77,24 @@ class StaffActivities:
         """
         with Session(self._engine) as session:
             staff = session.exec(select(Staff).where(col(Staff.active).is_(True)).order_by(Staff.staff_id)).all()
-        activity_logger(request.complaint_id).info("roster loaded", staff=len(staff))
+        keys = keys_for(self._engine, [s.staff_id for s in staff])
+        activity_logger(request.complaint_id).info("roster loaded", staff=len(staff), keys=len(keys))
         return StaffRoster(
             entries=[
                 RosterEntry(staff_id=s.staff_id, name=s.name, role=Role(s.role), team=s.team, manager_id=s.manager_id)
                 for s in staff
-            ]
+            ],
+            keys=keys,
         )
+
+    @activity.defn
+    def load_staff_keys(self, request: RosterRequest) -> StaffKeys:
+        """The registered public keys of active staff, as a complaint re-reads them after a key changed."""
+        with Session(self._engine) as session:
+            active = session.exec(select(Staff.staff_id).where(col(Staff.active).is_(True))).all()
+        keys = keys_for(self._engine, active)
+        activity_logger(request.complaint_id).info("staff keys loaded", keys=len(keys))
+        return StaffKeys(keys=keys)
 
     @activity.defn
     def choose_handler(self, request: HandlerChoiceRequest) -> HandlerChoice:

@@ -48,17 +48,18 @@ from models.policy import Policy, TimeLimit, TimeUnit
 
 PREFIX = "GEN-"
 SEQ = 12  # last_seq and facts_seq alike
-GENERATOR_VERSION = "4"  # bump when the rows generated for a seed change: the bench regenerates
+GENERATOR_VERSION = "5"  # bump when the rows generated for a seed change: the bench regenerates
 STANDARD_POLICY = PROJECT_ROOT / "policies" / "standard.yaml"
 COMPLAINT_COLUMNS = (
     "complaint_id workflow_id source_system source_reference channel category tier tier_rule status customer_id "
     "customer_name contract_number staff_named assignee policy_version received_at acknowledged_at next_deadline "
     "closed_at sla_breached reopened_count satisfaction root_cause outcome resolution_communication team product "
-    "region resolved_at remedy_paid escalations extensions facts_seq last_seq snapshot updated_at"
+    "region resolved_at remedy_paid amount_in_dispute amount_currency escalations extensions facts_seq last_seq "
+    "snapshot updated_at anonymised_at"
 ).split()  # the order of generate's tuples; tests check that it names every column of the table
 REGIONS = ["CN-SH", "CN-BJ", "CN-GD", "CN-ZJ", "CN-JS", "CN-SC"]  # where customers are (80% say)
 CLOCK_COLUMNS = ["complaint_id", "name", "started_at", "due_at", "settled_at", "breached_at", "state"]
-CLAUSE_COLUMNS = ["complaint_id", "clause"]
+CLAUSE_COLUMNS = ["complaint_id", "clause", "source", "template"]  # cited at intake; the template from the number
 COMPLAINTS = Complaint.__table__  # type: ignore[attr-defined]
 CLOCKS = ComplaintClock.__table__  # type: ignore[attr-defined]
 CLAUSES = ComplaintClause.__table__  # type: ignore[attr-defined]
@@ -108,7 +109,7 @@ NEW_CUSTOMER = 0.87  # otherwise an earlier complaint's customer again
 class Chunk:
     complaints: list[tuple[Any, ...]] = field(default_factory=list)
     clocks: list[tuple[Any, ...]] = field(default_factory=list)
-    clauses: list[tuple[str, str]] = field(default_factory=list)
+    clauses: list[tuple[str, str, str, str | None]] = field(default_factory=list)
 
 
 def _picker(rng: random.Random, weights: Mapping[str, float]) -> Callable[[], str]:
@@ -170,10 +171,11 @@ def _months_before(end: date, months: int) -> date:
 
 def generate(
     policy: Policy, count: int, seed: int = 1, months: int = 24, end: date = date(2026, 11, 1)
-) -> Iterator[tuple[tuple[Any, ...], list[tuple[Any, ...]], list[tuple[str, str]]]]:
+) -> Iterator[tuple[tuple[Any, ...], list[tuple[Any, ...]], list[tuple[str, str, str, str | None]]]]:
     """One (complaint row, its clock rows, its clause rows) at a time, in order of receipt."""
     rng = random.Random(seed)
     rand, logn, choice = rng.random, rng.lognormvariate, rng.choice
+    disputes = random.Random(f"{seed}:amounts").lognormvariate  # its own: the other columns stay as they were
     first = _months_before(end, months)
     cal = Calendar(policy, first, end)
     end_epoch = datetime.combine(
@@ -293,7 +295,7 @@ def generate(
                     next_deadline = due if next_deadline is None else min(next_deadline, due)
                 breached_any = breached_any or state == "breached"
                 rows.append((cid, name, at(start), at(due), at(settled_at), at(breached_at), state))
-            clauses: list[tuple[str, str]] = []
+            clauses: list[tuple[str, str, str, str | None]] = []
             if category == "contract_dispute" or (category == "product_design" and rand() < 0.3):
                 k = 1 if rand() < 0.6 else (2 if rand() < 0.75 else 3)
                 hot = rand() < 0.3 + 0.3 * progress  # the hot clause is cited more and more
@@ -302,7 +304,7 @@ def generate(
                     clause = CLAUSE_REFS[min(int(logn(0.5, 1.0)), len(CLAUSE_REFS) - 1)]
                     if clause not in cited:
                         cited.append(clause)
-                clauses = [(cid, c) for c in cited]
+                clauses = [(cid, c, "intake", None) for c in cited]
             satisfaction = cause = outcome = remedy = None
             done_ok = is_closed and not withdrawn
             if withdrawn and is_closed:
@@ -324,6 +326,9 @@ def generate(
             if ((done_ok and causes[str(cause)].upheld) or status == "follow_up") and rand() < 0.45:
                 remedy = Decimal(f"{logn(math.log(20000 if tier == 'major' else 1500), 0.9):.2f}")
             resolved_at = resolved if (not withdrawn and resolved <= end_epoch) else None
+            disputed = None  # what a contract dispute or a fee complaint disputes (step 5's risk rule)
+            if category in ("contract_dispute", "fees_and_interest"):
+                disputed = Decimal(f"{disputes(math.log(2e5 if category == 'contract_dispute' else 9000), 1.2):.2f}")
             # fmt: off
             complaint = (  # in the order of COMPLAINT_COLUMNS
                 cid, f"complaint-{cid}", "bench", f"{PREFIX}{seed}-{n}", channel, category, tier, rule, status,
@@ -331,8 +336,9 @@ def generate(
                 at(ack if ack <= end_epoch else None), at(next_deadline) if not is_closed else None,
                 at(closed) if is_closed else None, breached_any, reopened, satisfaction, cause, outcome,
                 "final_response" if done_ok and status != "withdrawn" else None, teams[assignee], product,
-                region, at(resolved_at), remedy, 1 if rand() < 0.04 else 0, extensions, SEQ, SEQ, "{}",
-                at(min(closed if is_closed else end_epoch, end_epoch)),
+                region, at(resolved_at), remedy, disputed, "CNY" if disputed is not None else None,
+                1 if rand() < 0.04 else 0, extensions, SEQ, SEQ, "{}",
+                at(min(closed if is_closed else end_epoch, end_epoch)), None,
             )
             # fmt: on
             yield complaint, rows, clauses

@@ -4,16 +4,24 @@
     await actions.propose_resolution("CMP-…", ProposalRequest(actor="S-HND-001", explanation="…"))
 
 Each method runs one update; a refusal by the workflow's validator (wrong role, wrong
-stage, closed complaint) raises ``ActionRefused`` with the workflow's reason.
+stage, closed complaint, a signature that does not hold) raises ``ActionRefused`` with the
+workflow's reason. Each request is signed on the way with its actor's key (issue 16,
+``complaints.keys.KeyFileSigner``, or the ``signer`` given): the action's name is the update's or
+signal's method name, as the workflow registers it.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+from collections.abc import Callable
+from typing import Any, TypeVar
 
+from pydantic import BaseModel
 from temporalio.client import Client, WorkflowHandle
+from temporalio.service import RPCError, RPCStatusCode
 
 from complaints.intake import complaint_handle, execute_action
+from complaints.keys import KeyFileSigner
 from models.actions import (
     ActionResult,
     AdjustLookBackRequest,
@@ -55,16 +63,26 @@ from models.investigation import (
 from workflows.complaint import ComplaintWorkflow
 from workflows.investigation import InvestigationWorkflow
 
+R = TypeVar("R", bound=BaseModel)
+# (workflow id, action name, request) -> the request with its signature (or as it was: no key here).
+Signer = Callable[[str, str, R], R]
+
 
 class ComplaintActions:
-    def __init__(self, client: Client) -> None:
+    def __init__(self, client: Client, signer: Signer[Any] | None = None) -> None:
         self._client = client
+        self._sign: Signer[Any] = signer or KeyFileSigner()
 
     def _handle(self, complaint_id: str) -> WorkflowHandle[ComplaintWorkflow, Any]:
         return complaint_handle(self._client, complaint_id)
 
     async def _run(self, complaint_id: str, update: Any, request: Any, what: str) -> ActionResult:
-        return await execute_action(self._handle(complaint_id), update, request, what=what)
+        handle = self._handle(complaint_id)
+        return await execute_action(handle, update, self._sign(handle.id, update.__name__, request), what=what)
+
+    async def _signal(self, complaint_id: str, signal: Any, request: Any) -> None:
+        handle = self._handle(complaint_id)
+        await handle.signal(signal, self._sign(handle.id, signal.__name__, request))
 
     async def assign(self, complaint_id: str, request: AssignRequest) -> ActionResult:
         return await self._run(complaint_id, ComplaintWorkflow.assign, request, "assignment")
@@ -139,24 +157,26 @@ class ComplaintActions:
 
     async def note_customer_contact(self, complaint_id: str, request: ContactNoteSignal) -> None:
         """Fire and forget, like escalate."""
-        await self._handle(complaint_id).signal(ComplaintWorkflow.note_customer_contact, request)
+        await self._signal(complaint_id, ComplaintWorkflow.note_customer_contact, request)
 
     async def escalate(self, complaint_id: str, request: EscalateSignal) -> None:
         """Fire and forget: the workflow records a refused escalation in the audit log."""
-        await self._handle(complaint_id).signal(ComplaintWorkflow.escalate, request)
+        await self._signal(complaint_id, ComplaintWorkflow.escalate, request)
 
 
 class InvestigationActions:
     """Compliance's actions on a major complaint's investigation (its own workflow)."""
 
-    def __init__(self, client: Client) -> None:
+    def __init__(self, client: Client, signer: Signer[Any] | None = None) -> None:
         self._client = client
+        self._sign: Signer[Any] = signer or KeyFileSigner()
 
     def handle(self, complaint_id: str) -> WorkflowHandle[InvestigationWorkflow, Any]:
         return self._client.get_workflow_handle_for(InvestigationWorkflow.run, investigation_workflow_id(complaint_id))
 
     async def _run(self, complaint_id: str, update: Any, request: Any, what: str) -> InvestigationActionResult:
-        return await execute_action(self.handle(complaint_id), update, request, what=what)
+        handle = self.handle(complaint_id)
+        return await execute_action(handle, update, self._sign(handle.id, update.__name__, request), what=what)
 
     async def status(self, complaint_id: str) -> InvestigationStatusQuery:
         return await self.handle(complaint_id).query(InvestigationWorkflow.status)
@@ -193,3 +213,27 @@ class InvestigationActions:
         self, complaint_id: str, request: FlagOpenComplaintsRequest
     ) -> InvestigationActionResult:
         return await self._run(complaint_id, InvestigationWorkflow.flag_open_complaints, request, "flagging")
+
+
+async def refresh_staff_keys(client: Client, concurrency: int = 20) -> int:
+    """Ask every open complaint and investigation to read the staff's keys again (after a key changed); how many.
+
+    A complaint loads the keys with its roster; a registration, rotation or revocation reaches the
+    complaints already open through this signal (``complaints keys register|revoke`` send it).
+    """
+    query = 'WorkflowType IN ("ComplaintWorkflow", "InvestigationWorkflow") AND ExecutionStatus="Running"'
+    gate = asyncio.Semaphore(concurrency)
+    sent = 0
+
+    async def one(workflow_id: str) -> None:
+        nonlocal sent
+        async with gate:
+            try:
+                await client.get_workflow_handle(workflow_id).signal("refresh_staff_keys")
+                sent += 1
+            except RPCError as err:
+                if err.status != RPCStatusCode.NOT_FOUND:  # closed since it was listed: nothing to refresh
+                    raise
+
+    await asyncio.gather(*[one(w.id) async for w in client.list_workflows(query)])
+    return sent

@@ -16,17 +16,12 @@ from sqlalchemy import Engine
 from temporalio.client import (
     Client,
     Schedule,
-    ScheduleActionStartWorkflow,
-    ScheduleIntervalSpec,
-    ScheduleOverlapPolicy,
-    SchedulePolicy,
-    ScheduleSpec,
     WorkflowUpdateFailedError,
 )
 from temporalio.service import RPCError, RPCStatusCode
 
 from complaints.intake import ActionRefused, ComplaintNotFound
-from complaints.schedules import create_or_update_schedule
+from complaints.schedules import create_or_update_schedule, interval_schedule
 from db import clause_queries
 from db.tables import ClauseReviewRow
 from models.clause_review import (
@@ -59,19 +54,14 @@ async def run_watch(client: Client, task_queue: str, requested_by: str = "on dem
 
 
 def watch_schedule(policy: Policy, task_queue: str, schedule_id: str = WATCH_SCHEDULE) -> Schedule:
-    every = timedelta(minutes=policy.clause_review.watch_every_minutes)
-    return Schedule(
-        action=ScheduleActionStartWorkflow(
-            ClauseWatchWorkflow.run,
-            ClauseWatchRequest(requested_by="schedule"),
-            id=schedule_id.replace("complaints-", "", 1),
-            task_queue=task_queue,
-            execution_timeout=timedelta(minutes=10),
-            static_summary="Count clause citations; open or link legal reviews",
-        ),
-        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=every)]),
-        # One count at a time; a count missed while the service was down is not worth catching up.
-        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=timedelta(minutes=1)),
+    return interval_schedule(
+        ClauseWatchWorkflow.run,
+        ClauseWatchRequest(requested_by="schedule"),
+        schedule_id=schedule_id,
+        task_queue=task_queue,
+        every=timedelta(minutes=policy.clause_review.watch_every_minutes),
+        timeout=timedelta(minutes=10),
+        summary="Count clause citations; open or link legal reviews",
     )
 
 

@@ -18,17 +18,12 @@ from sqlalchemy import Engine
 from temporalio.client import (
     Client,
     Schedule,
-    ScheduleActionStartWorkflow,
-    ScheduleIntervalSpec,
-    ScheduleOverlapPolicy,
-    SchedulePolicy,
-    ScheduleSpec,
     WorkflowUpdateFailedError,
 )
 from temporalio.service import RPCError, RPCStatusCode
 
 from complaints.intake import ActionRefused, ComplaintNotFound
-from complaints.schedules import create_or_update_schedule
+from complaints.schedules import create_or_update_schedule, interval_schedule
 from db import surge_queries
 from db.tables import IncidentRow
 from domain.calendar import add_limit
@@ -70,18 +65,14 @@ def check_every(policy: Policy) -> timedelta:
 
 
 def surge_watch_schedule(policy: Policy, task_queue: str, schedule_id: str = WATCH_SCHEDULE) -> Schedule:
-    return Schedule(
-        action=ScheduleActionStartWorkflow(
-            SurgeWatchWorkflow.run,
-            SurgeWatchRequest(requested_by="schedule"),
-            id=schedule_id.replace("complaints-", "", 1),
-            task_queue=task_queue,
-            execution_timeout=timedelta(minutes=10),
-            static_summary="Count complaints per product, category, channel and region; open or join incidents",
-        ),
-        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=check_every(policy))]),
-        # One count at a time; a count missed while the service was down is not worth catching up.
-        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=timedelta(minutes=1)),
+    return interval_schedule(
+        SurgeWatchWorkflow.run,
+        SurgeWatchRequest(requested_by="schedule"),
+        schedule_id=schedule_id,
+        task_queue=task_queue,
+        every=check_every(policy),
+        timeout=timedelta(minutes=10),
+        summary="Count complaints per product, category, channel and region; open or join incidents",
     )
 
 

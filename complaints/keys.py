@@ -17,19 +17,25 @@ from __future__ import annotations
 import os
 import re
 import secrets
-from collections.abc import Iterable
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import BaseModel
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
 
 from complaints.config import PROJECT_ROOT
+from db.staff_keys import install_keys, keys_for
+from db.tables import Staff
 from domain.signatures import key_refusal, public_key_b64, sign, signed_payload
 from models.signature import STAFF_ID_PATTERN, KeyInitResult, Signature, StaffKey, key_id_of
 
 SUFFIX = ".ed25519"
+_Signable = TypeVar("_Signable", bound=BaseModel)
 DIR_MODE, FILE_MODE = 0o700, 0o600
 
 
@@ -196,3 +202,56 @@ def sign_request(
     private = load_signer(staff_id, config, key_id)
     issued_at = now if now is not None else datetime.now(UTC)
     return sign(private, workflow_id, action, signed_payload(request), issued_at, new_nonce())
+
+
+class KeyFileSigner:
+    """Signs a staff action with its actor's key from the configuration directory, when there is one.
+
+    ``ComplaintActions`` calls it for every update and signal. With ``registered`` (the staff
+    directory's keys of a person, when the caller can read the database: the CLI) it signs with
+    the newest key the directory holds good (``choose_key``: after ``init --rotate`` and before the
+    new key is registered, the old one); else with the current key. No key file for the actor: the
+    request goes unsigned, and a complaint whose policy requires signatures refuses it, saying so.
+    """
+
+    def __init__(
+        self, config: Path | None = None, registered: Callable[[str], Iterable[StaffKey]] | None = None
+    ) -> None:
+        self._config = config
+        self._registered = registered
+
+    def __call__(self, workflow_id: str, action: str, request: _Signable) -> _Signable:
+        actor = getattr(request, "actor", None)
+        if not isinstance(actor, str) or "signature" not in type(request).model_fields:
+            return request  # not a staff action (a customer's withdrawal comes through intake)
+        if getattr(request, "signature", None) is not None or not keys_on_disk(actor, self._config):
+            return request
+        now = datetime.now(UTC)
+        key_id = choose_key(actor, self._registered(actor), now, self._config) if self._registered else None
+        signature = sign_request(actor, workflow_id, action, request, config=self._config, key_id=key_id, now=now)
+        return request.model_copy(update={"signature": signature})
+
+
+DEMO_SETUP = "demo_setup"
+
+
+def set_up_demo_keys(engine: Engine, config: Path | None = None, now: datetime | None = None) -> list[str]:
+    """A key for every active member of staff, made here and registered at once: the demo's and the tests' staff.
+
+    Only for a demo or test database, where one person plays every role: in production each person
+    runs ``keys init`` on their own machine and a registrar registers the public key, signed.
+    Returns the staff ids whose key was new to the directory.
+    """
+    moment = now or datetime.now(UTC)
+    with Session(engine) as session:
+        staff = list(session.exec(select(Staff.staff_id).where(col(Staff.active).is_(True))).all())
+    keys: list[StaffKey] = []
+    for staff_id in staff:
+        if not key_path(staff_id, config).exists():
+            make_key(staff_id, config)
+        public = public_key_b64(load_signer(staff_id, config))
+        since = moment - timedelta(days=1)
+        keys.append(StaffKey(staff_id=staff_id, key_id=key_id_of(public), public_key=public, valid_from=since))
+    registered = {k.key_id for k in keys_for(engine, staff)}
+    install_keys(engine, keys, DEMO_SETUP, moment)
+    return [k.staff_id for k in keys if k.key_id not in registered]

@@ -130,6 +130,35 @@ async def evaluate_and_warn(
     return Evaluation(score, "none")
 
 
+def same_score(a: RiskScore, b: RiskScore) -> bool:
+    """The same points for the same rules and figures (whenever each was taken)."""
+    return (a.points, a.threshold, a.fired) == (b.points, b.threshold, b.fired)
+
+
+async def warn_on_news(client: Client, task_queue: str, score: RiskScore) -> str:
+    """From a complaint's path (``activities/prevention.py``): open or join the customer's case
+    only when the score is news to it, so an event that changes nothing adds nothing.
+
+    The case's own state is asked (its last run's, if closed): the same score as it holds is
+    ``unchanged``; over the threshold the case is opened or joined (signal-with-start, as a feed
+    does); under it, an open case hears the new score (``joined``); else ``none``."""
+    state = await warning_state(client, score.customer_id)
+    if state is not None and state.score is not None and same_score(state.score, score):
+        return "unchanged"
+    if score.crossed:
+        await raise_warning(client, task_queue, score)
+        return "opened_or_joined"
+    if state is not None and state.status != WarningStatus.CLOSED:
+        handle = client.get_workflow_handle_for(EarlyWarningWorkflow.run, risk.workflow_id(score.customer_id))
+        try:
+            await handle.signal(EarlyWarningWorkflow.add_signal, score)
+            return "joined"
+        except RPCError as err:
+            if err.status != RPCStatusCode.NOT_FOUND:
+                raise
+    return "none"
+
+
 async def warning_state(client: Client, customer_id: str) -> WarningState | None:
     """The customer's running case as its workflow holds it; None when none is running."""
     handle = client.get_workflow_handle_for(EarlyWarningWorkflow.run, risk.workflow_id(customer_id))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import timedelta
+from typing import Any
 
 from temporalio.client import (
     Client,
@@ -24,6 +25,7 @@ from temporalio.client import (
     ScheduleActionStartWorkflow,
     ScheduleAlreadyRunningError,
     ScheduleCalendarSpec,
+    ScheduleIntervalSpec,
     ScheduleOverlapPolicy,
     SchedulePolicy,
     ScheduleRange,
@@ -94,6 +96,33 @@ async def create_or_update_schedule(client: Client, schedule_id: str, schedule: 
             return ScheduleUpdate(schedule=dataclasses.replace(schedule, state=current.description.schedule.state))
 
         await client.get_schedule_handle(schedule_id).update(update)
+
+
+def interval_schedule(
+    workflow_run: Any,
+    arg: Any,
+    *,
+    schedule_id: str,
+    task_queue: str,
+    every: timedelta,
+    timeout: timedelta,
+    summary: str,
+) -> Schedule:
+    """A watch that runs every ``every``, one run at a time (the clause watch, the surge watch,
+    retention): its workflow id is the schedule's without ``complaints-``; a run missed while the
+    service was down is not caught up: the next one does its work."""
+    return Schedule(
+        action=ScheduleActionStartWorkflow(
+            workflow_run,
+            arg,
+            id=schedule_id.replace("complaints-", "", 1),
+            task_queue=task_queue,
+            execution_timeout=timeout,
+            static_summary=summary,
+        ),
+        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=every)]),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=timedelta(minutes=1)),
+    )
 
 
 async def ensure_schedules(client: Client, policy: Policy, task_queue: str, prefix: str = PREFIX) -> list[str]:

@@ -22,17 +22,24 @@ _complaints = Complaint.__table__  # type: ignore[attr-defined]
 _clauses = ComplaintClause.__table__  # type: ignore[attr-defined]
 
 
-def citations(engine: Engine, since: datetime, root_causes: list[str]) -> list[Citation]:
+def citations(
+    engine: Engine, since: datetime, root_causes: list[str], complaint_id: str | None = None
+) -> list[Citation]:
     """Every clause reference of a complaint received since ``since``, or closed since then with
-    one of ``root_causes``."""
-    c = _complaints.c
+    one of ``root_causes`` (only ``complaint_id``'s, if given): the clauses its intake cites and
+    the clause its root cause blames."""
+    c, k = _complaints.c, _clauses.c
     counted = sa.and_(c.closed_at >= since, c.root_cause.in_(root_causes)) if root_causes else sa.false()
     query = (
-        sa.select(c.complaint_id, c.contract_number, _clauses.c.clause, c.received_at, c.closed_at, c.root_cause)
-        .join_from(_clauses, _complaints, _clauses.c.complaint_id == c.complaint_id)
+        sa.select(
+            c.complaint_id, c.contract_number, k.clause, c.received_at, c.closed_at, c.root_cause, k.source, k.template
+        )
+        .join_from(_clauses, _complaints, k.complaint_id == c.complaint_id)
         .where(sa.or_(c.received_at >= since, counted))
-        .order_by(c.received_at, c.complaint_id, _clauses.c.clause)
+        .order_by(c.received_at, c.complaint_id, k.clause)
     )
+    if complaint_id is not None:
+        query = query.where(c.complaint_id == complaint_id)
     with engine.connect() as conn:
         return [
             Citation(
@@ -42,8 +49,10 @@ def citations(engine: Engine, since: datetime, root_causes: list[str]) -> list[C
                 received_at=_aware(received),
                 closed_at=_aware(closed) if closed is not None else None,
                 root_cause=cause,
+                source=source,
+                template=template,
             )
-            for cid, number, clause, received, closed, cause in conn.execute(query)
+            for cid, number, clause, received, closed, cause, source, template in conn.execute(query)
         ]
 
 

@@ -12,11 +12,12 @@ from decimal import Decimal
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from db.tables import Complaint, ComplaintClock, LoanBookSignalRow, RiskWarningRow
+from db.tables import Complaint, ComplaintClock, ComplaintEventRow, LoanBookSignalRow, RiskWarningRow
 from models.loan_book import SignalKind
 from models.risk import ComplaintSignal, CustomerFigures, RiskPolicy
 
 WITHDRAWN = "withdrawn"
+REGULATOR_REPORT_DUE = "regulator_report_due"  # the audit log's entry as a report to a regulator is owed
 
 
 def lookback_days(rules: RiskPolicy) -> int:
@@ -65,6 +66,14 @@ def customer_figures(engine: Engine, customer_id: str, as_of: datetime, rules: R
             if ids
             else set()
         )
+        if ids:  # the audit log has it at once; the clocks table after the analysis facts' refresh
+            reported |= set(
+                session.exec(
+                    select(ComplaintEventRow.complaint_id)
+                    .where(col(ComplaintEventRow.complaint_id).in_(ids))
+                    .where(ComplaintEventRow.kind == REGULATOR_REPORT_DUE)
+                ).all()
+            )
     latest_dpd: dict[str, LoanBookSignalRow] = {}  # per contract: the latest observation counts
     for s in signals:
         f = s.figures
@@ -94,6 +103,8 @@ def customer_figures(engine: Engine, customer_id: str, as_of: datetime, rules: R
             closed_at=c.closed_at,
             tier_rule=c.tier_rule,
             regulator_report=c.complaint_id in reported,
+            amount_in_dispute=c.amount_in_dispute,
+            amount_currency=c.amount_currency,
         )
         for c in complaints
     ]

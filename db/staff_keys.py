@@ -20,7 +20,7 @@ on nothing it signs counts. Rows are never deleted: old actions stay verifiable.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -30,10 +30,19 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from db.tables import Staff, StaffKeyTable
+from db.tables import Complaint, ComplaintEventRow, InvestigationEventRow, Staff, StaffKeyTable
 from domain.signatures import signed_payload, verify, when
+from models.investigation import investigation_workflow_id
 from models.roles import Role
-from models.signature import RegisterKeyRequest, RevokeKeyRequest, StaffKey, StaffKeyRow, key_id_of
+from models.signature import (
+    RegisterKeyRequest,
+    RevokeKeyRequest,
+    Signature,
+    SignedAction,
+    StaffKey,
+    StaffKeyRow,
+    key_id_of,
+)
 
 REGISTRARS = (Role.SENIOR_MANAGER, Role.COMPLIANCE)
 KEYS_WORKFLOW = "staff-keys"  # what a registration or revocation is signed for (in place of a workflow id)
@@ -230,26 +239,110 @@ def seed_staff_keys(engine: Engine, path: Path, now: datetime | None = None) -> 
     """
     data: dict[str, Any] = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
     directory = _DirectoryKeys.model_validate(data)
+    keys = [
+        StaffKey(
+            staff_id=member.staff_id,
+            key_id=key_id_of(entry.public_key),
+            public_key=entry.public_key,
+            valid_from=entry.valid_from,
+            valid_until=entry.valid_until,
+        )
+        for member in directory.staff
+        for entry in member.public_keys
+    ]
+    return install_keys(engine, keys, SEEDED_BY, now, source=str(path))
+
+
+def install_keys(
+    engine: Engine, keys: Iterable[StaffKey], added_by: str, now: datetime | None = None, source: str = ""
+) -> int:
+    """Insert keys set up outside the CLI (the directory file, the demo's keys); return how many were new.
+
+    Insert only, as ``seed_staff_keys`` says; a key registered to another person is an error.
+    """
     added = 0
     moment = now or datetime.now(UTC)
     with Session(engine) as session:
-        for member in directory.staff:
-            for entry in member.public_keys:
-                key = StaffKey(
-                    staff_id=member.staff_id,
-                    key_id=key_id_of(entry.public_key),
-                    public_key=entry.public_key,
-                    valid_from=entry.valid_from,
-                    valid_until=entry.valid_until,
-                )
-                existing = session.get(StaffKeyTable, key.key_id)
-                if existing is not None:
-                    if existing.staff_id != key.staff_id:
-                        raise ValueError(
-                            f"{path}: key {key.key_id} listed for {key.staff_id} is registered to {existing.staff_id}"
-                        )
-                    continue
-                session.add(StaffKeyTable(**key.model_dump(), added_by=SEEDED_BY, added_at=moment))
-                added += 1
+        for key in keys:
+            existing = session.get(StaffKeyTable, key.key_id)
+            if existing is not None:
+                if existing.staff_id != key.staff_id:
+                    raise ValueError(
+                        f"{source or added_by}: key {key.key_id} listed for {key.staff_id} "
+                        f"is registered to {existing.staff_id}"
+                    )
+                continue
+            session.add(StaffKeyTable(**key.model_dump(), added_by=added_by, added_at=moment))
+            added += 1
         session.commit()
     return added
+
+
+# -- re-checking a complaint's signed actions (``complaints verify``) --------------------------
+
+SIGNED_ACTION = "signed_action"  # an action's own event, when none of its actor's events carried the signature
+
+
+def signed_actions(engine: Engine, complaint_id: str) -> list[tuple[str, int, SignedAction]] | None:
+    """A complaint's signed actions from its audit logs, as ``(log, seq, action)``; None: no such complaint.
+
+    The complaint's log first, then its investigation's (``log`` says which), each in order.
+    Every event whose detail has a ``signed`` member: the first event of each staff action under
+    a signing policy. Read as the rows are now: the actor from the row, the rest from the member,
+    the workflow id from the complaint: an altered row makes its check fail.
+    """
+    with Session(engine) as session:
+        complaint = session.get(Complaint, complaint_id)
+        if complaint is None:
+            return None
+        own = session.exec(
+            select(ComplaintEventRow)
+            .where(ComplaintEventRow.complaint_id == complaint_id)
+            .order_by(col(ComplaintEventRow.seq))
+        ).all()
+        investigation = investigation_workflow_id(complaint_id)
+        its = session.exec(
+            select(InvestigationEventRow)
+            .where(InvestigationEventRow.investigation_id == investigation)
+            .order_by(col(InvestigationEventRow.seq))
+        ).all()
+        logs: list[tuple[str, str, Sequence[ComplaintEventRow | InvestigationEventRow]]] = [
+            ("complaint", complaint.workflow_id, own),
+            ("investigation", investigation, its),
+        ]
+        found: list[tuple[str, int, SignedAction]] = []
+        for log, workflow_id, rows in logs:
+            for row in rows:
+                signed = (row.detail or {}).get("signed")
+                if not isinstance(signed, dict):
+                    continue
+                signature = signed.get("signature")
+                action = SignedAction(
+                    workflow_id=workflow_id,
+                    action=str(signed.get("action", "")),
+                    actor=row.actor,
+                    payload=dict(signed.get("payload") or {}),
+                    signature=Signature.model_validate(signature) if signature else None,
+                    at=row.at,
+                )
+                found.append((log, row.seq, action))
+    return found
+
+
+def anonymised_at(engine: Engine, complaint_id: str) -> datetime | None:
+    """When retention erased the complaint's personal data (and so what its signatures covered), if it did."""
+    with Session(engine) as session:
+        complaint = session.get(Complaint, complaint_id)
+    return complaint.anonymised_at if complaint is not None else None
+
+
+def pinned_policy(engine: Engine, complaint_id: str) -> str | None:
+    """The policy version the complaint was pinned to (its signing mode says what its log must hold)."""
+    with Session(engine) as session:
+        complaint = session.get(Complaint, complaint_id)
+    return complaint.policy_version if complaint is not None else None
+
+
+def all_keys(engine: Engine) -> list[StaffKey]:
+    """Every registered key, revoked and ended ones included (a re-check judges each action by them)."""
+    return [r.as_key() for r in list_keys(engine)]

@@ -10,6 +10,8 @@ from sqlalchemy import JSON, Column, DateTime, Index, Numeric, UniqueConstraint,
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
+from db.sealing import SealedDetail, SealedJSON, SealedText, sealed_json  # README, 'The projection: encrypted at rest'
+
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
@@ -54,7 +56,7 @@ class Complaint(SQLModel, table=True):
     tier_rule: str | None = Field(default=None, max_length=64)
     status: str = Field(max_length=32, index=True)
     customer_id: str = Field(max_length=64, index=True)
-    customer_name: str = Field(max_length=200)
+    customer_name: str = Field(max_length=200, sa_type=SealedText("complaints.customer_name"))
     contract_number: str | None = Field(default=None, max_length=64, index=True)
     staff_named: str | None = Field(default=None, max_length=64, index=True)
     assignee: str | None = Field(default=None, max_length=64, index=True)
@@ -77,13 +79,19 @@ class Complaint(SQLModel, table=True):
     region: str | None = Field(default=None, max_length=8)  # 0013: for surge detection
     resolved_at: datetime | None = _ts()
     remedy_paid: Decimal | None = Field(default=None, sa_column=Column(Numeric(18, 2), nullable=True))
+    # 0019: the intake's amounts in dispute, totalled in their currency (the first amount's, if
+    # they are in several); None for complaints disputing no amount and rows filed before it.
+    amount_in_dispute: Decimal | None = Field(default=None, sa_column=Column(Numeric(20, 2), nullable=True))
+    amount_currency: str | None = Field(default=None, max_length=3)
     escalations: int = 0
     extensions: int = 0
     facts_seq: int = 0
     last_seq: int = 0
+    # 0018: when retention erased its personal data (db/retention.py); None while it is kept.
+    anonymised_at: datetime | None = _ts(index=True)
     # The whole case file, as events carried it before they were lean (empty for newer rows:
     # the workflow's `status` query is the case file).
-    snapshot: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    snapshot: dict[str, Any] = sealed_json(SealedJSON("complaints.snapshot"))
     updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
@@ -99,7 +107,7 @@ class ComplaintEventRow(SQLModel, table=True):
     kind: str = Field(max_length=48)
     actor: str = Field(max_length=80)  # a staff id, or intake:<source system> (71)
     at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
-    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    detail: dict[str, Any] = sealed_json(SealedDetail("complaint_events"))
     recorded_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
@@ -128,12 +136,15 @@ class ComplaintClock(SQLModel, table=True):
 
 
 class ComplaintClause(SQLModel, table=True):
-    """A contract clause a complaint cites (a contract dispute's clause references)."""
+    """A contract clause a complaint cites: a contract dispute's clause references (``intake``), or
+    the clause its root cause blames (``root_cause``, 0020: with the template, if it named one)."""
 
     __tablename__ = "complaint_clauses"
 
     complaint_id: str = Field(primary_key=True, max_length=32)
     clause: str = Field(primary_key=True, max_length=200, index=True)
+    source: str = Field(default="intake", max_length=16, sa_column_kwargs={"server_default": "intake"})
+    template: str | None = Field(default=None, max_length=40)
 
 
 class AnalysisReport(SQLModel, table=True):
@@ -169,10 +180,10 @@ class OutboxMessage(SQLModel, table=True):
     complaint_id: str = Field(max_length=32, index=True)
     kind: str = Field(max_length=48)
     channel: str = Field(max_length=16)
-    recipient: str = Field(max_length=500)  # the longest address: a postal address
+    recipient: str = Field(max_length=500, sa_type=SealedText("outbox.recipient"))  # the longest: a postal address
     language: str = Field(max_length=8)
-    subject: str = Field(max_length=300)
-    body: str
+    subject: str = Field(max_length=300, sa_type=SealedText("outbox.subject"))
+    body: str = Field(sa_type=SealedText("outbox.body"))
     status: str = Field(max_length=16)
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     sent_at: datetime | None = _ts()
@@ -223,7 +234,7 @@ class InvestigationRow(SQLModel, table=True):
     accountability: str | None = Field(default=None, max_length=16)
     suspected_illegal: bool = Field(default=False)
     last_seq: int = 0
-    file: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    file: dict[str, Any] = sealed_json(SealedJSON("investigations.file"))
     updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
@@ -239,7 +250,7 @@ class InvestigationEventRow(SQLModel, table=True):
     kind: str = Field(max_length=48)
     actor: str = Field(max_length=64)
     at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
-    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    detail: dict[str, Any] = sealed_json(SealedDetail("investigation_events"))
     recorded_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
@@ -298,7 +309,7 @@ class LoanBookSignalRow(SQLModel, table=True):
     kind: str = Field(max_length=32)
     observed_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     figures: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    note: str | None = Field(default=None, max_length=500)
+    note: str | None = Field(default=None, max_length=500, sa_type=SealedText("loan_book_signals.note"))
     received_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
@@ -326,7 +337,7 @@ class RiskWarningRow(SQLModel, table=True):
     closed_at: datetime | None = _ts(index=True)
     closed_by: str | None = Field(default=None, max_length=80)
     outcome: str | None = Field(default=None, max_length=24)
-    history: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    history: list[dict[str, Any]] = sealed_json(SealedJSON("risk_warnings.history"), list)
     updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
@@ -426,7 +437,7 @@ class RecallCustomerRow(SQLModel, table=True):
     remediated_at: datetime | None = _ts()
     remediated_by: str | None = Field(default=None, max_length=64)
     reference: str | None = Field(default=None, max_length=128)
-    note: str | None = Field(default=None, max_length=2000)
+    note: str | None = Field(default=None, max_length=2000, sa_type=SealedText("recall_customers.note"))
 
 
 # -- Step 6.2: surges and incidents (migration 0014) ----------------------------------------------

@@ -27,7 +27,10 @@ from urllib.parse import quote
 from complaints.config import PROJECT_ROOT, Settings
 from complaints.devserver import dev_server_command
 from complaints.intake import ComplaintIntakeClient, FilingOutcome
+from complaints.keys import set_up_demo_keys
 from complaints.temporal import TemporalUnreachable, connect, exit_process
+from db.engine import make_engine, migrate
+from db.seed import seed_staff_directory
 from models.complaint import Status
 
 TASK_QUEUE = "complaints-demo"
@@ -230,6 +233,12 @@ async def main() -> None:
         server = subprocess.Popen(dev_server_command(db_file), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         client = await connect(settings, wait_seconds=60)
 
+    # The demo's staff sign their actions: a key for each in your configuration directory,
+    # registered in the demo's database (what `make run` does with `complaints keys demo`).
+    migrate(settings.database_url)
+    demo_db = make_engine(settings.database_url)
+    seed_staff_directory(demo_db, settings.staff_directory_file)
+    set_up_demo_keys(demo_db)
     worker = subprocess.Popen(
         [sys.executable, str(PROJECT_ROOT / "worker.py")],
         env={
@@ -240,6 +249,9 @@ async def main() -> None:
             # The compressed catalogue's "30 days" to train is 20 s: joining training would make
             # every demo handler overdue before the complex complaints are routed.
             "COMPLAINTS_JOINING_TRAINING": "false",
+            # Its schedules would run on the compressed policy against the shared .data database
+            # (a retention sweep after 10 minutes, among others): `make run`'s worker owns them.
+            "COMPLAINTS_REPORT_SCHEDULES": "false",
         },
     )
     try:

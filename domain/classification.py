@@ -171,4 +171,6 @@ def handling_rules(policy: Policy) -> HandlingRules:
         default_regulator=policy.regulator_reporting.default_regulator,
         accountability_deciders={k: list(v) for k, v in policy.investigation.accountability_deciders.items()},
         investigation_evidence_required=policy.investigation.evidence_required,
+        signing_mode=policy.signing.mode,
+        signing_window_seconds=policy.signing.window_seconds,
     )

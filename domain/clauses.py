@@ -7,6 +7,8 @@
   -> "7.3"); a reference without a number is kept as written (lower case, spaces collapsed).
 - Counting: per (template, clause), distinct complaints that cite it, received in the rolling
   window, or closed in it with a root cause the policy counts (contract wording, product design).
+  The clause a root cause blames (``complaints root-cause --clause``) is a citation too, while the
+  complaint's root cause is one the policy counts.
   Complaints a closed review already took are not counted again: the next crossing is new.
 """
 
@@ -19,6 +21,7 @@ from datetime import datetime, timedelta
 
 from models.clause_review import ClauseCount, ClauseReviewPolicy, ClauseReviewState, CloseReviewRequest, ReviewOutcome
 
+ROOT_CAUSE = "root_cause"  # a citation's source: the clause the root cause blames
 _NUMBER = re.compile(r"\d+(?:\.\d+)*")
 _LETTERS = re.compile(r"^[A-Za-z]+")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -34,6 +37,8 @@ class Citation:
     received_at: datetime
     closed_at: datetime | None = None
     root_cause: str | None = None
+    source: str = "intake"  # or root_cause: the clause the complaint's root cause blames
+    template: str | None = None  # the template the root cause named (None: the contract number's)
 
 
 def template_of(contract_number: str | None, policy: ClauseReviewPolicy) -> str:
@@ -83,9 +88,11 @@ def counts(
     taken = reviewed or {}
     groups: dict[tuple[str, str], tuple[dict[str, None], dict[str, None], dict[str, None]]] = {}
     for c in citations:
-        key = (template_of(c.contract_number, policy), clause_of(c.reference))
+        key = (c.template or template_of(c.contract_number, policy), clause_of(c.reference))
         if c.complaint_id in taken.get(key, set()):
             continue
+        if c.source == ROOT_CAUSE and c.root_cause not in policy.root_causes:
+            continue  # the root cause was changed to one that blames no clause
         confirmed = c.closed_at is not None and c.closed_at >= since and c.root_cause in policy.root_causes
         if not (since <= c.received_at <= now or confirmed):
             continue

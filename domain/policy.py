@@ -61,6 +61,9 @@ class PolicyStore:
         self._by_version[policy.version] = policy
         self.current = policy
 
+    def __contains__(self, version: object) -> bool:
+        return version in self._by_version
+
     def get(self, version: str) -> Policy:
         try:
             return self._by_version[version]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from models.intake import Category, Channel
 from models.loan_book import notches_down
@@ -15,6 +16,10 @@ from models.risk import ComplaintSignal, CustomerFigures, FiredRule, RiskPolicy,
 
 def workflow_id(customer_id: str) -> str:
     return f"early-warning-{customer_id}"
+
+
+def _money(amount: Decimal | None) -> str:
+    return f"{amount or 0:,.2f}"
 
 
 def _day(at: datetime) -> str:
@@ -110,11 +115,25 @@ def score(figures: CustomerFigures, rules: RiskPolicy) -> RiskScore:
         fired.append(FiredRule(rule="repayment_collection_complaint", points=r.points, why=why))
 
     ra = rules.amount_in_dispute
-    found = [c for c in _complaints_within(figures, ra.within_days) if c.tier_rule in ra.tier_rules]
-    if found:
-        rules_named = "/".join(sorted({c.tier_rule or "" for c in found}))
-        why = f"{len(found)} complaint(s) with a large amount in dispute (classified {rules_named}): {_ids(found)}"
-        fired.append(FiredRule(rule="amount_in_dispute", points=ra.points, why=why))
+    window = _complaints_within(figures, ra.within_days)
+    disputed = [c for c in window if c.amount_in_dispute is not None and c.amount_currency == ra.currency]
+    total = sum((c.amount_in_dispute or Decimal(0) for c in disputed), Decimal(0))
+    # Filed before the complaints row kept its amounts: the classification's amount rule says.
+    proxied = [c for c in window if c.amount_in_dispute is None and c.tier_rule in ra.tier_rules]
+    reasons = []
+    if disputed and total >= ra.at_least:
+        each = "; ".join(f"{c.complaint_id} {_money(c.amount_in_dispute)}" for c in disputed)
+        reasons.append(
+            f"{_money(total)} {ra.currency} in dispute in {len(disputed)} complaint(s) in the last "
+            f"{ra.within_days} days ({each}), at least {_money(ra.at_least)}"
+        )
+    if proxied:
+        rules_named = "/".join(sorted({c.tier_rule or "" for c in proxied}))
+        reasons.append(
+            f"{len(proxied)} complaint(s) with a large amount in dispute (classified {rules_named}): {_ids(proxied)}"
+        )
+    if reasons:
+        fired.append(FiredRule(rule="amount_in_dispute", points=ra.points, why="; ".join(reasons)))
 
     r = rules.refiled_after_withdrawal
     pairs = refiled(_complaints_within(figures, r.within_days))

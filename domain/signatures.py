@@ -56,7 +56,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from pydantic import BaseModel
 
-from models.signature import Signature, SignedAction, StaffKey, key_id_of
+from models.signature import Signature, SignedAction, StaffKey, VerifiedAction, key_id_of
 
 VERSION = "complaints-staff-action/1"
 
@@ -283,3 +283,44 @@ def recheck(actions: Iterable[SignedAction], keys: Iterable[StaffKey], window: t
         if item.signature is not None:
             seen.add(item.signature.nonce)
     return failures
+
+
+UNSIGNED_UNDER_RECORD = "unsigned (accepted: signing was record)"
+
+
+def recheck_log(
+    entries: Iterable[tuple[str, int, SignedAction]],
+    keys: Iterable[StaffKey],
+    window: timedelta,
+    signatures_required: bool,
+) -> list[VerifiedAction]:
+    """``complaints verify``: each ``(log, seq, action)`` of a complaint's audit logs, checked again.
+
+    Each log (the complaint's, its investigation's) is its own workflow, so its nonces are its
+    own. An action the complaint accepted unsigned (its policy's signing was ``record``) is listed
+    as such; where the complaint's policy requires signatures, an unsigned row fails: it was not
+    written by the complaint as it stands.
+    """
+    known, listed = list(keys), list(entries)
+    failures: dict[int, str] = {}
+    for log in dict.fromkeys(where for where, _, _ in listed):
+        mine = [(i, action) for i, (where, _, action) in enumerate(listed) if where == log]
+        for j, reason in recheck([action for _, action in mine], known, window):
+            index, action = mine[j]
+            if action.signature is not None:
+                failures[index] = reason
+            elif signatures_required:
+                failures[index] = f"unsigned, but the complaint's policy requires signatures ({reason})"
+    return [
+        VerifiedAction(
+            log=log,
+            seq=seq,
+            at=action.at,
+            action=action.action,
+            actor=action.actor,
+            key_id=action.signature.key_id if action.signature else None,
+            ok=i not in failures,
+            result=failures.get(i) or ("verified" if action.signature else UNSIGNED_UNDER_RECORD),
+        )
+        for i, (log, seq, action) in enumerate(listed)
+    ]

@@ -14,6 +14,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from models.intake import KEEPABLE, EvidenceRef, Money
 from models.policy import Accountability, Tier
+from models.signature import Signature
 
 StaffId = Annotated[str, Field(min_length=1, max_length=64), KEEPABLE]
 
@@ -25,6 +26,9 @@ class Action(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     actor: StaffId
+    # The actor's Ed25519 signature over the rest (``domain.signatures``); absent from histories
+    # recorded before issue 16, and from actions a complaint does not check (its policy's signing off).
+    signature: Signature | None = None
 
 
 class AssignRequest(Action):
@@ -136,6 +140,15 @@ class MarkLookBackRequest(Action):
 class RootCauseRequest(Action):
     code: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
     text: Text
+    # Step 5: the contract clause the cause blames, and its template when the contract number
+    # does not say it; counted for legal review. Left out of the dump when absent, so requests
+    # recorded (and signed) before these fields dump, and verify, as they did.
+    clause: Annotated[str, Field(min_length=1, max_length=200), KEEPABLE] | None = Field(
+        default=None, exclude_if=lambda v: v is None
+    )
+    template: Annotated[str, Field(max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$"), KEEPABLE] | None = Field(
+        default=None, exclude_if=lambda v: v is None
+    )
 
 
 class ContactNoteSignal(Action):

@@ -140,6 +140,9 @@ class RootCauseRecord(BaseModel):
     text: str
     by: str
     at: AwareDatetime
+    # Step 5: the contract clause (and template) the cause blames, counted for legal review.
+    clause: str | None = None
+    template: str | None = None
 
 
 class Closure(BaseModel):

@@ -26,10 +26,11 @@ from models.case_file import (
 )
 from models.clocks import Clock, ClockState
 from models.incident import IncidentLink
-from models.intake import KEEPABLE, Category, ComplaintIntake
+from models.intake import KEEPABLE, Category, ComplaintIntake, Money
 from models.policy import HandlingRules, Tier
 from models.recall import RecallLink
 from models.regulator import RegulatorThread
+from models.signature import StaffKey
 from models.staff import RosterEntry, StaffRecord
 
 
@@ -89,6 +90,9 @@ class CarriedState(Model):
     seq: int
     roster: list[RosterEntry]
     rules: HandlingRules
+    # Signed actions (issue 16): the registered keys, and the nonces of the window (replays refused).
+    keys: list[StaffKey] = Field(default_factory=list)
+    nonces: dict[str, AwareDatetime] = Field(default_factory=dict)
 
 
 class ComplaintWorkflowInput(Model):
@@ -184,6 +188,8 @@ class ComplaintFacts(Model):
     product: str | None = None  # for the analysis (absent from events recorded before it)
     region: str | None = None  # for surge detection (absent from events recorded before it)
     clause_references: list[str] = Field(default_factory=list)
+    # Step 5: what the customer disputes (absent from events recorded before it).
+    amounts_in_dispute: list[Money] = Field(default_factory=list)
 
     @classmethod
     def of(cls, snap: ComplaintSnapshot) -> ComplaintFacts:
@@ -202,6 +208,7 @@ class ComplaintFacts(Model):
             product=intake.product_code,
             region=intake.region,
             clause_references=intake.clause_references,
+            amounts_in_dispute=intake.amounts,
         )
 
 
@@ -223,6 +230,9 @@ class ComplaintProjection(Model):
     satisfaction: int | None = None
     outcome: str | None = None
     resolution_communication: ResolutionCommunication | None = None
+    # Step 5: the clause (and template) the root cause blames, counted for legal review.
+    root_cause_clause: str | None = None
+    root_cause_template: str | None = None
 
     @classmethod
     def of(cls, snap: ComplaintSnapshot) -> ComplaintProjection:
@@ -243,6 +253,8 @@ class ComplaintProjection(Model):
             satisfaction=snap.closure.satisfaction if snap.closure else None,
             outcome=snap.closure.outcome if snap.closure else None,
             resolution_communication=snap.resolution_communication,
+            root_cause_clause=snap.root_cause.clause if snap.root_cause else None,
+            root_cause_template=snap.root_cause.template if snap.root_cause else None,
         )
 
 

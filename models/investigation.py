@@ -18,6 +18,7 @@ from models.actions import Action, InvestigationOutcomeRequest, StaffId, Text
 from models.clocks import Clock, ClockState
 from models.intake import KEEPABLE, EvidenceRef
 from models.policy import Accountability, Role
+from models.signature import SigningMode, StaffKey
 from models.staff import RosterEntry
 
 # Who decides accountability when the pinned policy says nothing (before the policy had it).
@@ -47,6 +48,9 @@ class InvestigationRules(BaseModel):
         default_factory=lambda: dict(DEFAULT_ACCOUNTABILITY_DECIDERS)
     )
     evidence_required: bool = True
+    # Signed staff actions (absent from investigations started before them: not checked).
+    signing_mode: SigningMode = SigningMode.OFF
+    signing_window_seconds: int = 300
 
 
 class InvestigationInput(BaseModel):
@@ -60,6 +64,7 @@ class InvestigationInput(BaseModel):
     contract_number: str | None = None
     roster: list[RosterEntry]
     rules: InvestigationRules
+    keys: list[StaffKey] = Field(default_factory=list)  # the roster's registered keys, for signed actions
 
 
 # -- actions (updates) -------------------------------------------------------------------

@@ -26,9 +26,11 @@ from models.incident import IncidentPolicy, SurgePolicy
 from models.intake import Category, Channel, ComplaintFlag, Money
 from models.performance import PerformancePolicy
 from models.recall import RecallPolicy
+from models.retention import RetentionPolicy
 from models.risk import RiskPolicy
 from models.roles import Accountability as Accountability  # re-exported
 from models.roles import Role as Role  # re-exported
+from models.signature import SigningMode, SigningPolicy
 
 
 class Tier(StrEnum):
@@ -308,6 +310,8 @@ class Policy(PolicyModel):
     surge: SurgePolicy = Field(default_factory=SurgePolicy)
     incident: IncidentPolicy = Field(default_factory=IncidentPolicy)
     recall: RecallPolicy = Field(default_factory=RecallPolicy)
+    retention: RetentionPolicy = Field(default_factory=RetentionPolicy)
+    signing: SigningPolicy = Field(default_factory=SigningPolicy)
 
     @model_validator(mode="before")
     @classmethod
@@ -388,3 +392,6 @@ class HandlingRules(BaseModel):
     # The investigation (absent from histories recorded before it ran as its own workflow).
     accountability_deciders: dict[str, list[Role]] = Field(default_factory=dict)
     investigation_evidence_required: bool = True
+    # Signed staff actions (issue 16; absent from histories recorded before them: not checked).
+    signing_mode: SigningMode = SigningMode.OFF
+    signing_window_seconds: int = 300

@@ -44,12 +44,14 @@ class RatingRule(PolicyModel):
 
 
 class AmountRule(PolicyModel):
-    """Fires for a complaint within the window whose amount the classification found large.
-
-    The complaints table holds no amounts (the intake's are in the workflow): the projection's
-    ``tier_rule`` does, when one of ``tier_rules`` (the policy's amount rule) classified it."""
+    """Fires when the customer's complaints within the window dispute at least ``at_least`` in
+    ``currency`` together: the intake's amounts, totalled on each complaints row (0019); amounts
+    in another currency are not converted. A complaint filed before the row kept its amount
+    counts when one of ``tier_rules`` (the policy's amount rule) classified it."""
 
     points: Points
+    at_least: Decimal = Field(default=Decimal(1_000_000), gt=0, max_digits=20, decimal_places=2)
+    currency: str = Field(default="CNY", pattern=r"^[A-Z]{3}$")
     tier_rules: list[str] = Field(default_factory=lambda: ["large-amount"])
     within_days: WithinDays = 365
 
@@ -116,6 +118,8 @@ class ComplaintSignal(Model):
     closed_at: AwareDatetime | None = None
     tier_rule: str | None = None
     regulator_report: bool = False
+    amount_in_dispute: Decimal | None = None  # the intake's amounts, totalled (0019)
+    amount_currency: str | None = None
 
 
 class FiredRule(Model):

@@ -20,9 +20,12 @@ import base64
 import binascii
 import hashlib
 from datetime import datetime
+from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from models.base import PolicyModel
 
 STAFF_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"  # also a safe file name (keys/<staff_id>.ed25519)
 KEY_ID_PATTERN = r"^[0-9a-f]{16}$"
@@ -57,6 +60,35 @@ def key_id_of(public_key: bytes | str) -> str:
     if len(raw) != PUBLIC_KEY_BYTES:
         raise ValueError(f"an Ed25519 public key has {PUBLIC_KEY_BYTES} bytes, not {len(raw)}")
     return hashlib.sha256(raw).hexdigest()[:16]
+
+
+class SigningMode(StrEnum):
+    """What a complaint does with staff actions' signatures (the policy's ``signing.mode``, pinned per complaint).
+
+    - ``off``: not checked (complaints opened before signing; a policy that has no ``signing``).
+    - ``record``: a signature that is there must hold (else the action is refused); an unsigned
+      action is accepted and the audit log says it was unsigned. For moving a team over.
+    - ``require``: every staff action must be signed by a registered, valid key of its actor.
+    """
+
+    OFF = "off"
+    RECORD = "record"
+    REQUIRE = "require"
+
+
+class SigningPolicy(PolicyModel):
+    """The policy's ``signing`` section."""
+
+    mode: SigningMode = Field(
+        default=SigningMode.OFF, description="off, record (unsigned accepted and marked) or require."
+    )
+    window_seconds: int = Field(
+        default=300,
+        ge=10,
+        le=3600,
+        description="How far a signed request's issued-at may be from the workflow's time, either way "
+        "(real clock skew and transit: not compressed with the policy's clocks).",
+    )
 
 
 class Signature(BaseModel):
@@ -179,3 +211,16 @@ class StaffKeyRow(BaseModel):
 
     def as_key(self) -> StaffKey:
         return StaffKey.model_validate(self.model_dump(include=set(StaffKey.model_fields)))
+
+
+class VerifiedAction(BaseModel):
+    """A line of ``complaints verify``: one signed action of the audit log, checked again."""
+
+    log: str  # "complaint" or "investigation": whose audit log
+    seq: int
+    at: datetime
+    action: str
+    actor: str
+    key_id: str | None
+    ok: bool
+    result: str  # "verified", "unsigned (…)" or the reason it fails

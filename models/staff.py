@@ -6,6 +6,7 @@ from pydantic import BaseModel, Field
 
 from models.base import Model
 from models.policy import Role
+from models.signature import StaffKey
 
 
 class RosterEntry(BaseModel):
@@ -20,6 +21,14 @@ class RosterEntry(BaseModel):
 
 class StaffRoster(BaseModel):
     entries: list[RosterEntry]
+    # The registered public keys of these people (issue 16), for the signature check.
+    keys: list[StaffKey] = Field(default_factory=list)
+
+
+class StaffKeys(BaseModel):
+    """The registered public keys a workflow checks signatures against (``refresh_staff_keys``)."""
+
+    keys: list[StaffKey] = Field(default_factory=list)
 
 
 class RosterRequest(BaseModel):

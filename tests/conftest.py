@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -23,6 +24,7 @@ from complaints.actions import ComplaintActions
 from complaints.config import PROJECT_ROOT
 from complaints.devserver import temporal_binary
 from complaints.intake import ComplaintIntakeClient
+from complaints.keys import set_up_demo_keys
 from complaints.logging import configure_logging
 from db.engine import make_engine, migrate
 from db.seed import seed_staff_directory
@@ -45,6 +47,10 @@ def pytest_configure(config: pytest.Config) -> None:
     # The codec's own tests (tests/test_codec_server.py, tests/complaints/test_codec.py) make theirs.
     os.environ["COMPLAINTS_CODEC_KEYS_FILE"] = "none"
     os.environ.pop("COMPLAINTS_CODEC_KEYS", None)
+    # Every member of staff signs their actions (issue 16): the suite's own configuration
+    # directory holds a key for each (``set_up_demo_keys``, as `make run` does for the demo), never
+    # the person's ~/.config; CLI processes the tests start inherit it.
+    os.environ["COMPLAINTS_CONFIG_DIR"] = tempfile.mkdtemp(prefix="complaints-test-config-")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -124,6 +130,7 @@ def engine(database_url: str) -> Iterator[Engine]:
     migrate(database_url)
     engine = make_engine(database_url)
     seed_staff_directory(engine, STAFF_DIRECTORY)
+    set_up_demo_keys(engine)
     yield engine
     engine.dispose()
 

@@ -9,7 +9,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -265,3 +265,21 @@ def start_worker_process(env: dict[str, str]) -> subprocess.Popen[bytes]:
     from complaints.config import PROJECT_ROOT
 
     return subprocess.Popen([sys.executable, str(PROJECT_ROOT / "worker.py")], env=env)
+
+
+def own_database(backend: str, tmp: Path) -> Iterator[Engine]:
+    """A database of the test's own: a SQLite file in ``tmp``, or a fresh PostgreSQL database
+    (dropped afterwards); migrated, with the staff directory and every member's signing key."""
+    from complaints.keys import set_up_demo_keys
+    from db.engine import make_engine, migrate
+    from db.seed import seed_staff_directory
+    from tests.conftest import STAFF_DIRECTORY, _postgres_database
+
+    urls = iter([f"sqlite:///{tmp / 'complaints.db'}"]) if backend == "sqlite" else _postgres_database()
+    for url in urls:
+        migrate(url)
+        engine = make_engine(url)
+        seed_staff_directory(engine, STAFF_DIRECTORY)
+        set_up_demo_keys(engine)
+        yield engine
+        engine.dispose()

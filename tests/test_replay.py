@@ -16,7 +16,9 @@ from temporalio.worker import Replayer
 
 from workflows.complaint import ComplaintWorkflow
 from workflows.investigation import InvestigationWorkflow
+from workflows.retention import RetentionWorkflow
 from workflows.step3_analysis import ReportingWorkflow
+from workflows.step4_award import AwardWorkflow
 from workflows.step4_training import TrainingAssignmentWorkflow
 from workflows.step5_clauses import ClauseReviewWorkflow, ClauseWatchWorkflow
 from workflows.step5_risk import EarlyWarningWorkflow
@@ -41,6 +43,7 @@ async def test_recorded_history_replays(path: Path) -> None:
             InvestigationWorkflow,
             ReportingWorkflow,
             TrainingAssignmentWorkflow,
+            AwardWorkflow,
             ClauseWatchWorkflow,
             ClauseReviewWorkflow,
             EarlyWarningWorkflow,
@@ -48,6 +51,7 @@ async def test_recorded_history_replays(path: Path) -> None:
             IncidentWorkflow,
             RecallWorkflow,
             RemediationWorkflow,
+            RetentionWorkflow,
         ],
         data_converter=pydantic_data_converter,
     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -23,7 +24,7 @@ from activities.staff import StaffActivities
 from domain import rules
 from domain.clocks import ClockBoard
 from domain.rules import Refused
-from models.actions import ActionResult
+from models.actions import Action, ActionResult
 from models.clocks import Clock, PlanClockRequest
 from models.complaint import (
     CLOSED_STATUSES,
@@ -42,9 +43,11 @@ from models.notifications import (
     StaffNotification,
 )
 from models.policy import HandlingRules, Role
+from models.signature import SigningMode
 from models.staff import HandlerChoice, HandlerChoiceRequest, RosterEntry
 from workflows import presentation
 from workflows.options import ACTIVITY_TIMEOUT, RETRY
+from workflows.signing import SignedActions
 
 
 class Case:
@@ -74,11 +77,13 @@ class Case:
         self._lock = asyncio.Lock()
         self._published: dict[str, Any] = {}
         self._pending: list[ComplaintEvent] = []  # audit events not yet written (lean runs)
+        self.signing = SignedActions()
         if input.carried is not None:
             carried = input.carried
             self.snap, self.seq = carried.snapshot, carried.seq
             self.roster = {e.staff_id: e for e in carried.roster}
             self._rules = carried.rules
+            self.signing = SignedActions(carried.keys, carried.nonces)
             self.handling = True
 
     def adopt_patches(self, serialized_lean: bool) -> None:
@@ -113,17 +118,39 @@ class Case:
             return
         async with self._lock:
             try:
-                yield
+                async with self.signing.turn(self.signing_window(), self._signed_alone):
+                    yield
             finally:
                 await self.flush()
 
     # -- what validators share ---------------------------------------------------------------
 
-    def actor(self, actor: str) -> RosterEntry:
+    def actor(self, request: Action, action: str | None = None) -> RosterEntry:
+        """The acting member of staff, once their signature holds (``signing``); else ``Refused``.
+
+        Every staff action's validator calls this, and its handler again (``recheck``) inside
+        ``exclusive``: there the checked signature is held and, when the action went through,
+        its nonce remembered and the signed request written to the audit log. ``action`` is the
+        update running, or the signal's name.
+        """
         if not self.handling:
             rules.require_open(self.snap)
             raise Refused(f"complaint {self.snap.complaint_id} is still in intake; try again shortly")
-        return rules.actor_entry(self.roster, actor)
+        entry = rules.actor_entry(self.roster, request.actor)  # an unknown actor is named as such first
+        self.signing.check(self.signing_mode(), self.signing_window(), request, action)
+        return entry
+
+    def signing_mode(self) -> SigningMode:
+        """The pinned policy's; off until the rules are known and in runs from before lean histories."""
+        if self._rules is None or not self.lean:
+            return SigningMode.OFF
+        return self._rules.signing_mode
+
+    async def _signed_alone(self, actor: str, detail: dict[str, Any]) -> None:
+        self._append("signed_action", actor=actor, detail=detail)
+
+    def signing_window(self) -> timedelta:
+        return timedelta(seconds=self._rules.signing_window_seconds if self._rules else 300)
 
     def result(self, message: str) -> ActionResult:
         return ActionResult(complaint_id=self.snap.complaint_id, status=self.snap.status.value, message=message)
@@ -160,22 +187,11 @@ class Case:
         at the end of every staff action and system step (``exclusive``), of intake, and
         before the run ends.
         """
+        if self.lean:
+            self._append(kind, actor=actor, detail=detail, seq=seq)
+            return
         seq = seq if seq is not None else self.reserve_seq()
         snap = self.snap
-        if self.lean:
-            self._pending.append(
-                ComplaintEvent(
-                    complaint_id=snap.complaint_id,
-                    seq=seq,
-                    kind=kind,
-                    at=workflow.now(),
-                    actor=actor,
-                    detail=detail or {},
-                    projection=ComplaintProjection.of(snap),
-                    facts=ComplaintFacts.of(snap) if seq == 1 else None,
-                )
-            )
-            return
         # A run that started before events were lean sends what it always sent.
         event = ComplaintEvent(
             complaint_id=snap.complaint_id,
@@ -187,6 +203,23 @@ class Case:
             snapshot=snap.model_copy(deep=True),
         )
         await self.call(ProjectionActivities.record_complaint_event, event, summary=f"Record '{kind}' in the case file")
+
+    def _append(self, kind: str, *, actor: str, detail: dict[str, Any] | None, seq: int | None = None) -> None:
+        """A lean run's event, pending until ``flush``."""
+        seq = seq if seq is not None else self.reserve_seq()
+        signed = self.signing.attach(actor)
+        self._pending.append(
+            ComplaintEvent(
+                complaint_id=self.snap.complaint_id,
+                seq=seq,
+                kind=kind,
+                at=workflow.now(),
+                actor=actor,
+                detail={**(detail or {}), "signed": signed} if signed else detail or {},
+                projection=ComplaintProjection.of(self.snap),
+                facts=ComplaintFacts.of(self.snap) if seq == 1 else None,
+            )
+        )
 
     async def flush(self) -> None:
         """Write the pending audit events (one local activity for the lot)."""

@@ -321,3 +321,7 @@ class ComplaintWorkflow:
     @workflow.signal
     async def link_recall(self, link: RecallLink) -> None:
         await linked.link_recall(self._case, link)
+
+    @workflow.signal
+    async def refresh_staff_keys(self) -> None:
+        await handling.refresh_keys(self._case)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -24,9 +24,10 @@ with workflow.unsafe.imports_passed_through():
     from activities.classification import ClassificationActivities
     from activities.investigation import InvestigationActivities
     from activities.notifications import NotificationActivities
+    from activities.staff import StaffActivities
     from domain import investigation as checks
     from domain.clocks import ClockBoard, EventKind
-    from models.actions import InvestigationOutcomeRequest
+    from models.actions import Action, InvestigationOutcomeRequest
     from models.clocks import Clock, PlanClockRequest
     from models.investigation import (
         DEFAULT_ACCOUNTABILITY_DECIDERS,
@@ -57,12 +58,14 @@ with workflow.unsafe.imports_passed_through():
     )
     from models.notifications import StaffNotification
     from models.policy import Accountability, Role
-    from models.staff import RosterEntry
+    from models.signature import SigningMode
+    from models.staff import RosterEntry, RosterRequest, StaffKeys
     from workflows.clocks import run_clocks
     from workflows.handlers import recheck
     from workflows.legacy import SERIALIZED_LEAN
     from workflows.options import ACTIVITY_TIMEOUT, RETRY
     from workflows.presentation import fmt_utc
+    from workflows.signing import SignedActions
 
 
 @workflow.defn
@@ -85,6 +88,7 @@ class InvestigationWorkflow:
         self._serialized = False  # set by run (investigations started on older code replay without it)
         self._lock = asyncio.Lock()
         self._board = ClockBoard(lambda: [self._file.clock] if self._file.clock else [])
+        self._signing = SignedActions(input.keys)
 
     async def _call(self, method: Callable[..., Any], arg: Any, *, summary: str) -> Any:
         """Our own database or the policy: a local activity in runs since lean histories."""
@@ -102,8 +106,15 @@ class InvestigationWorkflow:
         if not self._serialized:
             yield
             return
-        async with self._lock:
+        async with self._lock, self._signing.turn(self._signing_window, self._signed_alone):
             yield
+
+    async def _signed_alone(self, actor: str, detail: dict[str, Any]) -> None:
+        await self._record("signed_action", actor=actor, detail=detail)
+
+    @property
+    def _signing_window(self) -> timedelta:
+        return timedelta(seconds=self._input.rules.signing_window_seconds)
 
     @workflow.run
     async def run(self, input: InvestigationInput) -> InvestigationResult:
@@ -205,8 +216,12 @@ class InvestigationWorkflow:
 
     # -- staff actions (updates with validators) ------------------------------------------
 
-    def _actor(self, actor: str, roles: tuple[Role, ...], action: str) -> RosterEntry:
-        return checks.require_participant(self._file, self._roster, actor, roles, action, ready=self._ready)
+    def _actor(self, request: Action, roles: tuple[Role, ...], action: str) -> RosterEntry:
+        """The participant acting, once their signature holds (``workflows.signing``, as a complaint checks it)."""
+        entry = checks.require_participant(self._file, self._roster, request.actor, roles, action, ready=self._ready)
+        mode = self._input.rules.signing_mode if self._serialized else SigningMode.OFF
+        self._signing.check(mode, self._signing_window, request)
+        return entry
 
     def _result(self, message: str, flagged: list[FlaggedComplaint] | None = None) -> InvestigationActionResult:
         return InvestigationActionResult(
@@ -242,7 +257,7 @@ class InvestigationWorkflow:
 
     @assign_investigator.validator
     def _validate_assign(self, request: AssignInvestigatorRequest) -> None:
-        self._actor(request.actor, (Role.COMPLIANCE, Role.SENIOR_MANAGER), "assign an investigator")
+        self._actor(request, (Role.COMPLIANCE, Role.SENIOR_MANAGER), "assign an investigator")
         checks.check_assign(self._file, self._roster, request)
 
     @workflow.update
@@ -258,7 +273,7 @@ class InvestigationWorkflow:
 
     @record_finding.validator
     def _validate_finding(self, request: InvestigationFindingRequest) -> None:
-        self._actor(request.actor, (Role.COMPLIANCE,), "record investigation findings")
+        self._actor(request, (Role.COMPLIANCE,), "record investigation findings")
 
     @workflow.update
     async def add_evidence(self, request: EvidenceRequest) -> InvestigationActionResult:
@@ -275,7 +290,7 @@ class InvestigationWorkflow:
 
     @add_evidence.validator
     def _validate_evidence(self, request: EvidenceRequest) -> None:
-        self._actor(request.actor, (Role.COMPLIANCE,), "add evidence")
+        self._actor(request, (Role.COMPLIANCE,), "add evidence")
         checks.check_evidence(self._file, request)
 
     @workflow.update
@@ -304,7 +319,7 @@ class InvestigationWorkflow:
 
     @name_responsible.validator
     def _validate_responsible(self, request: ResponsibleRequest) -> None:
-        self._actor(request.actor, (Role.COMPLIANCE,), "name the people responsible")
+        self._actor(request, (Role.COMPLIANCE,), "name the people responsible")
         checks.check_responsible(self._file, self._roster, request)
 
     @workflow.update
@@ -333,7 +348,7 @@ class InvestigationWorkflow:
 
     @decide_accountability.validator
     def _validate_accountability(self, request: AccountabilityRequest) -> None:
-        self._actor(request.actor, checks.deciders(self._deciders, request.decision), f"decide '{request.decision}'")
+        self._actor(request, checks.deciders(self._deciders, request.decision), f"decide '{request.decision}'")
         checks.check_accountability(self._file, request)
 
     @workflow.update
@@ -386,7 +401,7 @@ class InvestigationWorkflow:
 
     @conclude.validator
     def _validate_conclude(self, request: ConcludeInvestigationRequest) -> None:
-        self._actor(request.actor, (Role.COMPLIANCE,), "conclude an investigation")
+        self._actor(request, (Role.COMPLIANCE,), "conclude an investigation")
         checks.check_conclude(self._file, evidence_required=self._input.rules.evidence_required)
 
     @workflow.update
@@ -401,8 +416,16 @@ class InvestigationWorkflow:
 
     @flag_open_complaints.validator
     def _validate_flag(self, request: FlagOpenComplaintsRequest) -> None:
-        self._actor(request.actor, checks.FLAGGERS, "flag complaints for review")
+        self._actor(request, checks.FLAGGERS, "flag complaints for review")
         checks.check_flag(self._file, request)
+
+    @workflow.signal
+    async def refresh_staff_keys(self) -> None:
+        """A key was registered, rotated or revoked: read the directory's keys again."""
+        async with self._exclusive():
+            request = RosterRequest(complaint_id=self._file.complaint_id)
+            fresh: StaffKeys = await self._call(StaffActivities.load_staff_keys, request, summary="Reload the keys")
+            self._signing.refresh(fresh.keys)
 
     @workflow.query
     def status(self) -> InvestigationStatusQuery:
@@ -509,6 +532,9 @@ class InvestigationWorkflow:
         if seq is None:
             self._seq += 1
             seq = self._seq
+        signed = self._signing.attach(actor)
+        if signed:
+            detail = {**(detail or {}), "signed": signed}
         await self._call(
             InvestigationActivities.record_investigation_event,
             InvestigationEvent(

@@ -22,6 +22,7 @@ take the old path until none is left running; then the path is retired in two de
 | ``independent-follow-up-caller`` | session 4 | ``different_caller`` not enforced: the handler or team may record the follow-up call, and with no colleague free the handler is the caller (``step3_follow_up``) |
 | ``regulator-reports-run-while-waiting`` | session 4 | waiting on the customer paused the reports owed to regulators too (``clocks.only_the_acknowledgement``, ``step2_handling``) |
 | ``withdrawal-answered-before-reports`` | session 4 | a withdrawal waited for every pending regulator report before the complaint was withdrawn (``step6_look_back.end_of_run``) |
+| ``signing-keys-on-reapply`` | session 7 | re-applying a policy that turns signing on did not load the staff's keys (no old run had signing: the branch is never taken in them) |
 """  # noqa: E501 - a table row cannot be wrapped
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ SERIALIZED_LEAN = "serialized-handlers-lean-history"
 INDEPENDENT_CALLER = "independent-follow-up-caller"
 REPORTS_RUN_WHILE_WAITING = "regulator-reports-run-while-waiting"
 WITHDRAWAL_ANSWERED_FIRST = "withdrawal-answered-before-reports"
+SIGNING_KEYS_ON_REAPPLY = "signing-keys-on-reapply"
 
 MET_BY_INVESTIGATION = {"major_first_response"}
 
@@ -128,7 +130,7 @@ def _refuse_if_child_investigation(case: Case) -> None:
 
 
 def validate_open_investigation(case: Case, request: OpenInvestigationRequest) -> None:
-    snap, entry = case.snap, case.actor(request.actor)
+    snap, entry = case.snap, case.actor(request)
     rules.require_open(snap)
     _refuse_if_child_investigation(case)
     rules.require_role(entry, (Role.COMPLIANCE,), "open an internal investigation")
@@ -153,7 +155,7 @@ async def open_investigation(case: Case, request: OpenInvestigationRequest) -> A
 
 
 def validate_investigation_outcome(case: Case, request: InvestigationOutcomeRequest) -> None:
-    snap, entry = case.snap, case.actor(request.actor)
+    snap, entry = case.snap, case.actor(request)
     rules.require_open(snap)
     _refuse_if_child_investigation(case)
     rules.require_role(entry, (Role.COMPLIANCE,), "record an investigation outcome")

@@ -31,7 +31,8 @@ from models.complaint import Status
 from models.intake import Channel
 from models.policy import Role, Tier
 from models.regulator import ReportReason
-from models.staff import RosterRequest, StaffRoster
+from models.signature import SigningMode
+from models.staff import RosterRequest, StaffKeys, StaffRoster
 from workflows import legacy, step2_investigation, step2_regulator
 from workflows.case import Case
 from workflows.clocks import run_clocks
@@ -48,6 +49,7 @@ async def start(case: Case) -> None:
         summary="Load the staff directory",
     )
     case.roster = {e.staff_id: e for e in roster.entries}
+    case.signing.refresh(roster.keys)
     cls = snap.classification
     await route_to_tier(case, snap.tier, f"rule {cls.rule_id}: {cls.matched}" if cls else "classified major")
     if snap.tier == Tier.MAJOR and snap.intake.regulators and legacy.newer(case, legacy.REGULATOR_REPORTS):
@@ -145,7 +147,7 @@ async def route_to_tier(case: Case, tier: Tier | None, reason: str) -> None:
 
 
 def validate_assign(case: Case, request: AssignRequest) -> None:
-    snap, entry = case.snap, case.actor(request.actor)
+    snap, entry = case.snap, case.actor(request)
     rules.require_open(snap)
     rules.require_role(entry, MANAGERS, "assign a complaint")
     handler = rules.actor_entry(case.roster, request.handler_id)
@@ -163,7 +165,7 @@ async def assign(case: Case, request: AssignRequest) -> ActionResult:
 
 
 def validate_information_request(case: Case, request: InformationRequest) -> None:
-    entry = case.actor(request.actor)
+    entry = case.actor(request)
     rules.require_status(case.snap, (Status.IN_HANDLING,), "request information from the customer")
     rules.require_holder(case.snap, entry, "request information from the customer")
 
@@ -196,7 +198,7 @@ async def request_information(case: Case, request: InformationRequest) -> Action
 
 
 def validate_information_received(case: Case, request: InformationReceived) -> None:
-    entry = case.actor(request.actor)
+    entry = case.actor(request)
     rules.require_status(case.snap, (Status.AWAITING_CUSTOMER_INFO,), "record the customer's information")
     rules.require_holder(case.snap, entry, "record the customer's information")
 
@@ -221,7 +223,7 @@ def decision_clock(case: Case) -> Clock | None:
 
 
 def validate_extension(case: Case, request: ExtensionRequest) -> None:
-    snap, entry = case.snap, case.actor(request.actor)
+    snap, entry = case.snap, case.actor(request)
     rules.require_open(snap)
     clock = decision_clock(case)
     if clock is None or clock.state not in (ClockState.RUNNING, ClockState.PAUSED):
@@ -263,7 +265,7 @@ async def extend(case: Case, request: ExtensionRequest) -> ActionResult:
 
 
 def validate_reapply(case: Case, request: ReapplyPolicyRequest) -> None:
-    entry = case.actor(request.actor)
+    entry = case.actor(request)
     rules.require_open(case.snap)
     rules.require_role(entry, MANAGERS, "re-apply the policy")
 
@@ -281,7 +283,11 @@ async def reapply_policy(case: Case, request: ReapplyPolicyRequest) -> ActionRes
             summary="Re-apply the policy in force to the clocks",
         )
         previous = case.rules.policy_version
+        signing_was = case.signing_mode()
         case.rules = result.rules
+        if signing_was is SigningMode.OFF and case.signing_mode() is not SigningMode.OFF:
+            if workflow.patched(legacy.SIGNING_KEYS_ON_REAPPLY):  # signing on from now: its keys too
+                case.signing.refresh((await _load_keys(case)).keys)
         snap.clocks = list(result.clocks)
         snap.classification = snap.classification.model_copy(update={"policy_version": result.rules.policy_version})
         case.board.changed = True
@@ -294,19 +300,38 @@ async def reapply_policy(case: Case, request: ReapplyPolicyRequest) -> ActionRes
         return case.result(f"policy {result.rules.policy_version} applied (was {previous})")
 
 
+async def refresh_keys(case: Case) -> None:
+    """A key was registered, rotated or revoked (``complaints keys``): read the directory's keys again."""
+    await workflow.wait_condition(lambda: case.handling or case.closing())
+    if case.closing():
+        return
+    async with case.exclusive():
+        case.signing.refresh((await _load_keys(case)).keys)
+
+
+async def _load_keys(case: Case) -> StaffKeys:
+    keys: StaffKeys = await case.call(
+        StaffActivities.load_staff_keys,
+        RosterRequest(complaint_id=case.snap.complaint_id),
+        summary="Reload the staff's signing keys",
+    )
+    return keys
+
+
 async def escalate(case: Case, request: EscalateSignal) -> None:
     """Raise the tier and re-route. A signal cannot be refused, so a bad one is recorded as refused."""
     await workflow.wait_condition(lambda: case.handling or case.closing())
     async with case.exclusive():
         snap = case.snap
         try:
-            entry = case.actor(request.actor)
+            entry = case.actor(request, "escalate")
             rules.require_open(snap)
             if entry.role in (Role.RELATIONSHIP_MANAGER,):
                 raise Refused(f"{entry.staff_id} is {entry.role.value} and cannot escalate complaints")
             if snap.tier == Tier.MAJOR:
                 raise Refused("the complaint is already major")
         except Refused as refusal:
+            case.signing.drop()
             await case.record("escalation_refused", actor=request.actor, detail={"reason": str(refusal)})
             return
         assert snap.classification is not None

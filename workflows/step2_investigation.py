@@ -74,7 +74,10 @@ def _input(case: Case, reason: str) -> InvestigationInput:
             warning_fraction=r.warning_fraction,
             accountability_deciders=r.accountability_deciders,
             evidence_required=r.investigation_evidence_required,
+            signing_mode=case.signing_mode(),
+            signing_window_seconds=r.signing_window_seconds,
         ),
+        keys=case.signing.keys,
     )
 
 
@@ -246,7 +249,7 @@ async def flag_for_review(case: Case, request: ReviewFlagSignal) -> None:
 
 
 def validate_complete_review(case: Case, request: CompleteReviewRequest) -> None:
-    entry = case.actor(request.actor)
+    entry = case.actor(request)
     rules.require_role(entry, MANAGERS, "complete a review")
     rules.require_not_implicated(case.snap, request.actor)
     if not any(f.staff_id == request.staff_id and f.reviewed_at is None for f in case.snap.review_flags):

@@ -49,7 +49,7 @@ def remedy_context(proposal: Proposal) -> dict[str, Any]:
 
 
 def validate_findings(case: Case, request: FindingsRequest) -> None:
-    entry = case.actor(request.actor)
+    entry = case.actor(request)
     rules.require_status(case.snap, HANDLING, "record findings")
     rules.require_holder(case.snap, entry, "record findings")
 
@@ -77,7 +77,7 @@ async def record_findings(case: Case, request: FindingsRequest) -> ActionResult:
 
 
 def validate_legal(case: Case, request: LegalEvaluationRequest) -> None:
-    entry = case.actor(request.actor)
+    entry = case.actor(request)
     rules.require_status(case.snap, HANDLING, "record a legal evaluation")
     rules.require_role(entry, (Role.LEGAL,), "record a legal evaluation")
     rules.require_not_implicated(case.snap, request.actor)
@@ -102,7 +102,7 @@ async def record_legal_evaluation(case: Case, request: LegalEvaluationRequest) -
 
 
 def validate_manager_evaluation(case: Case, request: ManagerEvaluationRequest) -> None:
-    entry = case.actor(request.actor)
+    entry = case.actor(request)
     rules.require_status(case.snap, HANDLING, "record a manager evaluation")
     rules.require_role(entry, MANAGERS, "record a manager evaluation")
     rules.require_not_implicated(case.snap, request.actor)
@@ -117,7 +117,7 @@ async def record_manager_evaluation(case: Case, request: ManagerEvaluationReques
 
 
 def validate_loss(case: Case, request: LossCalculationRequest) -> None:
-    entry = case.actor(request.actor)
+    entry = case.actor(request)
     rules.require_status(case.snap, HANDLING, "record a loss calculation")
     rules.require_role(entry, (Role.FINANCE,), "record a loss calculation")
 
@@ -138,7 +138,7 @@ async def record_loss_calculation(case: Case, request: LossCalculationRequest) -
 
 
 def validate_feedback(case: Case, request: FeedbackRequest) -> None:
-    entry = case.actor(request.actor)
+    entry = case.actor(request)
     rules.require_status(case.snap, HANDLING, "send feedback")
     rules.require_holder(case.snap, entry, "send feedback")
     rules.require_ready_for_customer(case.snap, "send feedback")
@@ -156,7 +156,7 @@ async def send_feedback(case: Case, request: FeedbackRequest) -> ActionResult:
 
 
 def validate_proposal(case: Case, request: ProposalRequest) -> None:
-    entry = case.actor(request.actor)
+    entry = case.actor(request)
     rules.require_status(case.snap, (Status.IN_HANDLING,), "propose a resolution")
     rules.require_holder(case.snap, entry, "propose a resolution")
     rules.require_ready_for_customer(case.snap, "propose a resolution")
@@ -205,7 +205,7 @@ async def propose_resolution(case: Case, request: ProposalRequest) -> ActionResu
 
 
 def validate_decision(case: Case, request: ApprovalDecision) -> None:
-    snap, entry = case.snap, case.actor(request.actor)
+    snap, entry = case.snap, case.actor(request)
     rules.require_status(snap, (Status.AWAITING_APPROVAL,), "approve or reject a resolution")
     proposal = snap.current_proposal
     assert proposal is not None
@@ -251,7 +251,7 @@ async def decide_resolution(case: Case, request: ApprovalDecision) -> ActionResu
 
 
 def validate_customer_answer(case: Case, request: CustomerAnswer) -> None:
-    entry = case.actor(request.actor)
+    entry = case.actor(request)
     rules.require_status(case.snap, (Status.AWAITING_CUSTOMER_ANSWER,), "record the customer's answer")
     rules.require_holder(case.snap, entry, "record the customer's answer")
 

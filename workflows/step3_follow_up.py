@@ -52,7 +52,7 @@ async def start(case: Case) -> None:
 
 def validate_call(case: Case, request: FollowUpCallRequest, *, independent: bool | None = None) -> None:
     """``independent``: enforce the policy's ``different_caller`` (default: as the pinned policy says)."""
-    entry = case.actor(request.actor)
+    entry = case.actor(request)
     rules.require_status(case.snap, (Status.FOLLOW_UP,), "record a follow-up call")
     different_caller = case.rules.follow_up_different_caller if independent is None else independent
     rules.require_follow_up_caller(case.snap, entry, different_caller=different_caller)

@@ -25,6 +25,7 @@ from models.complaint import (
     WithdrawRequest,
     WithdrawResult,
 )
+from models.signature import SigningMode
 from workflows import legacy
 from workflows.case import Case
 from workflows.handlers import recheck
@@ -59,7 +60,7 @@ async def plan_revisit(case: Case, number: int) -> None:
 
 
 def validate_look_back(case: Case, request: LookBackRequest) -> None:
-    entry = case.actor(request.actor)
+    entry = case.actor(request)
     rules.require_status(case.snap, (Status.LOOK_BACK,), "record a look-back revisit")
     rules.require_caller_or_manager(case.snap, entry, "record a look-back revisit")
     clock = case.board.open_revisit()
@@ -111,7 +112,7 @@ async def _record_look_back(case: Case, request: LookBackRequest) -> ActionResul
 
 
 def validate_adjust(case: Case, request: AdjustLookBackRequest) -> None:
-    entry = case.actor(request.actor)
+    entry = case.actor(request)
     rules.require_status(case.snap, (Status.LOOK_BACK,), "adjust the look-back")
     rules.require_role(entry, MANAGERS, "adjust the look-back")
     if not request.end and request.revisits is None:
@@ -142,7 +143,7 @@ async def adjust(case: Case, request: AdjustLookBackRequest) -> ActionResult:
 
 
 def validate_mark(case: Case, request: MarkLookBackRequest) -> None:
-    entry = case.actor(request.actor)
+    entry = case.actor(request)
     rules.require_open(case.snap)
     rules.require_role(entry, MANAGERS, "mark a complaint for look-back")
     if case.snap.status in (Status.LOOK_BACK, Status.AWAITING_ROOT_CAUSE):
@@ -158,7 +159,7 @@ async def mark(case: Case, request: MarkLookBackRequest) -> ActionResult:
 
 
 def validate_root_cause(case: Case, request: RootCauseRequest) -> None:
-    entry = case.actor(request.actor)
+    entry = case.actor(request)
     rules.require_open(case.snap)
     if entry.role not in MANAGERS:
         rules.require_holder(case.snap, entry, "record the root cause")
@@ -171,9 +172,18 @@ async def record_root_cause(case: Case, request: RootCauseRequest) -> ActionResu
     async with case.exclusive():
         recheck(lambda r: validate_root_cause(case, r), request)
         snap = case.snap
-        snap.root_cause = RootCauseRecord(code=request.code, text=request.text, by=request.actor, at=workflow.now())
+        snap.root_cause = RootCauseRecord(
+            code=request.code,
+            text=request.text,
+            by=request.actor,
+            at=workflow.now(),
+            clause=request.clause,
+            template=request.template,
+        )
+        # The clause only when given: an event of a request without one stays as it always was.
+        blamed = {k: v for k, v in (("clause", request.clause), ("template", request.template)) if v}
         await case.record(
-            "root_cause_recorded", actor=request.actor, detail={"code": request.code, "text": request.text}
+            "root_cause_recorded", actor=request.actor, detail={"code": request.code, "text": request.text, **blamed}
         )
         if snap.status == Status.AWAITING_ROOT_CAUSE:
             await close_if_ready(case)
@@ -181,7 +191,23 @@ async def record_root_cause(case: Case, request: RootCauseRequest) -> ActionResu
 
 
 async def note_contact(case: Case, request: ContactNoteSignal) -> None:
-    """Fire-and-forget note of a contact with the customer; kept across continue-as-new."""
+    """Fire-and-forget note of a contact with the customer; kept across continue-as-new.
+
+    Under a signing policy the note is a signed staff action: a signal cannot be refused, so a
+    note whose signature does not hold is recorded as ``signal_refused`` and not kept.
+    """
+    if case.signing_mode() is not SigningMode.OFF:
+        async with case.exclusive():
+            try:
+                case.actor(request, "note_customer_contact")
+            except Refused as refusal:
+                case.signing.drop()
+                detail = {"signal": "note_customer_contact", "reason": str(refusal)}
+                await case.record("signal_refused", actor=request.actor, detail=detail)
+                return
+            case.snap.contact_notes.append(ContactNote(by=request.actor, at=workflow.now(), note=request.note))
+            await case.record("customer_contact", actor=request.actor, detail={"note": request.note})
+        return
     case.snap.contact_notes.append(ContactNote(by=request.actor, at=workflow.now(), note=request.note))
     await workflow.wait_condition(lambda: case.handling or case.closing())
     await case.record("customer_contact", actor=request.actor, detail={"note": request.note})
@@ -257,7 +283,14 @@ async def end_of_run(case: Case) -> ComplaintWorkflowInput | None:
         return ComplaintWorkflowInput(
             complaint_id=case.snap.complaint_id,
             intake=case.snap.intake,
-            carried=CarriedState(snapshot=case.snap, seq=case.seq, roster=list(case.roster.values()), rules=case.rules),
+            carried=CarriedState(
+                snapshot=case.snap,
+                seq=case.seq,
+                roster=list(case.roster.values()),
+                rules=case.rules,
+                keys=case.signing.keys,
+                nonces=case.signing.nonces,
+            ),
         )
     withdrawal = case.withdrawal
     if withdrawal is not None and case.snap.status not in CLOSED_STATUSES:

@@ -28,6 +28,7 @@ from complaints.cli import (
     listing,
     recall,
     reports,
+    retention,
     risk,
     signals,
     staff,
@@ -71,6 +72,7 @@ for name, command in (
     ("contact-note", after_decision.contact_note),
     ("withdraw", handling.withdraw),
     ("review-done", investigation.review_done),
+    ("verify", keys.verify),
 ):
     app.command(name)(command)
 app.add_typer(investigation.investigation_app, name="investigation")
@@ -84,6 +86,7 @@ app.add_typer(signals.signals_app, name="signals")
 app.add_typer(risk.risk_app, name="risk")
 app.add_typer(incident.incident_app, name="incident")
 app.add_typer(recall.recall_app, name="recall")
+app.add_typer(retention.retention_app, name="retention")
 app.add_typer(codec.codec_app, name="codec")
 app.add_typer(keys.keys_app, name="keys")
 

@@ -101,13 +101,21 @@ def root_cause(
     as_: As,
     code: Annotated[str, typer.Option(help="A code from the policy's root_causes list.")],
     text: Annotated[str, typer.Option(help="The cause in words.")],
+    clause: Annotated[
+        str | None,
+        typer.Option(help="The contract clause the cause blames (e.g. 7.3): counted for legal review."),
+    ] = None,
+    template: Annotated[
+        str | None,
+        typer.Option(help="The clause's contract template, when the complaint's contract number does not say it."),
+    ] = None,
     as_json: Json = False,
 ) -> None:
     """Record the root cause (溯源整改); a complaint closes only once it has one."""
     act(
         complaint_id,
         ComplaintActions.record_root_cause,
-        lambda: RootCauseRequest(actor=as_, code=code, text=text),
+        lambda: RootCauseRequest(actor=as_, code=code, text=text, clause=clause, template=template),
         as_json,
     )
 

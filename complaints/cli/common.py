@@ -34,8 +34,10 @@ from complaints.intake import (
     StaffNotFound,
     describe_validation_error,
 )
+from complaints.keys import KeyFileError, KeyFileSigner
 from complaints.temporal import TemporalUnreachable, connect, exit_process
 from db.engine import make_engine, normalise_url
+from db.staff_keys import keys_for
 from db.tables import Complaint, Staff
 from domain.times import fmt_utc
 from models.actions import ActionResult
@@ -97,6 +99,9 @@ def run(body: Callable[[Settings], Coroutine[Any, Any, None]]) -> None:
     except KeyRingError as e:  # the payload key ring: missing, unreadable, or lacking a key id
         err.print(f"error: {e}")
         code = EXIT_UNREACHABLE
+    except KeyFileError as e:  # the signing key: unreadable, open to others, or in the project
+        err.print(f"error: {e}")
+        code = EXIT_USAGE
     except CliError as e:
         err.print(f"error: {e}")
         code = e.code
@@ -149,6 +154,12 @@ async def temporal_client(settings: Settings) -> Client:
     return await connect(settings)
 
 
+def signer(settings: Settings) -> KeyFileSigner:
+    """Sign with the newest key here that the staff directory holds good (after ``keys init --rotate``,
+    the old one until the new one is registered)."""
+    return KeyFileSigner(registered=lambda staff_id: keys_for(engine(settings), [staff_id]))
+
+
 # -- acting ------------------------------------------------------------------------------
 
 
@@ -157,7 +168,8 @@ def act(complaint_id: str, action: ComplaintAction[Request], build: Callable[[],
 
     async def body(settings: Settings) -> None:
         request = build()  # a ValidationError here names the bad argument
-        result = await action(ComplaintActions(await temporal_client(settings)), complaint_id, request)
+        actions = ComplaintActions(await temporal_client(settings), signer(settings))
+        result = await action(actions, complaint_id, request)
         if as_json:
             print_json(result)
         else:
@@ -177,7 +189,7 @@ def signal(
         require_staff(settings, getattr(request, "actor", ""))
         client = await temporal_client(settings)
         try:
-            await action(ComplaintActions(client), complaint_id, request)
+            await action(ComplaintActions(client, signer(settings)), complaint_id, request)
         except RPCError as e:
             if e.status == RPCStatusCode.NOT_FOUND:
                 raise ComplaintNotFound(f"no complaint {complaint_id} (or it is closed)") from e

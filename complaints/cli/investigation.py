@@ -26,6 +26,7 @@ from complaints.cli.common import (
     out,
     print_json,
     run,
+    signer,
     temporal_client,
     when,
 )
@@ -125,7 +126,8 @@ def _investigate(
 ) -> None:
     async def body(settings: Settings) -> None:
         request = build()  # a ValidationError here names the bad argument
-        result = await action(InvestigationActions(await temporal_client(settings)), complaint_id, request)
+        investigations = InvestigationActions(await temporal_client(settings), signer(settings))
+        result = await action(investigations, complaint_id, request)
         if as_json:
             print_json(result)
         else:

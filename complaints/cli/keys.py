@@ -3,17 +3,21 @@
 ``init`` makes your key pair in your own configuration directory (never in the repository) and
 prints the public key; ``register`` adds a public key to the staff directory (a senior manager or
 compliance, signed with their own key); ``revoke`` withdraws one (its owner, a senior manager or
-compliance); ``list`` shows who has which keys, valid, ended or revoked.
+compliance); ``list`` shows who has which keys, valid, ended or revoked. After a registration or
+revocation the open complaints are asked to read the keys again (``refresh``, also on its own).
+``demo`` makes and registers a key for every member of staff: for the demo's database only.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import asyncio
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
+from complaints.actions import refresh_staff_keys
 from complaints.cli.common import (
     EXIT_NOT_FOUND,
     EXIT_REFUSED,
@@ -25,21 +29,30 @@ from complaints.cli.common import (
     out,
     print_json,
     run,
+    temporal_client,
 )
 from complaints.config import Settings
-from complaints.keys import KeyFileError, choose_key, keys_on_disk, make_key, sign_request
+from complaints.keys import KeyFileError, choose_key, keys_on_disk, make_key, set_up_demo_keys, sign_request
+from complaints.temporal import TemporalUnreachable
+from db.engine import make_engine, migrate
+from db.seed import seed_staff_directory
 from db.staff_keys import (
     KEYS_WORKFLOW,
     REGISTER,
     REVOKE,
     KeyRegistryError,
+    all_keys,
+    anonymised_at,
     keys_of,
     list_keys,
+    pinned_policy,
     register_key,
     revoke_key,
+    signed_actions,
 )
-from domain.signatures import key_refusal, when
-from models.signature import RegisterKeyRequest, RevokeKeyRequest, StaffKeyRow
+from domain.policy import PolicyStore
+from domain.signatures import key_refusal, recheck_log, when
+from models.signature import RegisterKeyRequest, RevokeKeyRequest, SigningMode, StaffKeyRow
 
 keys_app = typer.Typer(
     help="Your signing key, and the staff's public keys: make, register, revoke, list.",
@@ -171,6 +184,7 @@ def keys_register(
             return
         ends = f", ending {replaces}" if replaces else ""
         out.print(f"key {row.key_id} of {row.staff_id} registered by {row.added_by}: {status(row, now)}{ends}")
+        await _tell_open_complaints(settings)
 
     run(body)
 
@@ -209,6 +223,7 @@ def keys_revoke(
         out.print(
             f"key {row.key_id} of {row.staff_id} revoked from {when(row.revoked_at or now)}: {row.revoked_reason}"
         )
+        await _tell_open_complaints(settings)
 
     run(body)
 
@@ -233,5 +248,94 @@ def keys_list(
         for r in rows:
             table.add_row(r.staff_id, r.key_id, status(r, now), when(r.valid_from), r.added_by, r.public_key)
         out.print(table)
+
+    run(body)
+
+
+async def _tell_open_complaints(settings: Settings) -> None:
+    """Best effort after a change: the directory is already right; complaints opened later read it anyway."""
+    try:
+        told = await asyncio.wait_for(refresh_staff_keys(await temporal_client(settings)), timeout=60)
+    except (TemporalUnreachable, TimeoutError) as e:
+        out.print(f"open complaints not told yet ({e}); run `complaints keys refresh` once Temporal is reachable")
+        return
+    out.print(f"{told} open complaint(s) asked to read the keys again")
+
+
+@keys_app.command("refresh")
+def keys_refresh() -> None:
+    """Ask every open complaint to read the staff's keys again (register and revoke do it themselves)."""
+
+    async def body(settings: Settings) -> None:
+        told = await refresh_staff_keys(await temporal_client(settings))
+        out.print(f"{told} open complaint(s) asked to read the keys again")
+
+    run(body)
+
+
+@keys_app.command("demo")
+def keys_demo() -> None:
+    """The demo's keys: one for every member of staff in this configuration directory, registered at once.
+
+    Only for a demo database, where one person plays every role (`make run` runs it). In
+    production each person runs `keys init` and a registrar registers the public key, signed.
+    """
+
+    async def body(settings: Settings) -> None:
+        migrate(settings.database_url)  # the demo's database, as the worker sets it up (both idempotent)
+        demo = make_engine(settings.database_url)
+        seed_staff_directory(demo, settings.staff_directory_file)
+        new = set_up_demo_keys(demo)
+        out.print(f"demo staff keys: {len(new)} new ({', '.join(new) or 'all were there'})")
+
+    run(body)
+
+
+def verify(
+    complaint_id: Annotated[str, typer.Argument(help="The complaint, e.g. CMP-20261130-…")],
+    as_json: Json = False,
+) -> None:
+    """Check every signed action of a complaint again, from its audit log (exit 1 if any fails).
+
+    Each is checked as the complaint checked it, with the keys as the directory holds them now: an
+    altered payload, actor or action fails as a bad signature, a copied row as a replay, and a key
+    revoked back to before the action as revoked.
+    """
+
+    async def body(settings: Settings) -> None:
+        db = engine(settings)
+        found = signed_actions(db, complaint_id)
+        if found is None:
+            raise CliError(f"no complaint {complaint_id}", EXIT_NOT_FOUND)
+        erased = anonymised_at(db, complaint_id)
+        if erased is not None:  # retention erased what was signed: nothing left to check it against
+            out.print(
+                f"{complaint_id}: anonymised at {when(erased)} under the retention policy; "
+                f"its {len(found)} signed action(s) can no longer be checked"
+            )
+            return
+        policies = PolicyStore.from_file(settings.policy_file)
+        pinned = pinned_policy(db, complaint_id)
+        known = pinned is not None and pinned in policies  # a version no file here holds: judged leniently
+        policy = policies.get(pinned) if pinned is not None and known else policies.current
+        rows = recheck_log(
+            found,
+            all_keys(db),
+            timedelta(seconds=policy.signing.window_seconds),
+            signatures_required=known and policy.signing.mode is SigningMode.REQUIRE,
+        )
+        failures = [r for r in rows if not r.ok]
+        if as_json:
+            actions = [r.model_dump(mode="json") for r in rows]
+            print_json({"complaint_id": complaint_id, "signed_actions": actions, "failed": len(failures)})
+        else:
+            table = Table("log", "seq", "at", "action", "actor", "key id", "result")
+            for r in rows:
+                table.add_row(r.log, str(r.seq), when(r.at), r.action, r.actor, r.key_id or "-", r.result)
+            out.print(table)
+            verdict = f"{len(failures)} of {len(rows)} FAILED" if failures else f"all {len(rows)} verified"
+            out.print(f"{complaint_id}: {verdict}")
+        if failures:
+            raise CliError(f"{len(failures)} signed action(s) of {complaint_id} do not verify", EXIT_REFUSED)
 
     run(body)

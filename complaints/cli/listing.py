@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 from sqlalchemy.exc import OperationalError
-from sqlmodel import Session, col, or_, select
+from sqlmodel import Session, col, select
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -33,6 +33,7 @@ from complaints.cli.common import (
 )
 from complaints.config import Settings
 from complaints.intake import ComplaintIntakeClient, ComplaintNotFound
+from db.customer_search import search_complaints
 from db.risk_queries import latest_warning
 from db.tables import Complaint, ComplaintEventRow, OutboxMessage
 from domain.rules import NO_INDEPENDENT_CALLER
@@ -177,21 +178,8 @@ def list_complaints(
 
 
 def _search_database(settings: Settings, text: str) -> list[str]:
-    pattern = f"%{text.strip()}%"
-    with Session(engine(settings)) as session:
-        return list(
-            session.exec(
-                select(Complaint.complaint_id)
-                .where(
-                    or_(
-                        col(Complaint.customer_id).ilike(pattern),
-                        col(Complaint.customer_name).ilike(pattern),
-                        col(Complaint.contract_number).ilike(pattern),
-                    )
-                )
-                .limit(500)
-            ).all()
-        )
+    # Names sealed at rest are matched after opening them, not in SQL (db/customer_search.py).
+    return search_complaints(engine(settings), text)
 
 
 def mine(as_: As, as_json: Json = False) -> None:

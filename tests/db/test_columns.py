@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import Engine, String
@@ -89,3 +90,42 @@ def test_the_longest_intake_is_stored_and_acknowledged(
     assert [e.actor for e in events] == [received.actor]
     assert [m.recipient for m in messages] == [getattr(intake.customer, contact)] == [receipt.recipient]
     assert too_long(row) + [p for r in [*events, *messages] for p in too_long(r)] == []
+
+
+@pytest.mark.parametrize("category", ["contract_dispute", "fees_and_interest"])
+def test_the_largest_amounts_in_dispute_intake_allows_are_kept_whole_as_their_total(
+    engine: Engine, category: str
+) -> None:
+    # The most intake allows: 50 amounts of 14 digits and 2 decimals (one for a fee complaint). SQLite
+    # keeps NUMERIC as a double (as remedy_paid): exact to 15 significant digits, 13 before the point.
+    exact = engine.dialect.name == "postgresql"
+    largest = {"amount": "99999999999999.99" if exact else "9999999999999.99", "currency": "CNY"}
+    payload = longest_payload(category, "email")
+    payload["source_reference"] = payload["source_reference"][:-12] + uuid.uuid4().hex[:12]
+    many = 49 if exact else 1
+    if category == "contract_dispute":
+        payload["details"]["amounts_in_dispute"] = [largest] * many + [{"amount": "5.00", "currency": "USD"}]
+    else:
+        payload["details"]["amount_disputed"] = largest
+    intake = ComplaintIntake.model_validate(payload)
+    snap = ComplaintSnapshot(
+        complaint_id=intake.complaint_id,
+        workflow_id=workflow_id_for(intake.complaint_id),
+        status=Status.RECEIVED,
+        intake=intake,
+    )
+    received = ComplaintEvent(
+        complaint_id=intake.complaint_id,
+        seq=1,
+        kind="received",
+        at=datetime.now(UTC),
+        actor=f"intake:{intake.source_system}",
+        projection=ComplaintProjection.of(snap),
+        facts=ComplaintFacts.of(snap),
+    )
+    assert ActivityEnvironment().run(ProjectionActivities(engine).record_complaint_event, received)
+    with Session(engine) as session:
+        row = session.get(Complaint, intake.complaint_id)
+    assert row is not None
+    expected = Decimal(largest["amount"]) * (many if category == "contract_dispute" else 1)
+    assert (row.amount_in_dispute, row.amount_currency) == (expected, "CNY"), "the first amount's currency, whole"

@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 
 from complaints.loan_book import LoanBookClient, SubmitOutcome
 from db.risk_queries import customer_figures, latest_warning, stored_signals, warnings
-from db.tables import Complaint, ComplaintClock, LoanBookSignalRow, RiskWarningRow, utc_now
+from db.tables import Complaint, ComplaintClock, ComplaintEventRow, LoanBookSignalRow, RiskWarningRow, utc_now
 from models.risk import RiskPolicy
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -33,6 +33,7 @@ def customer(engine: Engine) -> Iterator[str]:
     with Session(engine) as session:
         ids = list(session.exec(select(Complaint.complaint_id).where(Complaint.customer_id == customer_id)).all())
         session.exec(delete(ComplaintClock).where(col(ComplaintClock.complaint_id).in_(ids)))
+        session.exec(delete(ComplaintEventRow).where(col(ComplaintEventRow.complaint_id).in_(ids)))
         session.exec(delete(Complaint).where(col(Complaint.customer_id) == customer_id))
         session.exec(delete(LoanBookSignalRow).where(col(LoanBookSignalRow.customer_id) == customer_id))
         session.exec(delete(RiskWarningRow).where(col(RiskWarningRow.customer_id) == customer_id))
@@ -125,10 +126,23 @@ async def test_a_customers_figures_come_from_the_loan_book_and_the_complaints(en
                     customer_name="Risk Test Ltd",
                     received_at=NOW - timedelta(days=days),
                     closed_at=NOW - timedelta(days=days - 2) if status != "in_handling" else None,
+                    amount_in_dispute=Decimal("250000.00") if tag == "again" else None,
+                    amount_currency="CNY" if tag == "again" else None,
                     updated_at=utc_now(),
                 )
             )
         session.add(ComplaintClock(complaint_id=prefix + "w", name="regulator_report_NFRA", state="met"))
+        # A report owed shows in the audit log at once, before the analysis facts' refresh writes its clock.
+        session.add(
+            ComplaintEventRow(
+                complaint_id=prefix + "again",
+                seq=4,
+                kind="regulator_report_due",
+                actor="system",
+                at=NOW - timedelta(days=19),
+                recorded_at=utc_now(),
+            )
+        )
         session.commit()
     f = customer_figures(engine, customer, NOW - timedelta(days=2), RULES)
     assert (f.days_past_due, f.days_past_due_record) == (33, f"CORE-LOANS/{customer}-dpd-b1")
@@ -139,7 +153,11 @@ async def test_a_customers_figures_come_from_the_loan_book_and_the_complaints(en
     assert [(amount, currency) for _, amount, currency in f.drawdowns_refused] == [(Decimal("100.50"), "USD")]
     assert [(c.complaint_id, c.status, c.tier_rule, c.regulator_report) for c in f.complaints] == [
         (prefix + "w", "withdrawn", "large-amount", True),
-        (prefix + "again", "in_handling", None, False),
+        (prefix + "again", "in_handling", None, True),
+    ]
+    assert [(c.amount_in_dispute, c.amount_currency) for c in f.complaints] == [
+        (None, None),
+        (Decimal("250000.00"), "CNY"),
     ]
     assert f.complaints[1].channel == "regulator_referral"
 

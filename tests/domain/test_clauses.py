@@ -115,6 +115,27 @@ def test_a_complaint_closed_in_the_window_with_a_counted_root_cause_counts_from_
     )
 
 
+def test_the_clause_a_root_cause_blames_counts_while_the_root_cause_is_one_the_policy_counts() -> None:
+    def blamed(cid: str, cause: str | None, **more: object) -> Citation:
+        return cite(cid, "7.3", source="root_cause", root_cause=cause, **more)
+
+    found = clauses.counts(
+        [
+            cite("CITED"),
+            blamed("WORDING", "contract_wording", days_ago=200, closed_at=NOW - timedelta(days=3)),
+            blamed("DESIGN", "product_design", contract=None, template="project-finance"),
+            blamed("CHANGED", "pricing_error"),  # its root cause was recorded again, blaming no clause
+            blamed("ELSEWHERE", "contract_wording", contract="EL-2025-0031"),
+        ],
+        POLICY,
+        NOW,
+    )
+    assert [(c.template, c.clause, c.complaint_ids) for c in found] == [
+        ("project-finance", "7.3", ["CITED", "DESIGN", "WORDING"]),
+        ("EL", "7.3", ["ELSEWHERE"]),
+    ], "the template named with the root cause, else the contract number's"
+
+
 def test_the_threshold_opens_and_an_open_review_takes_new_complaints_whatever_the_count() -> None:
     citations = [cite("A"), cite("B"), cite("C"), cite("D", "9.1 default interest")]
     found = clauses.counts(citations, POLICY, NOW)

@@ -265,7 +265,8 @@ SWITCHES: dict[str, list[str]] = {
         "tests/domain/test_risk.py::test_each_complaint_rule_scores_its_points_within_its_window"
     ],
     "risk.amount_in_dispute.points": [
-        "tests/domain/test_risk.py::test_amounts_and_regulators_are_read_from_what_the_projection_holds"
+        "tests/domain/test_risk.py::test_the_amounts_in_dispute_count_together_in_the_rules_currency_and_are_listed",
+        f"{W}/test_risk.py::test_complaints_alone_open_a_warning_from_the_worker_once_and_the_web_ui_lists_it",
     ],
     "risk.amount_in_dispute.tier_rules": [
         "tests/domain/test_risk.py::test_amounts_and_regulators_are_read_from_what_the_projection_holds"
@@ -431,6 +432,30 @@ SWITCHES: dict[str, list[str]] = {
     "recall.progress_every": [
         "tests/domain/test_recall.py::test_the_progress_count_is_a_period_in_seconds_minutes_or_hours",
         f"{W}/test_recall.py::test_a_recall_tells_each_customer_once_links_their_complaints_and_closes_on_the_revision",
+    ],
+    "retention.period": [
+        f"{W}/test_retention.py::test_a_run_anonymises_an_old_closed_complaint_once_and_leaves_its_statistics",
+        "tests/domain/test_retention.py::test_the_period_is_the_policys_in_clock_time_and_business_days_are_refused",
+        f"{W}/test_retention.py::test_temporals_namespace_retention_is_set_to_the_policys_period",
+    ],
+    "retention.check_every": [
+        f"{W}/test_retention.py::test_the_retention_runs_on_its_schedule",
+        "tests/domain/test_retention.py::test_the_schedule_looks_every_check_every_and_reads_pages_of_page_size",
+    ],
+    "signing.mode": [
+        f"{W}/test_signed_actions.py::test_a_forged_as_is_refused_and_the_real_actor_is_verified_from_the_audit_log",
+        f"{W}/test_signed_actions.py::test_record_accepts_an_unsigned_action_and_marks_it_and_off_checks_nothing",
+    ],
+    "signing.window_seconds": [f"{W}/test_signed_actions.py::test_a_replayed_or_stale_signed_request_is_refused"],
+    "risk.amount_in_dispute.at_least": [
+        "tests/domain/test_risk.py::test_the_amounts_in_dispute_count_together_in_the_rules_currency_and_are_listed"
+    ],
+    "risk.amount_in_dispute.currency": [
+        "tests/domain/test_risk.py::test_the_amounts_in_dispute_count_together_in_the_rules_currency_and_are_listed"
+    ],
+    "retention.page_size": [
+        f"{W}/test_retention.py::test_the_pages_are_the_policys_and_a_run_continues_as_new",
+        "tests/domain/test_retention.py::test_the_schedule_looks_every_check_every_and_reads_pages_of_page_size",
     ],
 }
 

@@ -163,6 +163,29 @@ def test_amounts_and_regulators_are_read_from_what_the_projection_holds() -> Non
     }
 
 
+def test_the_amounts_in_dispute_count_together_in_the_rules_currency_and_are_listed() -> None:
+    def disputed(n: int, days_ago: float, amount: str, currency: str = "CNY", **more: Any) -> ComplaintSignal:
+        return complaint(n, days_ago, amount_in_dispute=Decimal(amount), amount_currency=currency, **more)
+
+    under = [disputed(1, 10, "600000.00"), disputed(2, 20, "300000.00")]
+    assert fired(score(figures(complaints=under), RULES)) == {"repeat_complaints": 15}, "900,000 CNY: under"
+    over = [*under, disputed(3, 30, "100000.00"), disputed(4, 5, "5000000.00", "USD"), disputed(5, 400, "9e6")]
+    result = score(figures(complaints=over), RULES)
+    assert fired(result)["amount_in_dispute"] == 10
+    why = next(f.why for f in result.fired if f.rule == "amount_in_dispute")
+    assert why == (
+        "1,000,000.00 CNY in dispute in 3 complaint(s) in the last 365 days "
+        "(CMP-3 100,000.00; CMP-2 300,000.00; CMP-1 600,000.00), at least 1,000,000.00"
+    ), "USD is not converted; a complaint outside the window does not count"
+    # A stored amount is read, not the tier it was classified by; a row without one falls back on it.
+    tiered = disputed(6, 10, "10.00", tier_rule="large-amount")
+    assert "amount_in_dispute" not in fired(score(figures(complaints=[tiered]), RULES))
+    dollars = RULES.model_copy(
+        update={"amount_in_dispute": AmountRule(points=7, at_least=Decimal("5000000"), currency="USD")}
+    )
+    assert fired(score(figures(complaints=over[3:4]), dollars)) == {"amount_in_dispute": 7}
+
+
 def test_the_shipped_policies_set_the_case_clocks_and_who_works_it() -> None:
     standard = load_policy(PROJECT_ROOT / "policies" / "standard.yaml").risk
     compressed = load_policy(PROJECT_ROOT / "policies" / "compressed.yaml").risk

@@ -17,12 +17,14 @@ from pydantic import ValidationError
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from domain.signatures import (
+    UNSIGNED_UNDER_RECORD,
     CanonicalError,
     canonical,
     duration,
     prune_nonces,
     public_key_b64,
     recheck,
+    recheck_log,
     sign,
     signed_payload,
     verify,
@@ -429,3 +431,32 @@ def test_a_workflow_imports_the_check_passed_through(tmp_path: Path, monkeypatch
         asyncio.run(prepare())
     finally:
         sys.modules.pop("signed_workflow_module", None)
+
+
+def test_verify_lists_each_log_and_fails_an_unsigned_row_only_where_signatures_were_required(
+    sm_key: Ed25519PrivateKey,
+) -> None:
+    keys = [staff_key(SM, sm_key)]
+    complaint = SignedAction(
+        workflow_id=WF, action=ACTION, actor=SM, payload=approval(), signature=signed(sm_key), at=NOW
+    )
+    # The investigation is another workflow: the same nonce there is no replay of the complaint's.
+    investigation = complaint.model_copy(
+        update={
+            "workflow_id": f"investigation-{WF.removeprefix('complaint-')}",
+            "signature": sign(sm_key, f"investigation-{WF.removeprefix('complaint-')}", ACTION, approval(), NOW, NONCE),
+        }
+    )
+    unsigned = complaint.model_copy(update={"signature": None, "at": NOW + timedelta(seconds=5)})
+    entries = [("complaint", 3, complaint), ("complaint", 7, unsigned), ("investigation", 2, investigation)]
+
+    lenient = recheck_log(entries, keys, WINDOW, signatures_required=False)
+    assert [(r.log, r.seq, r.ok, r.result) for r in lenient] == [
+        ("complaint", 3, True, "verified"),
+        ("complaint", 7, True, UNSIGNED_UNDER_RECORD),
+        ("investigation", 2, True, "verified"),
+    ]
+    strict = recheck_log(entries, keys, WINDOW, signatures_required=True)
+    assert [r.ok for r in strict] == [True, False, True]
+    assert strict[1].result.startswith("unsigned, but the complaint's policy requires signatures")
+    assert strict[1].key_id is None and strict[0].key_id == keys[0].key_id

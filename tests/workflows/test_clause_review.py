@@ -4,7 +4,9 @@ Each backend gets a database of this module's own (other tests file contract dis
 clause 7.3 too), and a policy whose template for "PF-" contracts is this run's own, so the
 review's workflow id (``clause-review-<template>-7.3``) meets no other run's on the server.
 The watch is run on demand, as ``complaints clauses watch`` does: three disputes citing clause
-7.3 open one review, a fourth is linked to it at the next count.
+7.3 open one review, a fourth is linked to it as it arrives (the projection's step 5 signals the
+open review; the next count links it again, kept once). A root cause that blames a clause
+(``complaints root-cause --clause``) counts for it too, and is linked as it is recorded.
 """
 
 from __future__ import annotations
@@ -20,17 +22,20 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 from temporalio.client import Client, WorkflowExecutionStatus
 
+from complaints.actions import ComplaintActions
 from complaints.clauses import close_review, review_state, run_watch
 from complaints.intake import ActionRefused, ComplaintIntakeClient
+from complaints.keys import set_up_demo_keys
 from db.engine import make_engine, migrate
 from db.seed import seed_staff_directory
-from db.tables import ClauseReviewRow, ComplaintClause, OutboxMessage
+from db.tables import ClauseReviewRow, Complaint, ComplaintClause, OutboxMessage
 from domain.policy import PolicyStore
 from models import search_attributes as sa
-from models.clause_review import CloseReviewRequest, ReviewOutcome, ReviewStatus
+from models.actions import RootCauseRequest
+from models.clause_review import ClauseCount, ClauseWatchResult, CloseReviewRequest, ReviewOutcome, ReviewStatus
 from models.policy import Policy
 from tests.conftest import STAFF_DIRECTORY, _postgres_database
-from tests.factories import intake_payload
+from tests.factories import CATEGORY_DETAILS, intake_payload
 from tests.helpers import eventually, own_worker, save_history
 from tests.workflows.test_policy_switches import variant
 from workflows.step5_clauses import ClauseReviewWorkflow
@@ -62,6 +67,7 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         migrate(url)
         engine = make_engine(url)
         seed_staff_directory(engine, STAFF_DIRECTORY)
+        set_up_demo_keys(engine)  # root causes are signed staff actions
         yield World(engine=engine, token=token, policy=policy)
         engine.dispose()
 
@@ -135,10 +141,11 @@ async def test_three_disputes_citing_a_clause_open_one_review_a_fourth_links_and
     assert (row.due_at - row.opened_at).total_seconds() == pytest.approx(30)  # compressed: 30 seconds
 
     fourth = await file_dispute(world, intake)
+    # Linked as it arrives, before any watch counts again.
+    row = await row_when(world, review_id, lambda r: fourth in r.linked, "the fourth complaint linked as it arrived")
+    assert len(row.linked) == 4
     linked = await run_watch(client, intake.task_queue, "test")
     assert linked.opened == [] and linked.linked == [review_id], "one review per clause at a time"
-    row = await row_when(world, review_id, lambda r: fourth in r.linked, "the fourth complaint linked")
-    assert len(row.linked) == 4
     again = await run_watch(client, intake.task_queue, "test")
     assert again.linked == [review_id]
     handle = client.get_workflow_handle_for(ClauseReviewWorkflow.run, row.workflow_id)
@@ -147,6 +154,13 @@ async def test_three_disputes_citing_a_clause_open_one_review_a_fourth_links_and
     assert len(state.linked) == 4, "each complaint linked once"
     described = await handle.describe()
     assert described.typed_search_attributes.get(sa.CLAUSE_REVIEW) in ("open", "overdue")
+    # The Web UI's list: the review by its search attribute.
+    query = f'WorkflowType="ClauseReviewWorkflow" AND ClauseReviewStatus="open" AND WorkflowId="{row.workflow_id}"'
+
+    async def listed() -> list[str]:
+        return [w.id async for w in client.list_workflows(query)]
+
+    assert await eventually(listed, what="the open review in the visibility store") == [row.workflow_id]
 
     # The review is due 30 seconds after opening: the owner is reminded, then their manager told.
     await row_when(world, review_id, lambda r: r.overdue_at is not None, "overdue", timeout=60)
@@ -209,3 +223,81 @@ async def test_three_disputes_citing_a_clause_open_one_review_a_fourth_links_and
 async def _notices(world: World, review_id: str, count: int) -> list[OutboxMessage] | None:
     sent = notices(world, review_id)
     return sent if len(sent) >= count else None
+
+
+async def test_a_root_cause_that_blames_a_clause_counts_for_it_and_is_linked_as_it_is_recorded(
+    client: Client, world: World, intake: ComplaintIntakeClient
+) -> None:
+    clause = f"9.{uuid.uuid4().int % 90 + 10}"  # a clause of this test's own
+    cited = [await file_dispute(world, intake, f"{clause} default interest") for _ in range(2)]
+    # A fee complaint on a PF- contract that cites no clause, and a privacy complaint with no contract.
+    fees = await file_acknowledged(world, intake, "fees_and_interest", contract_number="PF-2025-0417")
+    privacy = await file_acknowledged(world, intake, "privacy")
+    actions = ComplaintActions(client)
+
+    def ours(result: ClauseWatchResult) -> list[ClauseCount]:
+        return [c for c in result.counted if (c.template, c.clause) == (world.template, clause)]
+
+    assert ours(await run_watch(client, intake.task_queue, "test")) == [], "two citations: under the threshold"
+    await actions.record_root_cause(
+        fees,
+        RootCauseRequest(actor="S-MGR-001", code="contract_wording", text="The clause reads two ways", clause=clause),
+    )
+    await eventually(lambda: _blamed(world, fees), what=f"the clause {fees}'s root cause blames")
+    opened = await run_watch(client, intake.task_queue, "test")
+    review_id = f"{world.template}-{clause}-1"
+    assert opened.opened == [review_id]
+    assert ours(opened)[0].complaint_ids == sorted([*cited, fees])
+    await row_when(world, review_id, lambda r: len(r.linked) == 3, "opened with the root cause's complaint")
+
+    # Named with its template (no contract number says it), linked as the root cause is recorded.
+    await actions.record_root_cause(
+        privacy,
+        RootCauseRequest(
+            actor="S-MGR-001",
+            code="product_design",
+            text="The form asks for the shareholders' ID numbers",
+            clause=clause,
+            template=world.template,
+        ),
+    )
+    row = await row_when(world, review_id, lambda r: privacy in r.linked, "linked as its root cause was recorded")
+    assert sorted(row.linked) == sorted([*cited, fees, privacy])
+    # Another root cause recorded instead: the clause is no longer blamed, nor counted.
+    await actions.record_root_cause(
+        fees, RootCauseRequest(actor="S-MGR-001", code="pricing_error", text="The fee table was old after all")
+    )
+    await eventually(lambda: _blamed(world, fees, none=True), what=f"{fees}'s clause no longer blamed")
+    recount = await run_watch(client, intake.task_queue, "test")
+    assert fees not in ours(recount)[0].complaint_ids and privacy in ours(recount)[0].complaint_ids
+    closed = await close_review(
+        client,
+        world.engine,
+        CloseReviewRequest(review_id=review_id, actor="S-LEG-001", outcome=ReviewOutcome.KEEP, reasons="Clear enough"),
+    )
+    assert closed.status == ReviewStatus.CLOSED
+
+
+async def file_acknowledged(world: World, intake: ComplaintIntakeClient, category: str, **details: object) -> str:
+    """A complaint of ``category`` once the projection has it past intake."""
+    result = await intake.file(intake_payload(category, details={**CATEGORY_DETAILS[category], **details}))
+    cid = result.complaint_id
+    assert cid is not None, result.errors
+
+    async def acknowledged() -> bool:
+        with Session(world.engine) as session:
+            row = session.get(Complaint, cid)
+            return row is not None and row.acknowledged_at is not None
+
+    await eventually(acknowledged, what=f"{cid} acknowledged")
+    return cid
+
+
+async def _blamed(world: World, complaint_id: str, none: bool = False) -> bool:
+    with Session(world.engine) as session:
+        rows = session.exec(
+            select(ComplaintClause).where(
+                ComplaintClause.complaint_id == complaint_id, ComplaintClause.source == "root_cause"
+            )
+        ).all()
+    return not rows if none else bool(rows)

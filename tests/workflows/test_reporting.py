@@ -12,6 +12,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 from temporalio.client import Client, ScheduleActionExecutionStartWorkflow
@@ -20,11 +21,11 @@ from bench.generate import delete_generated, write
 from complaints.actions import ComplaintActions
 from complaints.reports import list_reports, run_report
 from complaints.schedules import ensure_schedules
-from db.tables import ComplaintClause, ComplaintClock
-from domain.analysis import custom_period, previous_period
+from db.tables import Complaint, ComplaintClause, ComplaintClock
+from domain.analysis import bounds, custom_period, previous_period
 from domain.policy import PolicyStore
 from models.actions import FollowUpCallRequest, RootCauseRequest
-from models.analysis import ANALYSIS, Period, PeriodKind, ReportOutcome, ReturnKind
+from models.analysis import ANALYSIS, Period, PeriodKind, Product, ReportOutcome, ReturnKind
 from tests.conftest import Service
 from tests.factories import CATEGORY_DETAILS
 from tests.helpers import complaint_row, eventually, file_assigned, own_worker, projected, save_history
@@ -88,6 +89,11 @@ async def test_an_analysis_on_demand_counts_todays_complaints_and_rerunning_make
     # The team table: the handler who closed it, from their scorecard of the same period (step 4).
     assert any(r["staff_id"] == handler and r["cases"] >= 1 for r in analysis["team"]), analysis["team"]
     assert (directory / files["team_csv"]).read_text(encoding="utf-8").startswith("staff_id,name,cases,")
+    # Customer education topics (step 5): the section and its table, whatever topics the period has.
+    assert '<h2 id="education">Education topics</h2>' in html
+    topics = (directory / files["education_csv"]).read_text(encoding="utf-8")
+    assert topics.startswith("product,topic,count,previous,last_action_on,last_action_kind,last_action_title")
+    assert isinstance(analysis["education"], list)
 
     again = await run_report(service.client, service.task_queue, policies.current, period, [ANALYSIS], "test")
     versions = [r.version for r in list_reports(service.engine, ANALYSIS, period.label)]
@@ -157,6 +163,64 @@ async def test_the_schedule_runs_the_analysis_of_the_month_before(
             delete_generated(conn)
 
 
+async def test_the_quarterly_schedule_produces_the_packs_quarterly_return(
+    service: Service, client: Client, policies: PolicyStore
+) -> None:
+    prefix = f"test-{uuid.uuid4().hex[:6]}-report-"
+    policy = policies.current
+    # Three hundred complaints over the two quarters before this one, straight into the projection.
+    today_there = datetime.now(UTC).astimezone(ZoneInfo(policy.timezone)).date()
+    this_quarter = today_there.replace(month=(today_there.month - 1) // 3 * 3 + 1, day=1)
+    url = service.engine.url.render_as_string(hide_password=False)
+    write(url, policy, 300, seed=11, months=6, end=this_quarter)
+    try:
+        ids = await ensure_schedules(client, policy, service.task_queue, prefix=prefix)
+        assert f"{prefix}quarterly" in ids  # the compressed policy's pack (cn-2020) files NFRA's return quarterly
+        quarterly = client.get_schedule_handle(f"{prefix}quarterly")
+        await quarterly.trigger()
+
+        async def started() -> str | None:
+            actions = (await quarterly.describe()).info.recent_actions
+            action = actions[-1].action if actions else None
+            return action.workflow_id if isinstance(action, ScheduleActionExecutionStartWorkflow) else None
+
+        workflow_id = await eventually(started, what="the quarterly schedule's workflow")
+        outcome = await client.get_workflow_handle(workflow_id, result_type=ReportOutcome).result()
+
+        quarter = previous_period(PeriodKind.QUARTER, datetime.now(UTC), policy.timezone)
+        before = previous_period(PeriodKind.QUARTER, bounds(quarter, policy.timezone)[0], policy.timezone)
+        assert outcome.period.label == quarter.label
+        assert [o.kind for o in outcome.outputs] == [ANALYSIS, ReturnKind.NFRA_QUARTERLY.value]
+        directory, files = files_of(outcome, ReturnKind.NFRA_QUARTERLY.value)
+        assert directory.name == f"v{outcome.outputs[1].version}" and directory.parent.name == quarter.label
+        with (directory / files["csv"]).open(encoding="utf-8") as f:
+            rows = {r["business_line"]: r for r in csv.DictReader(f)}
+        # The catalogue's business lines, then the line of complaints without a product (15% of those generated).
+        lines = [*dict.fromkeys(p.nfra_business_line for p in policy.reporting.products)]
+        assert list(rows) == [*lines, Product(code="other", label="Other").nfra_business_line]
+
+        def received(period: Period) -> int:
+            start, end = bounds(period, policy.timezone)
+            with service.engine.connect() as conn:
+                return int(conn.scalar(sa.select(sa.func.count()).where(*in_range(start, end))) or 0)
+
+        # Every complaint received in the quarter, and in the quarter before, counted once.
+        assert sum(int(r["complaints"]) for r in rows.values()) == received(quarter) >= 100
+        assert sum(int(r["previous_complaints"]) for r in rows.values()) == received(before) >= 100
+        assert [r.period_label for r in list_reports(service.engine, ReturnKind.NFRA_QUARTERLY.value, quarter.label)]
+    finally:
+        for listed in [s async for s in await client.list_schedules()]:
+            if listed.id.startswith(prefix):
+                await client.get_schedule_handle(listed.id).delete()
+        with service.engine.begin() as conn:
+            delete_generated(conn)
+
+
+def in_range(start: datetime, end: datetime) -> list[sa.ColumnElement[bool]]:
+    received_at = Complaint.__table__.c.received_at  # type: ignore[attr-defined]
+    return [received_at >= start, received_at < end]
+
+
 async def test_the_returns_come_from_the_same_data_and_a_row_failing_its_schema_writes_nothing(
     service: Service, client: Client, engine: Engine, policies: PolicyStore
 ) -> None:
@@ -171,6 +235,7 @@ async def test_the_returns_come_from_the_same_data_and_a_row_failing_its_schema_
     with (directory / files["csv"]).open(encoding="utf-8") as f:
         rows = {r["complaint_id"]: r for r in csv.DictReader(f)}
     assert rows[disputed]["products"] == "Trade finance" and rows[disputed]["status"] == "Open"
+    assert rows[disputed]["complaint_type"] == "Standard"  # filed without a default notice or hardship flag
     for kind in kinds:
         directory, files = files_of(outcome, kind)
         assert (directory / files["csv"]).read_text(encoding="utf-8").splitlines()[0]

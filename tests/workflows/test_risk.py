@@ -1,7 +1,8 @@
 """Risk early warnings through the real server (step 5): a feed that pushes a customer over the
 threshold opens one case, a second signal joins it, it is acknowledged, acted on and closed with
 an outcome by the staff who may, and the next crossing opens a new case; an unacknowledged case
-breaches and the workers' managers are told; a filed complaint re-scores its customer.
+breaches and the workers' managers are told; a filed complaint re-scores its customer, and
+complaints alone (no feed) open a case from the worker, listed by its search attributes.
 
 The worker is this module's own (its policy's acknowledge clock is a few seconds); customers are
 the test's own (``C-EW-<token>``), so the other backend's run meets none of its workflows.
@@ -9,6 +10,7 @@ the test's own (``C-EW-<token>``), so the other backend's run meets none of its 
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -24,13 +26,13 @@ from complaints.intake import ActionRefused, ComplaintIntakeClient
 from complaints.loan_book import LoanBookClient, SubmitOutcome
 from complaints.risk import act_on_warning, warning_state
 from db.risk_queries import latest_warning, stored_signals, warnings
-from db.tables import OutboxMessage, RiskWarningRow
+from db.tables import Complaint, OutboxMessage, RiskWarningRow
 from domain.policy import PolicyStore
 from domain.risk import workflow_id
 from models import search_attributes as sa
 from models.policy import Policy
 from models.risk import WarningAction, WarningOutcome
-from tests.factories import intake_payload
+from tests.factories import CATEGORY_DETAILS, intake_payload
 from tests.helpers import eventually, own_worker, save_history
 from tests.workflows.test_policy_switches import seconds, variant
 
@@ -211,3 +213,72 @@ async def test_a_bad_feed_is_refused_by_name_and_nothing_is_written(risk: Risk) 
     ]
     assert stored_signals(risk.engine, c) == [] and latest_warning(risk.engine, c) is None
     assert await warning_state(risk.client, c) is None
+
+
+async def test_complaints_alone_open_a_warning_from_the_worker_once_and_the_web_ui_lists_it(risk: Risk) -> None:
+    # Filed as every shipped intake path files (starter.py, the demo, examples/): no database given.
+    intake = ComplaintIntakeClient(risk.client, risk.task_queue, risk.policy)
+    c = customer()
+
+    async def file(category: str, **overrides: Any) -> str:
+        payload = intake_payload(category, received_at=datetime.now(UTC).isoformat(), **overrides)
+        payload["customer"]["customer_id"] = c
+        filed = await intake.file(payload)
+        assert filed.complaint_id is not None, filed.errors
+        return filed.complaint_id
+
+    async def projected(complaint_id: str, status: str) -> None:
+        """``status`` in the database (``acknowledged``: past intake, whatever came next)."""
+
+        async def probe() -> bool:
+            with Session(risk.engine) as session:
+                row = session.get(Complaint, complaint_id)
+            if row is None or row.acknowledged_at is None:
+                return False
+            return status == "acknowledged" or row.status == status
+
+        await eventually(probe, what=f"{complaint_id} {status} in the database")
+
+    referred = await file("repayment_collection", channel="regulator_referral", regulators=["NFRA"])
+    large = dict(CATEGORY_DETAILS["fees_and_interest"], amount_disputed={"amount": "1200000.00"})
+    disputed = await file("fees_and_interest", details=large)
+    await projected(disputed, "acknowledged")
+    await intake.withdraw(disputed, "settled with the branch", "call-centre")
+    await projected(disputed, "withdrawn")
+    assert latest_warning(risk.engine, c) is None, "45 points: repeat, repayment, amount, regulator"
+    assert await warning_state(risk.client, c) is None
+
+    again = await file("fees_and_interest")  # the withdrawn complaint, filed again
+    row = await case_row(risk.engine, c, points=55)
+    assert {f["rule"]: f["points"] for f in row.fired} == {
+        "repeat_complaints": 15,
+        "repayment_collection_complaint": 10,
+        "amount_in_dispute": 10,
+        "refiled_after_withdrawal": 10,
+        "regulator_involved": 10,
+    }
+    why = {f["rule"]: f["why"] for f in row.fired}
+    assert why["amount_in_dispute"] == (
+        f"1,208,600.00 CNY in dispute in 2 complaint(s) in the last 365 days ({disputed} 1,200,000.00; "
+        f"{again} 8,600.00), at least 1,000,000.00"
+    )
+    assert why["refiled_after_withdrawal"] == f"{disputed} withdrawn, {again} filed again (fees_and_interest)"
+    assert referred in why["regulator_involved"]
+
+    async def listed() -> int:
+        query = f'RiskWarningStatus="open" AND ComplaintCustomerId="{c}"'
+        return (await risk.client.count_workflows(query)).count
+
+    assert await eventually(listed, what=f"{c}'s open warning in the visibility store") == 1
+    found = [w.id async for w in risk.client.list_workflows(f'RiskWarningStatus="open" AND ComplaintCustomerId="{c}"')]
+    assert found == [workflow_id(c)]
+
+    # An event that changes nothing (the refiled complaint withdrawn: still 55 points) adds nothing.
+    await projected(again, "acknowledged")
+    await intake.withdraw(again, "no longer needed", "call-centre")
+    await projected(again, "withdrawn")
+    await asyncio.sleep(2)
+    state = await warning_state(risk.client, c)
+    assert state is not None and [e.kind for e in state.history] == ["opened"], "one warning, joined by no echo"
+    assert len(warnings(risk.engine, customer_id=c)) == 1
+    await act_on_warning(risk.client, "close", action(c, "S-RM-007", "met them", outcome=WarningOutcome.MONITORED))

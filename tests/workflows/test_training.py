@@ -9,6 +9,7 @@ not meet the one the other backend's run started on the same server.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
 import uuid
@@ -27,6 +28,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 
 from complaints.config import PROJECT_ROOT
 from complaints.intake import ActionRefused, ComplaintIntakeClient
+from complaints.keys import set_up_demo_keys
 from complaints.training import assign_training, complete_training, ensure_joining_training, joining_assignments
 from db.engine import make_engine, migrate
 from db.seed import seed_staff_directory
@@ -82,6 +84,7 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         migrate(url)
         engine = make_engine(url)
         seed_staff_directory(engine, _directory(tmp, token))
+        set_up_demo_keys(engine)  # this run's own staff sign their actions too
         yield World(engine=engine, token=token)
         engine.dispose()
 
@@ -366,3 +369,55 @@ async def test_a_renewing_course_continues_as_a_fresh_assignment_after_completio
         assert [h.kind for h in training_history(world, first_id)] == ["training"]
         if world.engine.dialect.name == "sqlite":
             await save_history(request, client.get_workflow_handle(workflow_id, run_id=first_run), "training_renewed")
+
+
+# -- by hand, through the CLI -------------------------------------------------------------------------
+
+
+async def test_a_manager_assigns_a_course_through_the_cli_and_the_list_shows_it(
+    client: Client, world: World, intake: ComplaintIntakeClient
+) -> None:
+    # A legal officer (not a handler: the course going overdue steers no routing in this module).
+    trainee, manager = world.id("S-LEG-001"), world.id("S-MGR-001")
+    why = "The January rules on consumer complaints"
+
+    async def assign(*args: str) -> tuple[int, str, str]:
+        return await cli(client, world, intake.task_queue, "assign", *args, "--reason", why)
+
+    code, out, err = await assign("--staff", trainee, "--course", "regulation-updates", "--as", manager, "--json")
+    assert code == 0, err
+    started = json.loads(out)
+    assignment_id = started["assignment_id"]
+    assert assignment_id.startswith(f"{trainee}-regulation-updates-manual-")
+    assert started["workflow_id"] == f"training-{assignment_id}"
+
+    async def listed() -> list[dict[str, Any]] | None:
+        code, out, err = await cli(client, world, intake.task_queue, "list", "--staff", trainee, "--json")
+        assert code == 0, err
+        rows = [r for r in json.loads(out) if r["assignment_id"] == assignment_id]
+        return rows or None
+
+    [shown] = await eventually(listed, what=f"{assignment_id} in `training list`")
+    assert (shown["staff_id"], shown["course"], shown["source"]) == (trainee, "regulation-updates", "manual")
+    assert (shown["assigned_by"], shown["reason"], shown["status"]) == (manager, why, "assigned")
+    due = datetime.fromisoformat(shown["due_at"]) - datetime.fromisoformat(shown["assigned_at"])
+    assert due == timedelta(seconds=20), "the compressed catalogue's 20 seconds"
+
+    # Refused, each naming what is wrong, and nothing started.
+    code, _, err = await assign("--staff", trainee, "--course", "no-such-course", "--as", manager)
+    assert code == 2 and "--course no-such-course: not in training catalogue 2026.11-compressed" in err
+    assert "known: complaint-procedure, regulation-updates" in err
+    nobody = world.id("S-NOBODY")
+    code, _, err = await assign("--staff", nobody, "--course", "regulation-updates", "--as", manager)
+    assert code == 3 and f"no staff member {nobody} in the staff directory" in err
+    handler = world.id("S-HND-002")
+    code, _, err = await assign("--staff", trainee, "--course", "empathy", "--as", handler)
+    assert code == 1 and f"{handler} (handler) may not assign training" in err
+    with Session(world.engine) as session:
+        mine = session.exec(
+            select(TrainingAssignmentRow.assignment_id).where(
+                col(TrainingAssignmentRow.assigned_by).in_([manager, handler]),
+                col(TrainingAssignmentRow.staff_id).in_([trainee, nobody]),
+            )
+        ).all()
+    assert list(mine) == [assignment_id], "only the accepted assignment exists"
