@@ -464,6 +464,9 @@ async def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="complaints-bench-") as tmp:
         workdir = Path(tmp)
+        # The staff sign their actions (the standard policy requires it): keys made by each
+        # complaint worker for its database (bench/worker.py), here, never in ~/.config.
+        os.environ["COMPLAINTS_CONFIG_DIR"] = str(workdir / "config")
         if "closure" in args.only:
             print(
                 f"\nclosure: {args.count} simple complaints, intake to closure, {CLOSURE_CONCURRENCY} at a time "

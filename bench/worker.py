@@ -19,6 +19,7 @@ from temporalio.worker import Worker
 
 from bench.bare import BareChildWorkflow, BareFanOutWorkflow, BareWorkflow, noop_step
 from complaints.config import PROJECT_ROOT, Settings
+from complaints.keys import set_up_demo_keys
 from complaints.logging import configure_logging
 from complaints.temporal import exit_process
 from db.engine import make_engine, migrate
@@ -59,6 +60,7 @@ async def main() -> None:
             migrate(args.database_url)
             engine = make_engine(args.database_url)
             seed_staff_directory(engine, PROJECT_ROOT / "db" / "staff_directory.yaml")
+            set_up_demo_keys(engine)  # in the bench's own COMPLAINTS_CONFIG_DIR: the client signs with them
             policies = PolicyStore.from_file(args.policy)
             worker = build_worker(
                 client, task_queue=args.task_queue, engine=engine, policies=policies, executor=executor, tuning=tuning
