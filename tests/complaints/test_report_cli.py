@@ -20,6 +20,7 @@ from domain.policy import PolicyStore
 from tests.conftest import COMPRESSED_POLICY, Service
 from tests.helpers import own_worker
 from tests.test_cli import CLI
+from tests.workflows.test_reporting import space_loan_policy
 
 
 async def report(service: Service, *args: str, task_queue: str | None = None) -> tuple[int, str, str]:
@@ -101,12 +102,7 @@ async def test_a_return_failing_its_schema_is_refused_by_row_and_field_and_nothi
             )
         )
         session.commit()
-    policy = policies.current
-    products = [
-        p.model_copy(update={"asic_product": "Space loan"}) if p.code == "trade_finance" else p
-        for p in policy.reporting.products
-    ]
-    broken = policy.model_copy(update={"reporting": policy.reporting.model_copy(update={"products": products})})
+    broken = space_loan_policy(policies.current)
     reports_dir = Path(tempfile.mkdtemp(prefix="reports-"))
     try:
         async with own_worker(

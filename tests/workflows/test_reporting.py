@@ -9,13 +9,14 @@ import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy import Engine
 from sqlmodel import Session, select
-from temporalio.client import Client, ScheduleActionExecutionStartWorkflow
+from temporalio.client import Client, ScheduleActionExecutionStartWorkflow, ScheduleHandle, WorkflowHandle
 
 from bench.generate import delete_generated, write
 from complaints.actions import ComplaintActions
@@ -26,6 +27,7 @@ from domain.analysis import bounds, custom_period, previous_period
 from domain.policy import PolicyStore
 from models.actions import FollowUpCallRequest, RootCauseRequest
 from models.analysis import ANALYSIS, Period, PeriodKind, Product, ReportOutcome, ReturnKind
+from models.policy import Policy
 from tests.conftest import Service
 from tests.factories import CATEGORY_DETAILS
 from tests.helpers import complaint_row, eventually, file_assigned, own_worker, projected, save_history
@@ -41,6 +43,28 @@ def files_of(outcome: ReportOutcome, kind: str = ANALYSIS) -> tuple[Path, dict[s
     output = next(o for o in outcome.outputs if o.kind == kind)
     assert output.error is None and output.directory is not None
     return Path(output.directory), output.files
+
+
+async def triggered(client: Client, schedule: ScheduleHandle) -> WorkflowHandle[Any, ReportOutcome]:
+    """Trigger a schedule now; the run it started."""
+    await schedule.trigger()
+
+    async def started() -> str | None:
+        actions = (await schedule.describe()).info.recent_actions
+        action = actions[-1].action if actions else None
+        return action.workflow_id if isinstance(action, ScheduleActionExecutionStartWorkflow) else None
+
+    workflow_id = await eventually(started, what=f"the workflow of {schedule.id}")
+    return client.get_workflow_handle(workflow_id, result_type=ReportOutcome)
+
+
+def space_loan_policy(policy: Policy) -> Policy:
+    """The policy with trade finance mapped to an ASIC product group the schema does not know."""
+    products = [
+        p.model_copy(update={"asic_product": "Space loan"}) if p.code == "trade_finance" else p
+        for p in policy.reporting.products
+    ]
+    return policy.model_copy(update={"reporting": policy.reporting.model_copy(update={"products": products})})
 
 
 async def test_an_analysis_on_demand_counts_todays_complaints_and_rerunning_makes_a_new_version(
@@ -133,15 +157,7 @@ async def test_the_schedule_runs_the_analysis_of_the_month_before(
 
         await eventually(quarterly_gone, what="the quarterly schedule deleted")
 
-        await monthly.trigger()
-
-        async def started() -> str | None:
-            actions = (await monthly.describe()).info.recent_actions
-            action = actions[-1].action if actions else None
-            return action.workflow_id if isinstance(action, ScheduleActionExecutionStartWorkflow) else None
-
-        workflow_id = await eventually(started, what="the schedule's workflow")
-        handle = client.get_workflow_handle(workflow_id, result_type=ReportOutcome)
+        handle = await triggered(client, monthly)
         outcome = await handle.result()
         if service.backend == "sqlite":
             await save_history(request, handle, "reporting_scheduled_month")
@@ -177,15 +193,7 @@ async def test_the_quarterly_schedule_produces_the_packs_quarterly_return(
         ids = await ensure_schedules(client, policy, service.task_queue, prefix=prefix)
         assert f"{prefix}quarterly" in ids  # the compressed policy's pack (cn-2020) files NFRA's return quarterly
         quarterly = client.get_schedule_handle(f"{prefix}quarterly")
-        await quarterly.trigger()
-
-        async def started() -> str | None:
-            actions = (await quarterly.describe()).info.recent_actions
-            action = actions[-1].action if actions else None
-            return action.workflow_id if isinstance(action, ScheduleActionExecutionStartWorkflow) else None
-
-        workflow_id = await eventually(started, what="the quarterly schedule's workflow")
-        outcome = await client.get_workflow_handle(workflow_id, result_type=ReportOutcome).result()
+        outcome = await (await triggered(client, quarterly)).result()
 
         quarter = previous_period(PeriodKind.QUARTER, datetime.now(UTC), policy.timezone)
         before = previous_period(PeriodKind.QUARTER, bounds(quarter, policy.timezone)[0], policy.timezone)
@@ -241,12 +249,7 @@ async def test_the_returns_come_from_the_same_data_and_a_row_failing_its_schema_
         assert (directory / files["csv"]).read_text(encoding="utf-8").splitlines()[0]
 
     # A product mapped to a group the ASIC schema does not know: that return is refused by name.
-    policy = policies.current
-    products = [
-        p.model_copy(update={"asic_product": "Space loan"}) if p.code == "trade_finance" else p
-        for p in policy.reporting.products
-    ]
-    broken = policy.model_copy(update={"reporting": policy.reporting.model_copy(update={"products": products})})
+    broken = space_loan_policy(policies.current)
     reports_dir = Path(tempfile.mkdtemp(prefix="reports-"))
     async with own_worker(
         client, engine, PolicyStore(broken), prefix="returns-refused", reports_dir=reports_dir
