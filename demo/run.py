@@ -291,6 +291,12 @@ async def run_demo(client: Any, worker: subprocess.Popen[bytes]) -> None:
     handlers = {name: await wait_assigned(intake, cid, worker) for name, cid in ids.items()}
     cli("list")
 
+    # First: the compressed decision clock is 90 s, and the flows below take longer than that.
+    say("A product-design complaint is escalated; the decision deadline is extended with approval")
+    c, h = ids["schedule_defect"], handlers["schedule_defect"]
+    cli("extend", c, "--as", "S-MGR-001", "--reason", "Product team must review the schedule template")
+    cli("escalate", c, "--as", h, "--reason", "Other lessees have the same schedule", "--to-tier", "major")
+
     say("A simple complaint: findings, a refund proposal, the manager's approval, the customer accepts")
     c, h = ids["fee_refund"], handlers["fee_refund"]
     cli(
@@ -443,11 +449,6 @@ async def run_demo(client: Any, worker: subprocess.Popen[bytes]) -> None:
     cli("investigation", "finding", c, "--as", "S-CMP-001", "--summary", "The RM e-mailed the shareholder register out")
     cli("investigation", "responsible", c, "--as", "S-CMP-001", "--staff", "S-RM-007", "--reason", "Sent the register")
     cli("investigation", "flag", c, "--as", "S-CMP-001", "--reason", "Named responsible for a data leak")
-
-    say("A product-design complaint is escalated; the decision deadline is extended with approval")
-    c, h = ids["schedule_defect"], handlers["schedule_defect"]
-    cli("extend", c, "--as", "S-MGR-001", "--reason", "Product team must review the schedule template")
-    cli("escalate", c, "--as", h, "--reason", "Other lessees have the same schedule", "--to-tier", "major")
 
     say("One customer withdraws")
     cli("withdraw", ids["withdrawn"], "--reason", "Branch refunded the duplicate fee", "--relayed-by", "call-centre")
