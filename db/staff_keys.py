@@ -280,8 +280,6 @@ def install_keys(
 
 # -- re-checking a complaint's signed actions (``complaints verify``) --------------------------
 
-SIGNED_ACTION = "signed_action"  # an action's own event, when none of its actor's events carried the signature
-
 
 def signed_actions(engine: Engine, complaint_id: str) -> list[tuple[str, int, SignedAction]] | None:
     """A complaint's signed actions from its audit logs, as ``(log, seq, action)``; None: no such complaint.

@@ -47,7 +47,7 @@ from models.signature import SigningMode
 from models.staff import HandlerChoice, HandlerChoiceRequest, RosterEntry
 from workflows import presentation
 from workflows.options import ACTIVITY_TIMEOUT, RETRY
-from workflows.signing import SignedActions
+from workflows.signing import SIGNED_ALONE, SignedActions
 
 
 class Case:
@@ -147,7 +147,7 @@ class Case:
         return self._rules.signing_mode
 
     async def _signed_alone(self, actor: str, detail: dict[str, Any]) -> None:
-        self._append("signed_action", actor=actor, detail=detail)
+        self._append(SIGNED_ALONE, actor=actor, detail=detail)
 
     def signing_window(self) -> timedelta:
         return timedelta(seconds=self._rules.signing_window_seconds if self._rules else 300)

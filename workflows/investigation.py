@@ -65,7 +65,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.legacy import SERIALIZED_LEAN
     from workflows.options import ACTIVITY_TIMEOUT, RETRY
     from workflows.presentation import fmt_utc
-    from workflows.signing import SignedActions
+    from workflows.signing import SIGNED_ALONE, SignedActions
 
 
 @workflow.defn
@@ -110,7 +110,7 @@ class InvestigationWorkflow:
             yield
 
     async def _signed_alone(self, actor: str, detail: dict[str, Any]) -> None:
-        await self._record("signed_action", actor=actor, detail=detail)
+        await self._record(SIGNED_ALONE, actor=actor, detail=detail)
 
     @property
     def _signing_window(self) -> timedelta:
@@ -424,7 +424,8 @@ class InvestigationWorkflow:
         """A key was registered, rotated or revoked: read the directory's keys again."""
         async with self._exclusive():
             request = RosterRequest(complaint_id=self._file.complaint_id)
-            fresh: StaffKeys = await self._call(StaffActivities.load_staff_keys, request, summary="Reload the keys")
+            summary = "Reload the staff's signing keys"
+            fresh: StaffKeys = await self._call(StaffActivities.load_staff_keys, request, summary=summary)
             self._signing.refresh(fresh.keys)
 
     @workflow.query

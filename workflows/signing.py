@@ -55,8 +55,8 @@ def action_name(explicit: str | None = None) -> str:
 class SignedActions:
     """A workflow's signed actions: the keys, the nonces of the window, and the action whose turn it is.
 
-    A workflow whose staff actions take turns (an ``asyncio.Lock``) calls ``begin_turn`` when one
-    gets the lock and ``end_turn`` when it lets go; in between, ``check`` holds the signature of
+    A workflow whose staff actions take turns (an ``asyncio.Lock``) runs each one's ``turn`` inside
+    the lock; in between, ``check`` holds the signature of
     the action whose turn it is (not of another update's validator running meanwhile) and
     ``attach`` hands it to the first event that action's actor records.
     """
@@ -71,7 +71,7 @@ class SignedActions:
     def refresh(self, keys: list[StaffKey]) -> None:
         self.keys = list(keys)
 
-    def begin_turn(self) -> None:
+    def _begin_turn(self) -> None:
         self._turn, self._held, self._attached = _running_update(), None, False
 
     @asynccontextmanager
@@ -80,17 +80,17 @@ class SignedActions:
     ) -> AsyncIterator[None]:
         """One action's turn (inside the workflow's lock): what it signed is remembered if it went
         through; ``signed_alone`` records it when none of its actor's events carried it."""
-        self.begin_turn()
+        self._begin_turn()
         done = False
         try:
             yield
             done = True
         finally:
-            left = self.end_turn(done, window)
+            left = self._end_turn(done, window)
             if left is not None:
                 await signed_alone(*left)
 
-    def end_turn(self, done: bool, window: timedelta) -> tuple[str, dict[str, Any]] | None:
+    def _end_turn(self, done: bool, window: timedelta) -> tuple[str, dict[str, Any]] | None:
         """The turn is over. ``done``: the action went through, so its nonce is remembered; if no
         event of its actor carried the signature, the actor and detail of one to record."""
         held, self._held, self._turn = self._held, None, None
@@ -106,7 +106,7 @@ class SignedActions:
 
     def check(self, mode: SigningMode, window: timedelta, request: Action, action: str | None = None) -> None:
         """Refuse (``Refused``, with the reason) what the mode does not allow. In the handler's own
-        turn (its re-check of the validator) the checked signature is held for ``end_turn``."""
+        turn (its re-check of the validator) the checked signature is held for the end of the turn."""
         if mode is SigningMode.OFF:
             return
         payload = signed_payload(request)
@@ -143,6 +143,9 @@ class SignedActions:
             return None
         self._attached = True
         return signed_member(held)
+
+
+SIGNED_ALONE = "signed_action"  # the event of an action none of whose actor's events carried its signature
 
 
 def signed_member(held: Held) -> dict[str, Any]:
