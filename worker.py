@@ -136,6 +136,8 @@ def build_worker(
             staff.look_up_staff_record,
             staff.load_staff_roster,
             staff.load_staff_keys,
+            staff.load_signing,
+            staff.record_signed_action,
             staff.choose_handler,
             notifications.send_acknowledgement,
             notifications.notify_customer,

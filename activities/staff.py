@@ -6,13 +6,15 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 from temporalio import activity
 
-from activities.logging import activity_logger
+from activities.logging import activity_logger, bound_logger
+from db.signed_actions import record_signed_action
 from db.staff_keys import keys_for
 from db.tables import Complaint, Staff, StaffServiceEvent, TrainingAssignmentRow
 from domain import training
 from domain.policy import PolicyError, PolicyStore
 from models.performance import TrainingStatus
 from models.policy import Policy, Role
+from models.signature import SignedAction, SigningPolicy, SigningRequest, SigningSetup
 from models.staff import (
     HandlerChoice,
     HandlerChoiceRequest,
@@ -95,6 +97,30 @@ class StaffActivities:
         keys = keys_for(self._engine, active)
         activity_logger(request.complaint_id).info("staff keys loaded", keys=len(keys))
         return StaffKeys(keys=keys)
+
+    @activity.defn
+    def load_signing(self, request: SigningRequest) -> SigningSetup:
+        """A cross-complaint workflow's signing: the current policy's mode and window, and the keys.
+
+        Read once when the workflow starts (its staff actions are checked as the policy said then;
+        a later policy does not change a running award or recall) and the keys again on
+        ``refresh_staff_keys``. No policy store: nothing is checked.
+        """
+        with Session(self._engine) as session:
+            active = session.exec(select(Staff.staff_id).where(col(Staff.active).is_(True))).all()
+        keys = keys_for(self._engine, active)
+        signing = self._policies.current.signing if self._policies is not None else SigningPolicy()
+        bound_logger().info("signing loaded", mode=signing.mode.value, keys=len(keys))
+        return SigningSetup(mode=signing.mode, window_seconds=signing.window_seconds, keys=keys)
+
+    @activity.defn
+    def record_signed_action(self, action: SignedAction) -> bool:
+        """Keep an accepted staff action of a cross-complaint workflow as it was signed (once)."""
+        kept = record_signed_action(self._engine, action)
+        bound_logger().info(
+            "signed action kept" if kept else "signed action already kept", action=action.action, actor=action.actor
+        )
+        return kept
 
     @activity.defn
     def choose_handler(self, request: HandlerChoiceRequest) -> HandlerChoice:

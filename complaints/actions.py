@@ -13,15 +13,13 @@ signal's method name, as the workflow registers it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
-from pydantic import BaseModel
 from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
 from complaints.intake import complaint_handle, execute_action
-from complaints.keys import KeyFileSigner
+from complaints.keys import KeyFileSigner, Signer
 from models.actions import (
     ActionResult,
     AdjustLookBackRequest,
@@ -62,10 +60,6 @@ from models.investigation import (
 )
 from workflows.complaint import ComplaintWorkflow
 from workflows.investigation import InvestigationWorkflow
-
-R = TypeVar("R", bound=BaseModel)
-# (workflow id, action name, request) -> the request with its signature (or as it was: no key here).
-Signer = Callable[[str, str, R], R]
 
 
 class ComplaintActions:
@@ -215,13 +209,29 @@ class InvestigationActions:
         return await self._run(complaint_id, InvestigationWorkflow.flag_open_complaints, request, "flagging")
 
 
-async def refresh_staff_keys(client: Client, concurrency: int = 20) -> int:
-    """Ask every open complaint and investigation to read the staff's keys again (after a key changed); how many.
+# The workflows whose staff actions are signed: each has a ``refresh_staff_keys`` signal.
+KEYED_WORKFLOWS = (
+    "ComplaintWorkflow",
+    "InvestigationWorkflow",
+    "AwardWorkflow",
+    "TrainingAssignmentWorkflow",
+    "EarlyWarningWorkflow",
+    "ClauseReviewWorkflow",
+    "IncidentWorkflow",
+    "RecallWorkflow",
+    "RemediationWorkflow",
+)
 
-    A complaint loads the keys with its roster; a registration, rotation or revocation reaches the
-    complaints already open through this signal (``complaints keys register|revoke`` send it).
+
+async def refresh_staff_keys(client: Client, concurrency: int = 20) -> int:
+    """Ask every open workflow that checks staff signatures to read the keys again (after a key changed); how many.
+
+    A complaint loads the keys with its roster, the others when they start; a registration,
+    rotation or revocation reaches those already open through this signal (``complaints keys
+    register|revoke`` send it).
     """
-    query = 'WorkflowType IN ("ComplaintWorkflow", "InvestigationWorkflow") AND ExecutionStatus="Running"'
+    types = ", ".join(f'"{t}"' for t in KEYED_WORKFLOWS)
+    query = f"WorkflowType IN ({types}) AND ExecutionStatus='Running'"
     gate = asyncio.Semaphore(concurrency)
     sent = 0
 

@@ -36,6 +36,8 @@ from models.signature import STAFF_ID_PATTERN, KeyInitResult, Signature, StaffKe
 
 SUFFIX = ".ed25519"
 _Signable = TypeVar("_Signable", bound=BaseModel)
+# (workflow id, action name, request) -> the request with its signature (or as it was: no key here).
+Signer = Callable[[str, str, _Signable], _Signable]
 DIR_MODE, FILE_MODE = 0o700, 0o600
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Engine
 from temporalio.client import Client, WorkflowUpdateFailedError
@@ -24,6 +25,7 @@ from temporalio.common import (
 from temporalio.service import RPCError, RPCStatusCode
 
 from complaints.intake import ActionRefused
+from complaints.keys import KeyFileSigner, Signer
 from db.risk_queries import customer_figures, latest_warning
 from domain import risk
 from models import search_attributes as sa
@@ -170,16 +172,21 @@ async def warning_state(client: Client, customer_id: str) -> WarningState | None
         raise
 
 
-async def act_on_warning(client: Client, action: str, request: WarningAction) -> WarningActionResult:
-    """``acknowledge``, ``act`` or ``close`` the customer's open case; a refusal raises ActionRefused."""
+async def act_on_warning(
+    client: Client, action: str, request: WarningAction, signer: Signer[Any] | None = None
+) -> WarningActionResult:
+    """``acknowledge``, ``act`` or ``close`` the customer's open case; a refusal raises ActionRefused.
+
+    Signed on the way with the actor's key (``KeyFileSigner``, or ``signer``)."""
     updates = {
         "acknowledge": EarlyWarningWorkflow.acknowledge,
         "act": EarlyWarningWorkflow.act,
         "close": EarlyWarningWorkflow.close,
     }
     handle = client.get_workflow_handle_for(EarlyWarningWorkflow.run, risk.workflow_id(request.customer_id))
+    signed = (signer or KeyFileSigner())(handle.id, action, request)  # the update's name
     try:
-        return await handle.execute_update(updates[action], request, id=str(uuid.uuid4()))
+        return await handle.execute_update(updates[action], signed, id=str(uuid.uuid4()))
     except WorkflowUpdateFailedError as err:
         cause = getattr(err.cause, "message", None) or str(err.cause)
         raise ActionRefused(f"{action} refused: {cause}") from err

@@ -507,3 +507,6 @@ class StaffKeyTable(SQLModel, table=True):
     added_by: str = Field(max_length=64)  # a staff id, or "staff_directory" for a seeded key
     added_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     added_signature: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+
+
+from db.signed_actions import SignedActionRow  # noqa: E402,F401  (registers signed_actions with the rest)

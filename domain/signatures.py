@@ -310,7 +310,7 @@ def recheck_log(
             if action.signature is not None:
                 failures[index] = reason
             elif signatures_required:
-                failures[index] = f"unsigned, but the complaint's policy requires signatures ({reason})"
+                failures[index] = f"unsigned, but its policy requires signatures ({reason})"
     return [
         VerifiedAction(
             log=log,

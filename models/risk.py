@@ -17,6 +17,7 @@ from pydantic import AwareDatetime, Field
 from models.base import Model, PolicyModel, TimeLimit, TimeUnit
 from models.intake import KEEPABLE
 from models.roles import Role
+from models.signature import Signature, SigningCarried
 
 Points = Annotated[int, Field(ge=0, le=1000)]
 WithinDays = Annotated[int, Field(ge=1, le=3660)]
@@ -164,6 +165,7 @@ Text = Annotated[str, Field(min_length=1, max_length=2000), KEEPABLE]
 class WarningStart(Model):
     customer_id: str
     carried: list[RiskScore] = Field(default_factory=list)  # crossings that came in as a case closed
+    signing: SigningCarried | None = None  # the run before's signing set-up, carried on
 
 
 class WarningPlan(Model):
@@ -189,6 +191,7 @@ class WarningAction(Model):
     actor: str
     note: Text
     outcome: WarningOutcome | None = None  # close only
+    signature: Signature | None = None  # the actor's (issue 16; ``workflows.signing``)
 
 
 class WarningActionResult(Model):

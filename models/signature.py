@@ -224,3 +224,30 @@ class VerifiedAction(BaseModel):
     key_id: str | None
     ok: bool
     result: str  # "verified", "unsigned (…)" or the reason it fails
+
+
+# -- the cross-complaint workflows' staff actions ---------------------------------------------
+
+
+class SigningRequest(BaseModel):
+    """What a cross-complaint workflow asks for when it loads its signing set-up."""
+
+    workflow_id: str
+
+
+class SigningSetup(BaseModel):
+    """A cross-complaint workflow's signing: the policy's mode and window when it started, and the
+    registered keys of active staff (re-read on ``refresh_staff_keys``)."""
+
+    mode: SigningMode
+    window_seconds: int
+    keys: list[StaffKey] = Field(default_factory=list)
+
+
+class SigningCarried(BaseModel):
+    """What a cross-complaint workflow carries across continue-as-new (None mode: not loaded yet)."""
+
+    mode: SigningMode | None = None
+    window_seconds: int = 300
+    keys: list[StaffKey] = Field(default_factory=list)
+    nonces: dict[str, datetime] = Field(default_factory=dict)

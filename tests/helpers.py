@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -283,3 +284,49 @@ def own_database(backend: str, tmp: Path) -> Iterator[Engine]:
         set_up_demo_keys(engine)
         yield engine
         engine.dispose()
+
+
+async def staff_cli(
+    client: Client,
+    engine: Engine,
+    *args: str,
+    config: Path | None = None,
+    task_queue: str | None = None,
+    policy: Path | None = None,
+) -> tuple[int, str, str]:
+    """``complaints …`` run as a member of staff would, against this server and database.
+
+    ``config``: their configuration directory (their keys), else the suite's; ``task_queue``: a
+    test worker's own; ``policy``: the policy file, else the compressed one."""
+    from complaints.config import PROJECT_ROOT
+    from tests.conftest import COMPRESSED_POLICY
+
+    env = {
+        **os.environ,
+        "COMPLAINTS_TEMPORAL_ADDRESS": client.service_client.config.target_host,
+        "COMPLAINTS_DATABASE_URL": engine.url.render_as_string(hide_password=False),
+        "COMPLAINTS_POLICY": str(policy or COMPRESSED_POLICY),
+        "COLUMNS": "200",
+        **({"COMPLAINTS_CONFIG_DIR": str(config)} if config else {}),
+        **({"COMPLAINTS_TASK_QUEUE": task_queue} if task_queue else {}),
+    }
+    proc = await asyncio.create_subprocess_exec(
+        str(PROJECT_ROOT / ".venv" / "bin" / "complaints"),
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+        cwd=PROJECT_ROOT,
+    )
+    out, err = await proc.communicate()
+    return proc.returncode or 0, out.decode(), err.decode()
+
+
+def config_with(tmp: Path, *staff: str) -> Path:
+    """A configuration directory of someone holding only these people's keys (copied from the suite's)."""
+    suite = Path(os.environ["COMPLAINTS_CONFIG_DIR"]) / "keys"
+    mine = tmp / "keys"
+    mine.mkdir(parents=True, mode=0o700)
+    for staff_id in staff:
+        shutil.copy2(suite / f"{staff_id}.ed25519", mine / f"{staff_id}.ed25519")
+    return tmp

@@ -42,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.handlers import recheck
     from workflows.options import call
+    from workflows.signing import StaffSignatures
 
 
 def refusal(state: WarningState, action: str, request: WarningAction) -> str | None:
@@ -74,6 +75,7 @@ class EarlyWarningWorkflow:
         self._state = WarningState(customer_id=start.customer_id, workflow_id=workflow.info().workflow_id)
         self._pending: list[RiskScore] = list(start.carried)
         self._lock = asyncio.Lock()  # the clocks' steps, joined signals and staff actions one at a time
+        self._signing = StaffSignatures(start.signing)
 
     @workflow.signal
     def add_signal(self, score: RiskScore) -> None:
@@ -83,6 +85,7 @@ class EarlyWarningWorkflow:
     @workflow.run
     async def run(self, start: WarningStart) -> WarningState:
         state = self._state
+        await self._signing.load()
         self._show(f"**Early warning:** {start.customer_id}, waiting for the crossing that opens it")
         await workflow.wait_condition(lambda: bool(self._pending))
         first = self._pending.pop(0)
@@ -121,7 +124,8 @@ class EarlyWarningWorkflow:
                     await self._join()
         await workflow.wait_condition(workflow.all_handlers_finished)
         if self._pending:  # crossings that came in while it was closing open the next case
-            workflow.continue_as_new(WarningStart(customer_id=start.customer_id, carried=self._pending))
+            carried = WarningStart(customer_id=start.customer_id, carried=self._pending, signing=self._signing.carry())
+            workflow.continue_as_new(carried)
         return state
 
     # -- the clocks and joined signals --------------------------------------------------------
@@ -173,7 +177,7 @@ class EarlyWarningWorkflow:
 
     @workflow.update
     async def acknowledge(self, request: WarningAction) -> WarningActionResult:
-        async with self._lock:
+        async with self._lock, self._signing.turn():
             recheck(self._validate_acknowledge, request)
             s = self._state
             s.acknowledged_at, s.acknowledged_by = workflow.now(), request.actor
@@ -186,7 +190,7 @@ class EarlyWarningWorkflow:
 
     @workflow.update
     async def act(self, request: WarningAction) -> WarningActionResult:
-        async with self._lock:
+        async with self._lock, self._signing.turn():
             recheck(self._validate_act, request)
             s = self._state
             now = workflow.now()
@@ -203,7 +207,7 @@ class EarlyWarningWorkflow:
 
     @workflow.update
     async def close(self, request: WarningAction) -> WarningActionResult:
-        async with self._lock:
+        async with self._lock, self._signing.turn():
             recheck(self._validate_close, request)
             s = self._state
             assert request.outcome is not None
@@ -215,6 +219,11 @@ class EarlyWarningWorkflow:
     def _validate_close(self, request: WarningAction) -> None:
         self._refuse("close", request)
 
+    @workflow.signal
+    async def refresh_staff_keys(self) -> None:
+        """A key was registered or revoked (``complaints keys register|revoke|refresh``)."""
+        await self._signing.refresh()
+
     @workflow.query
     def status(self) -> WarningState:
         return self._state
@@ -225,6 +234,7 @@ class EarlyWarningWorkflow:
         problem = refusal(self._state, action, request)
         if problem:
             raise Refused(problem)
+        self._signing.check(request)  # who acts is proven (issue 16)
 
     async def _done(self, request: WarningAction, kind: str, message: str) -> WarningActionResult:
         outcome = f"outcome {request.outcome.value}: " if request.outcome else ""

@@ -36,6 +36,7 @@ from complaints.keys import KeyFileError, choose_key, keys_on_disk, make_key, se
 from complaints.temporal import TemporalUnreachable
 from db.engine import make_engine, migrate
 from db.seed import seed_staff_directory
+from db.signed_actions import workflow_signed_actions
 from db.staff_keys import (
     KEYS_WORKFLOW,
     REGISTER,
@@ -257,18 +258,18 @@ async def _tell_open_complaints(settings: Settings) -> None:
     try:
         told = await asyncio.wait_for(refresh_staff_keys(await temporal_client(settings)), timeout=60)
     except (TemporalUnreachable, TimeoutError) as e:
-        out.print(f"open complaints not told yet ({e}); run `complaints keys refresh` once Temporal is reachable")
+        out.print(f"open workflows not told yet ({e}); run `complaints keys refresh` once Temporal is reachable")
         return
-    out.print(f"{told} open complaint(s) asked to read the keys again")
+    out.print(f"{told} open workflow(s) asked to read the keys again")
 
 
 @keys_app.command("refresh")
 def keys_refresh() -> None:
-    """Ask every open complaint to read the staff's keys again (register and revoke do it themselves)."""
+    """Ask every open workflow that checks signatures to read the keys again (register and revoke do it too)."""
 
     async def body(settings: Settings) -> None:
         told = await refresh_staff_keys(await temporal_client(settings))
-        out.print(f"{told} open complaint(s) asked to read the keys again")
+        out.print(f"{told} open workflow(s) asked to read the keys again")
 
     run(body)
 
@@ -292,32 +293,41 @@ def keys_demo() -> None:
 
 
 def verify(
-    complaint_id: Annotated[str, typer.Argument(help="The complaint, e.g. CMP-20261130-…")],
+    complaint_id: Annotated[
+        str,
+        typer.Argument(
+            help="A complaint (CMP-…), or the workflow id of an award, training, early warning, clause "
+            "review, incident, recall or remediation (as `temporal workflow list` shows it)."
+        ),
+    ],
     as_json: Json = False,
 ) -> None:
-    """Check every signed action of a complaint again, from its audit log (exit 1 if any fails).
+    """Check every signed action of a complaint or workflow again, from its audit log (exit 1 if any fails).
 
-    Each is checked as the complaint checked it, with the keys as the directory holds them now: an
+    Each is checked as the workflow checked it, with the keys as the directory holds them now: an
     altered payload, actor or action fails as a bad signature, a copied row as a replay, and a key
     revoked back to before the action as revoked.
     """
 
     async def body(settings: Settings) -> None:
         db = engine(settings)
-        found = signed_actions(db, complaint_id)
-        if found is None:
-            raise CliError(f"no complaint {complaint_id}", EXIT_NOT_FOUND)
-        erased = anonymised_at(db, complaint_id)
-        if erased is not None:  # retention erased what was signed: nothing left to check it against
-            out.print(
-                f"{complaint_id}: anonymised at {when(erased)} under the retention policy; "
-                f"its {len(found)} signed action(s) can no longer be checked"
-            )
-            return
         policies = PolicyStore.from_file(settings.policy_file)
-        pinned = pinned_policy(db, complaint_id)
-        known = pinned is not None and pinned in policies  # a version no file here holds: judged leniently
-        policy = policies.get(pinned) if pinned is not None and known else policies.current
+        found = signed_actions(db, complaint_id)
+        if found is None:  # not a complaint: a cross-complaint workflow's actions, checked as its policy says now
+            found, policy, known = workflow_signed_actions(db, complaint_id), policies.current, True
+            if not found:
+                raise CliError(f"no complaint and no workflow with signed actions {complaint_id}", EXIT_NOT_FOUND)
+        else:
+            erased = anonymised_at(db, complaint_id)
+            if erased is not None:  # retention erased what was signed: nothing left to check it against
+                out.print(
+                    f"{complaint_id}: anonymised at {when(erased)} under the retention policy; "
+                    f"its {len(found)} signed action(s) can no longer be checked"
+                )
+                return
+            pinned = pinned_policy(db, complaint_id)
+            known = pinned is not None and pinned in policies  # a version no file here holds: judged leniently
+            policy = policies.get(pinned) if pinned is not None and known else policies.current
         rows = recheck_log(
             found,
             all_keys(db),

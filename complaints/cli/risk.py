@@ -26,6 +26,7 @@ from complaints.cli.common import (
     print_json,
     require_staff,
     run,
+    signer,
     temporal_client,
     when,
 )
@@ -125,7 +126,7 @@ def _action(action: str, customer: str, actor: str, note: str, outcome: WarningO
         require_staff(settings, actor)
         request = WarningAction(customer_id=customer, actor=actor, note=note, outcome=outcome)
         try:
-            result = await act_on_warning(await temporal_client(settings), action, request)
+            result = await act_on_warning(await temporal_client(settings), action, request, signer(settings))
         except WarningNotFound as e:
             raise CliError(str(e), EXIT_NOT_FOUND) from e
         if as_json:

@@ -23,4 +23,4 @@ def test_migrated_schema_matches_the_models(engine: Engine) -> None:
 def test_migrating_twice_changes_nothing(engine: Engine, database_url: str) -> None:
     migrate(database_url)
     with engine.connect() as conn:
-        assert MigrationContext.configure(conn).get_current_revision() == "0020"
+        assert MigrationContext.configure(conn).get_current_revision() == "0021"

@@ -94,7 +94,7 @@ def test_the_migration_builds_the_table_the_model_describes(engine: Engine) -> N
         diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
     assert [d for d in diff if "staff_keys" in repr(d)] == []
     with engine.connect() as conn:
-        assert MigrationContext.configure(conn).get_current_revision() == "0020"
+        assert MigrationContext.configure(conn).get_current_revision() == "0021"
 
 
 def test_bootstrap_registers_a_registrars_own_first_key_only_once(engine: Engine) -> None:

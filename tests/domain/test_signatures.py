@@ -458,5 +458,5 @@ def test_verify_lists_each_log_and_fails_an_unsigned_row_only_where_signatures_w
     ]
     strict = recheck_log(entries, keys, WINDOW, signatures_required=True)
     assert [r.ok for r in strict] == [True, False, True]
-    assert strict[1].result.startswith("unsigned, but the complaint's policy requires signatures")
+    assert strict[1].result.startswith("unsigned, but its policy requires signatures")
     assert strict[1].key_id is None and strict[0].key_id == keys[0].key_id

@@ -7,10 +7,7 @@ suite's configuration directory (tests/conftest.py, ``set_up_demo_keys``).
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -37,7 +34,17 @@ from models.investigation import InvestigationFindingRequest
 from models.signature import RegisterKeyRequest, RevokeKeyRequest
 from tests.conftest import COMPRESSED_POLICY
 from tests.factories import intake_payload
-from tests.helpers import eventually, investigation_file, own_database, own_worker, projected, save_history, status_once
+from tests.helpers import (
+    config_with,
+    eventually,
+    investigation_file,
+    own_database,
+    own_worker,
+    projected,
+    save_history,
+    staff_cli,
+    status_once,
+)
 from tests.workflows.test_policy_switches import variant
 from workflows.complaint import ComplaintWorkflow
 
@@ -80,18 +87,7 @@ def _other(handler: str) -> str:
 
 
 async def _cli(world: World, *args: str, config: Path | None = None) -> tuple[int, str, str]:
-    env = {
-        **os.environ,
-        "COMPLAINTS_TEMPORAL_ADDRESS": world.client.service_client.config.target_host,
-        "COMPLAINTS_DATABASE_URL": world.url,
-        "COMPLAINTS_POLICY": str(COMPRESSED_POLICY),
-        **({"COMPLAINTS_CONFIG_DIR": str(config)} if config else {}),
-    }
-    proc = await asyncio.create_subprocess_exec(
-        CLI, *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env, cwd=PROJECT_ROOT
-    )
-    out, err = await proc.communicate()
-    return proc.returncode or 0, out.decode(), err.decode()
+    return await staff_cli(world.client, world.engine, *args, config=config)
 
 
 def _events(engine: Engine, complaint_id: str, kind: str) -> list[ComplaintEventRow]:
@@ -115,14 +111,7 @@ def _signed(engine: Engine, complaint_id: str) -> list[ComplaintEventRow]:
     return [r for r in rows if "signed" in (r.detail or {})]
 
 
-def _config_with(tmp: Path, *staff: str) -> Path:
-    """A configuration directory of someone holding only these people's keys (copied from the suite's)."""
-    suite = Path(os.environ["COMPLAINTS_CONFIG_DIR"]) / "keys"
-    mine = tmp / "keys"
-    mine.mkdir(parents=True, mode=0o700)
-    for staff_id in staff:
-        shutil.copy2(suite / f"{staff_id}.ed25519", mine / f"{staff_id}.ed25519")
-    return tmp
+_config_with = config_with
 
 
 async def test_a_forged_as_is_refused_and_the_real_actor_is_verified_from_the_audit_log(
