@@ -27,6 +27,7 @@ from temporalio.worker.workflow_sandbox import (
 from activities.award import AwardActivities
 from activities.classification import ClassificationActivities
 from activities.clauses import ClauseActivities
+from activities.education import EducationActivities
 from activities.incident import IncidentActivities
 from activities.investigation import InvestigationActivities
 from activities.notifications import (
@@ -70,6 +71,7 @@ from workflows.step3_analysis import ReportingWorkflow
 from workflows.step4_award import AwardWorkflow
 from workflows.step4_training import TrainingAssignmentWorkflow
 from workflows.step5_clauses import ClauseReviewWorkflow, ClauseWatchWorkflow
+from workflows.step5_education import EducationLogWorkflow
 from workflows.step5_risk import EarlyWarningWorkflow
 from workflows.step6_incident import IncidentWorkflow, SurgeWatchWorkflow
 from workflows.step6_recall import RecallWorkflow, RemediationWorkflow
@@ -83,6 +85,7 @@ WORKFLOWS = [
     ClauseWatchWorkflow,
     ClauseReviewWorkflow,
     EarlyWarningWorkflow,
+    EducationLogWorkflow,
     SurgeWatchWorkflow,
     IncidentWorkflow,
     RecallWorkflow,
@@ -120,6 +123,7 @@ def build_worker(
     award = AwardActivities(engine, policies, notifier, client)
     clause = ClauseActivities(engine, policies, notifier, client)
     risk = RiskActivities(engine, policies, notifier)
+    education = EducationActivities(engine, policies)
     incident = IncidentActivities(engine, policies, notifier, client)
     recall = RecallActivities(engine, policies, notifier, client)
     retention = RetentionActivities(engine, policies, client)
@@ -163,6 +167,7 @@ def build_worker(
             risk.plan_warning,
             risk.record_warning,
             risk.notify_warning,
+            education.log_education_action,
             incident.find_surges,
             incident.open_or_join_incidents,
             incident.plan_incident,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import Engine
 from temporalio.client import (
@@ -21,6 +22,7 @@ from temporalio.client import (
 from temporalio.service import RPCError, RPCStatusCode
 
 from complaints.intake import ActionRefused, ComplaintNotFound
+from complaints.keys import KeyFileSigner, Signer
 from complaints.schedules import create_or_update_schedule, interval_schedule
 from db import clause_queries
 from db.tables import ClauseReviewRow
@@ -92,15 +94,19 @@ async def review_state(
     return row, state if state.request.review_id == row.review_id else None
 
 
-async def close_review(client: Client, engine: Engine, request: CloseReviewRequest) -> ClauseReviewResult:
-    """Run the ``close`` update; a refusal raises ActionRefused with the workflow's reason."""
+async def close_review(
+    client: Client, engine: Engine, request: CloseReviewRequest, signer: Signer[Any] | None = None
+) -> ClauseReviewResult:
+    """Run the ``close`` update, signed with the actor's key (``KeyFileSigner``, or ``signer``); a
+    refusal raises ActionRefused with the workflow's reason."""
     row = review_row(engine, request.review_id)
     request = request.model_copy(update={"review_id": row.review_id})
     if row.status == "closed":
         raise ActionRefused(f"review {row.review_id} was already closed by {row.closed_by} ({row.outcome})")
     handle = client.get_workflow_handle_for(ClauseReviewWorkflow.run, row.workflow_id)
+    signed = (signer or KeyFileSigner())(handle.id, "close", request)  # the update's name
     try:
-        return await handle.execute_update(ClauseReviewWorkflow.close, request, id=str(uuid.uuid4()))
+        return await handle.execute_update(ClauseReviewWorkflow.close, signed, id=str(uuid.uuid4()))
     except WorkflowUpdateFailedError as err:
         cause = getattr(err.cause, "message", None) or str(err.cause)
         raise ActionRefused(f"closing {row.review_id}: {cause}") from err

@@ -9,16 +9,19 @@ same action logged twice (product, topic, kind, day and title) is recorded once.
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
+from temporalio.client import Client
 
 from complaints.intake import ActionRefused, StaffNotFound
+from complaints.keys import KeyFileSigner
 from db.tables import EducationActionRow, Staff
-from models.education import UNSPECIFIED, EducationAction, EducationActionRequest
+from models.education import UNSPECIFIED, EducationAction, EducationActionRequest, EducationLogResult
 from models.policy import Policy
 
 
@@ -57,7 +60,7 @@ def record_action(
     if found is not None:
         return found, False
     row = EducationActionRow(
-        **request.model_dump(mode="python", exclude={"topic", "kind"}),
+        **request.model_dump(mode="python", exclude={"topic", "kind", "signature"}),
         topic=request.topic.value,
         kind=request.kind.value,
         recorded_at=now or datetime.now(UTC),
@@ -73,6 +76,28 @@ def record_action(
             raise
         return found, False
     return EducationAction.model_validate(row.model_dump()), True
+
+
+LOG_WORKFLOW = "EducationLogWorkflow"  # workflows/step5_education.py (by name: it imports this module's rules)
+LOG_ACTION = "log_education"
+
+
+async def log_education(
+    client: Client, task_queue: str, request: EducationActionRequest, signer: KeyFileSigner | None = None
+) -> EducationLogResult:
+    """Log an action through the worker, signed with the recorder's key: ``EducationLogWorkflow``
+    checks the signature, then the recorder's role and the policy, and logs it once."""
+    workflow_id = f"education-log-{uuid.uuid4()}"
+    signed = (signer or KeyFileSigner()).sign_as(request.recorded_by, workflow_id, LOG_ACTION, request)
+    result: EducationLogResult = await client.execute_workflow(
+        LOG_WORKFLOW,
+        signed,
+        id=workflow_id,
+        task_queue=task_queue,
+        result_type=EducationLogResult,
+        static_summary=f"{request.recorded_by} logs a {request.kind.value} on {request.product}",
+    )
+    return result
 
 
 def _existing(engine: Engine, request: EducationActionRequest) -> EducationAction | None:

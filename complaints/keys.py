@@ -226,6 +226,10 @@ class KeyFileSigner:
         actor = getattr(request, "actor", None)
         if not isinstance(actor, str) or "signature" not in type(request).model_fields:
             return request  # not a staff action (a customer's withdrawal comes through intake)
+        return self.sign_as(actor, workflow_id, action, request)
+
+    def sign_as(self, actor: str, workflow_id: str, action: str, request: _Signable) -> _Signable:
+        """Sign a request whose actor is not called ``actor`` (an education action's ``recorded_by``)."""
         if getattr(request, "signature", None) is not None or not keys_on_disk(actor, self._config):
             return request
         now = datetime.now(UTC)

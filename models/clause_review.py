@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 
 from models.base import PolicyModel, TimeLimit, TimeUnit
 from models.roles import Role
+from models.signature import Signature
 
 
 class TemplateRule(PolicyModel):
@@ -120,6 +121,7 @@ class CloseReviewRequest(BaseModel):
     outcome: ReviewOutcome
     reasons: Annotated[str, Field(max_length=2000)]
     new_template_version: Annotated[str, Field(max_length=80)] | None = None
+    signature: Signature | None = None  # the actor's (issue 16; ``workflows.signing``)
 
 
 class ClauseReviewState(BaseModel):

@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field, model_validator
 from models.base import Model, PolicyModel
 from models.intake import Category
 from models.roles import Role
+from models.signature import Signature
 
 UNSPECIFIED = "unspecified"  # the product of a complaint that names none
 RootCauseCode = Annotated[str, Field(max_length=40, pattern=r"^[a-z][a-z0-9_]*$")]
@@ -65,6 +66,7 @@ class EducationActionRequest(Model):
     reach: int | None = Field(default=None, ge=0, le=10_000_000, description="People reached, if known.")
     recorded_by: Annotated[str, Field(min_length=1, max_length=64)]
     note: Annotated[str, Field(max_length=500)] = ""
+    signature: Signature | None = None  # the recorder's (issue 16; checked by EducationLogWorkflow)
 
 
 class EducationAction(BaseModel):
@@ -118,3 +120,15 @@ class EducationOverview(BaseModel):
     as_of: date  # effects are counted up to this day (the period's end, or today if sooner)
     root_causes: list[str]
     topics: list[TopicLine]
+
+
+class EducationLogResult(BaseModel):
+    """What ``EducationLogWorkflow`` answers: the action as recorded (``recorded``: by this call),
+    or why it was refused (``invalid``: a field the policy refuses; ``unknown_staff``: no such
+    recorder)."""
+
+    action: EducationAction | None = None
+    recorded: bool = False
+    refused: str | None = None
+    invalid: bool = False
+    unknown_staff: bool = False

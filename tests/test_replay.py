@@ -14,16 +14,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
-from workflows.complaint import ComplaintWorkflow
-from workflows.investigation import InvestigationWorkflow
-from workflows.retention import RetentionWorkflow
-from workflows.step3_analysis import ReportingWorkflow
-from workflows.step4_award import AwardWorkflow
-from workflows.step4_training import TrainingAssignmentWorkflow
-from workflows.step5_clauses import ClauseReviewWorkflow, ClauseWatchWorkflow
-from workflows.step5_risk import EarlyWarningWorkflow
-from workflows.step6_incident import IncidentWorkflow, SurgeWatchWorkflow
-from workflows.step6_recall import RecallWorkflow, RemediationWorkflow
+from worker import WORKFLOWS
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 
@@ -38,21 +29,7 @@ async def test_recorded_history_replays(path: Path) -> None:
     workflow_id = raw["events"][0]["workflowExecutionStartedEventAttributes"].get("workflowId") or path.stem
     history = WorkflowHistory.from_json(workflow_id, raw)
     replayer = Replayer(
-        workflows=[
-            ComplaintWorkflow,
-            InvestigationWorkflow,
-            ReportingWorkflow,
-            TrainingAssignmentWorkflow,
-            AwardWorkflow,
-            ClauseWatchWorkflow,
-            ClauseReviewWorkflow,
-            EarlyWarningWorkflow,
-            SurgeWatchWorkflow,
-            IncidentWorkflow,
-            RecallWorkflow,
-            RemediationWorkflow,
-            RetentionWorkflow,
-        ],
+        workflows=WORKFLOWS,  # every workflow the worker runs
         data_converter=pydantic_data_converter,
     )
     result = await replayer.replay_workflow(history, raise_on_replay_failure=True)

@@ -48,6 +48,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.handlers import recheck
     from workflows.options import ACTIVITY_TIMEOUT, RETRY, call
+    from workflows.signing import StaffSignatures
 
 
 @workflow.defn
@@ -88,10 +89,12 @@ class ClauseReviewWorkflow:
     def __init__(self, request: ClauseReviewRequest) -> None:
         self._state = ClauseReviewState(request=request, workflow_id=workflow.info().workflow_id)
         self._lock = asyncio.Lock()  # links, the timers' steps and ``close`` act one after the other
+        self._signing = StaffSignatures()
 
     @workflow.run
     async def run(self, request: ClauseReviewRequest) -> ClauseReviewState:
         state = self._state
+        await self._signing.load()
         workflow.upsert_search_attributes([sa.CLAUSE_REVIEW.value_set(ReviewStatus.OPEN.value)])
         self._show("Planning the review: owner and due date")
         async with self._lock:
@@ -185,7 +188,7 @@ class ClauseReviewWorkflow:
 
     @workflow.update
     async def close(self, request: CloseReviewRequest) -> ClauseReviewResult:
-        async with self._lock:
+        async with self._lock, self._signing.turn():
             recheck(self._validate_close, request)
             state = self._state
             state.status, state.closed_at, state.closed_by = ReviewStatus.CLOSED, workflow.now(), request.actor
@@ -206,6 +209,12 @@ class ClauseReviewWorkflow:
         problem = rules.close_refusal(self._state, request)
         if problem:
             raise Refused(problem)
+        self._signing.check(request)  # who closes is proven (issue 16)
+
+    @workflow.signal
+    async def refresh_staff_keys(self) -> None:
+        """A key was registered or revoked (``complaints keys register|revoke|refresh``)."""
+        await self._signing.refresh()
 
     @workflow.query
     def status(self) -> ClauseReviewState:

@@ -25,6 +25,7 @@ from complaints.cli.common import (
     print_json,
     require_staff,
     run,
+    signer,
     temporal_client,
     when,
 )
@@ -144,7 +145,7 @@ def clauses_close(
             reasons=reasons,
             new_template_version=new_version,
         )
-        result = await close_review(await temporal_client(settings), engine(settings), request)
+        result = await close_review(await temporal_client(settings), engine(settings), request, signer(settings))
         if as_json:
             print_json(result)
         else:

@@ -15,9 +15,23 @@ from zoneinfo import ZoneInfo
 import typer
 from rich.table import Table
 
-from complaints.cli.common import EXIT_USAGE, As, CliError, Json, engine, out, print_json, run
+from complaints.cli.common import (
+    EXIT_NOT_FOUND,
+    EXIT_REFUSED,
+    EXIT_USAGE,
+    As,
+    CliError,
+    Json,
+    engine,
+    out,
+    print_json,
+    require_staff,
+    run,
+    signer,
+    temporal_client,
+)
 from complaints.config import Settings
-from complaints.education import EducationActionInvalid, record_action
+from complaints.education import EducationActionInvalid, check, log_education
 from complaints.intake import policy_in_force
 from db.education_queries import overview
 from domain.analysis import LABEL_FORMS, period_from_label, previous_period
@@ -142,9 +156,16 @@ def education_log(
              "reach": reach, "recorded_by": as_, "note": note}
         )  # fmt: skip
         try:
-            action, new = record_action(engine(settings), policy, request)
+            check(request, policy)  # the policy's catalogue and the day, before anything is sent
         except EducationActionInvalid as e:
             raise CliError(str(e), EXIT_USAGE) from e
+        require_staff(settings, as_)
+        # The worker checks the signature and the recorder's role, and logs it (EducationLogWorkflow).
+        result = await log_education(await temporal_client(settings), settings.task_queue, request, signer(settings))
+        if result.refused is not None or result.action is None:
+            code = EXIT_USAGE if result.invalid else EXIT_NOT_FOUND if result.unknown_staff else EXIT_REFUSED
+            raise CliError(("" if result.invalid or result.unknown_staff else "refused: ") + str(result.refused), code)
+        action, new = result.action, result.recorded
         if as_json:
             print_json({"action": action.model_dump(mode="json"), "recorded": new})
             return

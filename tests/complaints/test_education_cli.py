@@ -1,7 +1,9 @@
-"""`complaints education` in a subprocess, against the database (no Temporal server needed).
+"""`complaints education` in a subprocess, against the database; `log` through a worker.
 
-The topics are those of tests/db/test_education_queries.py (2036); the action logged here is
-held in 2026, before today, and removed afterwards.
+Logging an action is a signed staff action: the worker's ``EducationLogWorkflow`` checks the
+recorder's signature and role (issue 16), so `log` runs against this module's own worker; `list`
+reads the database alone. The topics are those of tests/db/test_education_queries.py (2036); the
+action logged here is held in 2026, before today, and removed afterwards.
 """
 
 from __future__ import annotations
@@ -9,15 +11,23 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
+import pytest_asyncio
 import sqlalchemy as sa
 from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+from temporalio.client import Client
 
 from complaints.config import PROJECT_ROOT
+from db.signed_actions import SignedActionRow
 from db.tables import EducationActionRow
+from domain.policy import PolicyStore
 from tests.db.test_education_queries import A, rows  # noqa: F401 (the fixture)
+from tests.helpers import config_with, own_worker, save_history, staff_cli
 from tests.test_cli import CLI
 
 STANDARD = PROJECT_ROOT / "policies" / "standard.yaml"
@@ -36,10 +46,23 @@ def education(engine: Engine, *args: str) -> tuple[int, str, str]:
     return proc.returncode, proc.stdout, proc.stderr
 
 
-@pytest.fixture
-def logged(engine: Engine) -> Iterator[Engine]:
+@dataclass
+class Logged:
+    client: Client
+    engine: Engine
+    task_queue: str
+
+    async def log(self, *args: str, config: Path | None = None) -> tuple[int, str, str]:
+        return await staff_cli(
+            self.client, self.engine, "education", *args, config=config, task_queue=self.task_queue, policy=STANDARD
+        )
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def logged(client: Client, engine: Engine) -> AsyncIterator[Logged]:
     try:
-        yield engine
+        async with own_worker(client, engine, PolicyStore.from_file(STANDARD), prefix="education") as intake:
+            yield Logged(client, engine, intake.task_queue)
     finally:
         with engine.begin() as conn:
             t = EducationActionRow.__table__  # type: ignore[attr-defined]
@@ -50,15 +73,36 @@ LOG = ("log", "--product", "overdraft", "--topic", "fees_and_interest", "--kind"
        "--held-on", "2026-06-30", "--reach", "1200", "--as", "S-RM-007")  # fmt: skip
 
 
-def test_an_action_is_logged_once_and_listed_with_the_months_around_it(logged: Engine) -> None:
-    code, out, err = education(logged, *LOG)
+async def test_an_action_is_logged_once_signed_and_listed_with_the_months_around_it(
+    logged: Logged, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    # Someone holding only their own key logs as the relationship manager: refused, nothing written.
+    code, _, err = await logged.log(*LOG, config=config_with(tmp_path, "S-HND-001"))
+    assert code == 1 and "signature refused: unsigned: log_education by S-RM-007 carries no signature" in err, err
+    assert _count(logged.engine) == 0
+
+    code, out, err = await logged.log(*LOG)
     assert code == 0, err
     assert out.startswith("logged #") and f"page '{TITLE}' on overdraft / fees_and_interest, held 2026-06-30" in out
     assert "reach 1,200, by S-RM-007" in out
-    code, out, err = education(logged, *LOG)
+    code, out, err = await logged.log(*LOG)
     assert code == 0 and out.startswith("already logged #"), err
 
-    code, out, err = education(logged, "list", "--period", "2026-Q3", "--json")
+    # What the relationship manager signed is kept with the workflow that logged it, and verifies.
+    with Session(logged.engine) as session:
+        kept = session.exec(
+            select(SignedActionRow)
+            .where(SignedActionRow.actor == "S-RM-007", SignedActionRow.action == "log_education")
+            .order_by(col(SignedActionRow.id).desc())
+        ).first()
+    assert kept is not None and kept.payload["title"] == TITLE and kept.signature is not None
+    code, out, err = await staff_cli(logged.client, logged.engine, "verify", kept.workflow_id)
+    assert code == 0 and f"{kept.workflow_id}: all 1 verified" in out, out + err
+    if logged.engine.dialect.name == "sqlite":
+        await save_history(request, logged.client.get_workflow_handle(kept.workflow_id), "education_log_signed")
+
+    engine = logged.engine
+    code, out, err = education(engine, "list", "--period", "2026-Q3", "--json")
     assert code == 0, err
     found = json.loads(out)
     assert found["periods"] == ["2026-Q3", "2026-Q2", "2026-Q1", "2025-Q4"] and found["as_of"] == "2026-09-30"
@@ -67,7 +111,7 @@ def test_an_action_is_logged_once_and_listed_with_the_months_around_it(logged: E
     # 30 June: the months before from 30 March; three whole months after by 30 September.
     assert mine["effect"]["months"] == 3 and len(mine["effect"]["before"]) == 3 and len(mine["effect"]["after"]) == 3
 
-    code, out, err = education(logged, "list", "--period", "2026-Q3")
+    code, out, err = education(engine, "list", "--period", "2026-Q3")
     assert code == 0, err
     assert "Education topics 2026-Q3 (2026-07-01 to 2026-09-30): complaints closed as customer misunderstanding" in out
     assert "Actions held by 2026-09-30" in out and TITLE in out and "S-RM-007" in out
@@ -89,7 +133,7 @@ def test_the_periods_topics_by_product_and_category(rows: Engine) -> None:  # no
     ("change", "code", "message"),
     [
         ({"--as": "S-HND-001"}, 1, "refused: recorded_by: S-HND-001 is a handler; education actions are logged by"),
-        ({"--as": "S-NOBODY"}, 3, "error: recorded_by: no staff member S-NOBODY in the staff directory"),
+        ({"--as": "S-NOBODY"}, 3, "error: no staff member S-NOBODY in the staff directory"),
         ({"--product": "mortgage"}, 2, "error: product: 'mortgage' is not in the policy's catalogue"),
         ({"--topic": "weather"}, 2, "error: topic: Input should be 'contract_dispute'"),
         ({"--kind": "webinar"}, 2, "error: kind: Input should be 'meeting', 'leaflet' or 'page'"),
@@ -98,17 +142,21 @@ def test_the_periods_topics_by_product_and_category(rows: Engine) -> None:  # no
         ({"--reach": "-5"}, 2, "error: reach: Input should be greater than or equal to 0"),
     ],
 )
-def test_a_refused_action_names_the_field_and_writes_nothing(
-    logged: Engine, change: dict[str, str], code: int, message: str
+async def test_a_refused_action_names_the_field_and_writes_nothing(
+    logged: Logged, change: dict[str, str], code: int, message: str
 ) -> None:
     args = list(LOG)
     for option, value in change.items():
         args[args.index(option) + 1] = value
-    got, _, err = education(logged, *args)
+    got, _, err = await logged.log(*args)
     assert (got, message in err) == (code, True), err
-    with logged.connect() as conn:
+    assert _count(logged.engine) == 0
+
+
+def _count(engine: Engine) -> int:
+    with engine.connect() as conn:
         t = EducationActionRow.__table__  # type: ignore[attr-defined]
-        assert conn.scalar(sa.select(sa.func.count()).where(t.c.title == TITLE)) == 0
+        return int(conn.scalar(sa.select(sa.func.count()).where(t.c.title == TITLE)) or 0)
 
 
 def test_a_bad_period_exits_2() -> None:

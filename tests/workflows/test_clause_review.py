@@ -18,16 +18,17 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
 from sqlmodel import Session, col, select
 from temporalio.client import Client, WorkflowExecutionStatus
 
 from complaints.actions import ComplaintActions
 from complaints.clauses import close_review, review_state, run_watch
 from complaints.intake import ActionRefused, ComplaintIntakeClient
-from complaints.keys import set_up_demo_keys
+from complaints.keys import KeyFileSigner, set_up_demo_keys
 from db.engine import make_engine, migrate
 from db.seed import seed_staff_directory
+from db.signed_actions import SignedActionRow
 from db.tables import ClauseReviewRow, Complaint, ComplaintClause, OutboxMessage
 from domain.policy import PolicyStore
 from models import search_attributes as sa
@@ -36,8 +37,9 @@ from models.clause_review import ClauseCount, ClauseWatchResult, CloseReviewRequ
 from models.policy import Policy
 from tests.conftest import STAFF_DIRECTORY, _postgres_database
 from tests.factories import CATEGORY_DETAILS, intake_payload
-from tests.helpers import eventually, own_worker, save_history
+from tests.helpers import config_with, eventually, own_worker, save_history, staff_cli
 from tests.workflows.test_policy_switches import variant
+from tests.workflows.test_signed_cross_actions import kept_once
 from workflows.step5_clauses import ClauseReviewWorkflow
 
 
@@ -121,7 +123,7 @@ def notices(world: World, review_id: str) -> list[OutboxMessage]:
 
 
 async def test_three_disputes_citing_a_clause_open_one_review_a_fourth_links_and_legal_closes_it(
-    request: pytest.FixtureRequest, client: Client, world: World, intake: ComplaintIntakeClient
+    request: pytest.FixtureRequest, client: Client, world: World, intake: ComplaintIntakeClient, tmp_path: Path
 ) -> None:
     first = [await file_dispute(world, intake) for _ in range(2)]
     nothing = await run_watch(client, intake.task_queue, "test")
@@ -184,6 +186,10 @@ async def test_three_disputes_citing_a_clause_open_one_review_a_fourth_links_and
         await close_review(client, world.engine, close("S-HND-001", ReviewOutcome.REWORD, "PF-2026.1"))
     with pytest.raises(ActionRefused, match="needs the new template version"):
         await close_review(client, world.engine, close("S-LEG-001", ReviewOutcome.REWORD))
+    # Signed actions (issue 16): a handler holding only their own key closes as legal: unsigned.
+    forger = KeyFileSigner(config=config_with(tmp_path, "S-HND-001"))
+    with pytest.raises(ActionRefused, match="signature refused: unsigned: close by S-LEG-001 carries no signature"):
+        await close_review(client, world.engine, close("S-LEG-001", ReviewOutcome.KEEP), forger)
     done = await close_review(client, world.engine, close("S-LEG-001", ReviewOutcome.REWORD, "PF-2026.1"))
     assert done.status == ReviewStatus.CLOSED and "reword, new template version PF-2026.1" in done.message
     with pytest.raises(ActionRefused, match="already closed"):
@@ -197,7 +203,18 @@ async def test_three_disputes_citing_a_clause_open_one_review_a_fourth_links_and
     found, live = await review_state(client, world.engine, f"{world.template}-7.3")
     assert found.review_id == review_id and live is not None and live.status == ReviewStatus.CLOSED
     if world.engine.dialect.name == "sqlite":
-        await save_history(request, handle, "clause_review_linked_overdue_reworded")
+        await save_history(request, handle, "clause_review_signed_close")
+    # What legal signed is kept, and verifies from the database; an altered row does not.
+    [kept] = await kept_once(world.engine, row.workflow_id, 1)
+    assert (kept.action, kept.actor, kept.payload["new_template_version"]) == ("close", "S-LEG-001", "PF-2026.1")
+    code, out, err = await staff_cli(client, world.engine, "verify", row.workflow_id)
+    assert code == 0 and f"{row.workflow_id}: all 1 verified" in out, out + err
+    with Session(world.engine) as session:
+        payload = {**kept.payload, "outcome": "keep"}
+        session.execute(update(SignedActionRow).where(col(SignedActionRow.id) == kept.id).values(payload=payload))
+        session.commit()
+    code, out, _ = await staff_cli(client, world.engine, "verify", row.workflow_id)
+    assert code == 1 and "bad signature" in out
 
     # What the closed review took counts no more; the next crossing opens a new review.
     quiet = await run_watch(client, intake.task_queue, "test")

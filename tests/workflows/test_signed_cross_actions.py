@@ -14,9 +14,11 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 import pytest_asyncio
+from pydantic import BaseModel
 from sqlalchemy import Engine, update
 from sqlmodel import Session, col, select
 from temporalio.client import Client
@@ -30,7 +32,7 @@ from domain.policy import PolicyStore
 from domain.risk import workflow_id as warning_workflow_id
 from domain.signatures import sign, signed_payload
 from models.risk import WarningAction
-from tests.helpers import config_with, eventually, own_worker, staff_cli
+from tests.helpers import config_with, eventually, own_worker, save_history, staff_cli
 from tests.workflows.test_policy_switches import seconds, variant
 from tests.workflows.test_risk import case_row, signal
 
@@ -69,8 +71,11 @@ async def kept_once(engine: Engine, workflow_id: str, count: int) -> list[Signed
     return await eventually(probe, timeout=30, what=f"{count} signed action(s) of {workflow_id} kept")
 
 
-def forged_by(intruder: str, workflow_id: str, action: str, request: WarningAction) -> WarningAction:
-    """``request`` (naming someone else) signed with the intruder's own key."""
+Signed = TypeVar("Signed", bound=BaseModel)
+
+
+def forged_by(intruder: str, workflow_id: str, action: str, request: Signed) -> Signed:
+    """``request`` (naming someone else) signed with the intruder's own key (any signed request model)."""
     sig = sign(load_signer(intruder), workflow_id, action, signed_payload(request), datetime.now(UTC), "B" * 22)
     return request.model_copy(update={"signature": sig})
 
@@ -86,7 +91,9 @@ async def alter_and_verify(world: World, workflow_id: str, row: SignedActionRow,
     return out
 
 
-async def test_early_warning_actions_are_signed_kept_and_verified(world: World, tmp_path: Path) -> None:
+async def test_early_warning_actions_are_signed_kept_and_verified(
+    world: World, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     c = f"C-XS-{uuid.uuid4().hex[:8]}"
     book = LoanBookClient(world.engine, world.client, world.task_queue, POLICY)
     await book.submit([signal(c, "days_past_due", days=31, contract_number="PF-1"), signal(c, "covenant_breach")])
@@ -130,3 +137,5 @@ async def test_early_warning_actions_are_signed_kept_and_verified(world: World, 
     assert f"{wid}: all 2 verified" in out
     out = await alter_and_verify(world, wid, second, "note", "nothing was done")
     assert "bad signature" in out and f"{wid}: 1 of 2 FAILED" in out
+    if world.engine.dialect.name == "sqlite":
+        await save_history(request, world.client.get_workflow_handle(wid), "early_warning_signed_actions")
