@@ -17,9 +17,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import FailureError
 
 with workflow.unsafe.imports_passed_through():
+    import workflows.investigation_links as links
     import workflows.presentation as presentation
     from activities.classification import ClassificationActivities
     from activities.investigation import InvestigationActivities
@@ -46,15 +46,11 @@ with workflow.unsafe.imports_passed_through():
         InvestigationFinding,
         InvestigationFindingRequest,
         InvestigationInput,
-        InvestigationProgressSignal,
         InvestigationResult,
         InvestigationStage,
         InvestigationStatusQuery,
-        OpenComplaints,
-        OpenComplaintsRequest,
         ResponsibleNamed,
         ResponsibleRequest,
-        ReviewFlagSignal,
     )
     from models.notifications import StaffNotification
     from models.policy import Accountability, Role
@@ -436,40 +432,7 @@ class InvestigationWorkflow:
 
     async def _flag(self, staff_ids: list[str], actor: str, reason: str) -> list[FlaggedComplaint]:
         """Tell each other open complaint of these staff that it needs a manager's review."""
-        file = self._file
-        found: OpenComplaints = await self._call(
-            InvestigationActivities.find_open_complaints,
-            OpenComplaintsRequest(
-                investigation_id=file.investigation_id,
-                staff_ids=sorted(set(staff_ids)),
-                exclude_complaint_id=file.complaint_id,
-            ),
-            summary=f"Find other open complaints of {', '.join(sorted(set(staff_ids)))}",
-        )
-        done = {(f.complaint_id, f.staff_id) for f in file.flagged if f.delivered}
-        flagged: list[FlaggedComplaint] = []
-        for ref in found.complaints:
-            if (ref.complaint_id, ref.staff_id) in done:
-                continue
-            try:
-                await workflow.get_external_workflow_handle(ref.workflow_id).signal(
-                    "flag_for_review",
-                    ReviewFlagSignal(
-                        investigation_id=file.investigation_id,
-                        staff_id=ref.staff_id,
-                        relation=ref.relation,
-                        flagged_by=actor,
-                        reason=reason,
-                    ),
-                )
-                delivered = True
-            except FailureError:
-                delivered = False  # it closed since the database last heard from it
-            item = FlaggedComplaint(
-                complaint_id=ref.complaint_id, staff_id=ref.staff_id, relation=ref.relation, delivered=delivered
-            )
-            file.flagged.append(item)
-            flagged.append(item)
+        flagged = await links.flag_open_complaints(self._call, self._file, staff_ids, actor, reason)
         await self._record(
             "complaints_flagged",
             actor=actor,
@@ -481,19 +444,7 @@ class InvestigationWorkflow:
         return flagged
 
     async def _tell_complaint(self) -> None:
-        """The complaint applies recusal at once (implicated staff stop handling it) and shows a breach."""
-        try:
-            await workflow.get_external_workflow_handle(self._input.complaint_workflow_id).signal(
-                "investigation_progress",
-                InvestigationProgressSignal(
-                    investigation_id=self._file.investigation_id,
-                    lead=self._file.lead,
-                    implicated=self._file.implicated,
-                    breached=self._file.breached,
-                ),
-            )
-        except FailureError:
-            workflow.logger.warning("complaint %s no longer takes signals", self._input.complaint_workflow_id)
+        await links.tell_complaint(self._input.complaint_workflow_id, self._file)
 
     def _available_investigator(self) -> str | None:
         free = [s for s in self._with_role(Role.COMPLIANCE) if s not in self._file.implicated]
