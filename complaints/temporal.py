@@ -17,6 +17,7 @@ from temporalio.service import RPCError, TLSConfig
 
 from complaints.codec import data_converter
 from complaints.config import Settings
+from complaints.telemetry import tracing_interceptors
 from models import search_attributes as sa
 
 
@@ -48,6 +49,7 @@ async def connect(settings: Settings | None = None, *, wait_seconds: float = 0) 
                 data_converter=converter,
                 tls=_tls(settings),
                 api_key=settings.api_key or None,
+                interceptors=list(tracing_interceptors()),  # none unless OTEL_TRACES_EXPORTER names one
             )
         except RuntimeError as err:
             if asyncio.get_running_loop().time() >= deadline:

@@ -1,0 +1,78 @@
+"""Traces (issue 17): OpenTelemetry through ``temporalio.contrib.opentelemetry``, off unless an
+exporter is configured.
+
+The standard OpenTelemetry variables choose it, so an operator sets what they already know:
+
+- ``OTEL_TRACES_EXPORTER``: ``otlp`` (gRPC, to ``OTEL_EXPORTER_OTLP_ENDPOINT``, default
+  ``http://localhost:4317``), ``console`` (spans printed as JSON, for a look), or ``none``/unset:
+  no tracing, no interceptor, nothing changes.
+- ``OTEL_SERVICE_NAME``: the service the spans belong to (default: the process's own name,
+  ``complaints-worker`` or ``complaints-cli``).
+
+One ``TracingInterceptor`` on the client (``complaints.temporal.connect``) traces the client's
+calls (start, signal, update, query) and, because workers built on that client inherit it, the
+workflow and its activities: one trace from an intake system's ``StartWorkflow`` through the
+workflow's tasks to each activity. Workflow spans are instants (the interceptor ends them at once:
+a workflow task may replay elsewhere); activity spans have their real duration. The tracer is
+the process's own provider, not OpenTelemetry's global one, so nothing else in the process is
+changed by turning it on.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import sys
+from functools import cache
+from pathlib import Path
+
+from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
+from opentelemetry.trace import Tracer
+from temporalio.client import Interceptor
+from temporalio.contrib.opentelemetry import TracingInterceptor
+
+EXPORTERS = ("otlp", "console", "none")
+
+
+class TracingMisconfigured(ValueError):
+    """``OTEL_TRACES_EXPORTER`` names no exporter this service has."""
+
+
+def exporter_named(name: str) -> SpanExporter | None:
+    """The span exporter ``OTEL_TRACES_EXPORTER`` names (None: tracing off)."""
+    chosen = name.strip().lower()
+    if chosen in ("", "none"):
+        return None
+    if chosen == "console":
+        return ConsoleSpanExporter()
+    if chosen == "otlp":
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+
+        return OTLPSpanExporter()  # OTEL_EXPORTER_OTLP_ENDPOINT and its kin configure it
+    raise TracingMisconfigured(f"OTEL_TRACES_EXPORTER={name!r}: use one of {', '.join(EXPORTERS)}")
+
+
+def tracing_interceptors_for(tracer: Tracer) -> list[Interceptor]:
+    """The client's interceptors that trace with ``tracer`` (a test's, or the process's)."""
+    return [TracingInterceptor(tracer)]
+
+
+@cache
+def tracing_interceptors() -> tuple[Interceptor, ...]:
+    """The interceptors the environment asks for: none unless an exporter is configured. Made once a
+    process; spans still buffered are exported when it exits."""
+    exporter = exporter_named(os.environ.get("OTEL_TRACES_EXPORTER", ""))
+    if exporter is None:
+        return ()
+    service = os.environ.get("OTEL_SERVICE_NAME") or _process_service()
+    provider = TracerProvider(resource=Resource.create({SERVICE_NAME: service}))
+    provider.add_span_processor(BatchSpanProcessor(exporter))
+    atexit.register(provider.shutdown)
+    return tuple(tracing_interceptors_for(provider.get_tracer("complaints")))
+
+
+def _process_service() -> str:
+    program = Path(sys.argv[0]).stem if sys.argv and sys.argv[0] else ""
+    return "complaints-cli" if program == "complaints" else "complaints-worker"
