@@ -5,7 +5,7 @@ STAMP   := $(VENV)/.installed-stamp
 PYTHON  ?= python3
 export PATH := $(BIN):$(PATH)
 
-.PHONY: install browser run lint test bench demo clean mutate
+.PHONY: install browser prometheus run lint test bench demo clean mutate
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,11 +17,14 @@ install: $(STAMP)
 
 ## Temporal dev server (Web UI http://localhost:8233) + worker + codec server (:8234), in the foreground
 ## until Ctrl-C. The payload key ring .data/codec-keys.json (mode 0600) is made on the first run.
+## The worker serves Prometheus metrics at COMPLAINTS_METRICS_ADDRESS (default 127.0.0.1:9464).
+run: export COMPLAINTS_METRICS_ADDRESS ?= 127.0.0.1:9464
 run: install
 	mkdir -p .data
 	$(BIN)/complaints codec init --if-missing
 	$(BIN)/complaints keys demo
 	@echo "Payloads are encrypted; to read them in the Web UI, open the link of: $(BIN)/complaints codec login-url --as S-MGR-001"
+	@echo "Metrics (SDK and business) for Prometheus: http://$(COMPLAINTS_METRICS_ADDRESS)/metrics"
 	$(BIN)/honcho -f Procfile start
 
 ## Debian's Chromium and CJK fonts for the browser tests (Playwright drives it; no browser download).
@@ -31,6 +34,12 @@ browser:
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; } || \
 	  echo "note: could not install chromium (needs root and apt); the Web UI test will skip, and fail under CI=true"
 
+## Debian's Prometheus for the metrics test (a real server scraping a worker; no download of its own).
+prometheus:
+	@command -v prometheus >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; } || \
+	  echo "note: could not install prometheus (needs root and apt); the metrics test will skip, and fail under CI=true"
+
 ## Lint, import order and format (ruff, whole tree) and types (mypy; config in pyproject.toml).
 lint: install
 	$(BIN)/ruff check .
@@ -38,7 +47,7 @@ lint: install
 	$(BIN)/mypy
 
 ## The whole suite against a dev server the tests start, on SQLite and PostgreSQL (after lint).
-test: install browser lint
+test: install browser prometheus lint
 	$(BIN)/pytest
 
 ## Throughput, capacity and history size, side by side with a bare Temporal workflow

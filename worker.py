@@ -9,7 +9,9 @@ import asyncio
 import compileall
 import inspect
 import signal
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from dataclasses import asdict
 from datetime import timedelta
 from pathlib import Path
@@ -18,6 +20,7 @@ from typing import Any
 import structlog
 from sqlalchemy import Engine
 from temporalio.client import Client
+from temporalio.runtime import Runtime
 from temporalio.worker import PollerBehaviorSimpleMaximum, Worker
 from temporalio.worker.workflow_sandbox import (
     SandboxedWorkflowRunner,
@@ -58,6 +61,7 @@ from complaints.incident import ensure_surge_watch_schedule
 from complaints.logging import configure_logging
 from complaints.retention import ensure_namespace_retention, ensure_retention_schedule
 from complaints.schedules import ensure_award_schedule, ensure_schedules
+from complaints.telemetry import metrics_runtime, open_complaints_gauge
 from complaints.temporal import connect, ensure_search_attributes, exit_process
 from complaints.training import ensure_joining_training
 from db.engine import make_engine, migrate
@@ -246,13 +250,25 @@ def prepare_database(settings: Settings) -> Engine:
     return engine
 
 
+@asynccontextmanager
+async def _open_gauge(runtime: Runtime | None, engine: Engine) -> AsyncIterator[None]:
+    """While the worker runs: the open complaints by status, on the metrics endpoint (if served)."""
+    task = asyncio.create_task(open_complaints_gauge(runtime.metric_meter, engine)) if runtime else None
+    try:
+        yield
+    finally:
+        if task is not None:
+            task.cancel()
+
+
 async def main() -> None:
     settings = Settings()
     configure_logging(settings.log_level)
     log = structlog.get_logger().bind(task_queue=settings.task_queue)
     policies = PolicyStore.from_file(settings.policy_file)
     engine = prepare_database(settings)
-    client = await connect(settings, wait_seconds=120)
+    runtime = metrics_runtime(settings.metrics_address) if settings.metrics_address else None
+    client = await connect(settings, wait_seconds=120, runtime=runtime)
     added = await ensure_search_attributes(client)
     if added:
         log.warning("registered search attributes the server lacked", added=added)
@@ -286,7 +302,9 @@ async def main() -> None:
             policy=policies.current.version,
             tuning=asdict(settings.worker),
         )
-        async with worker:
+        async with worker, _open_gauge(runtime, engine):
+            if runtime is not None:
+                log.info("metrics served", url=f"http://{settings.metrics_address}/metrics")
             if settings.joining_training:
                 joined = await ensure_joining_training(client, settings.task_queue, engine, policies.current)
                 log.info("joining training in place", started=joined)

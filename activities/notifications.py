@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 from temporalio import activity
 
+from activities import metrics
 from activities.logging import activity_logger
 from db.tables import OutboxMessage, utc_now
 from domain.policy import PolicyStore
@@ -161,7 +162,11 @@ class ChannelNotifier:
                     session.rollback()
         adapter = self._adapters.get(message.channel)
         if adapter is not None:
-            adapter.deliver(message)  # an exception leaves the row pending; the activity retries
+            try:
+                adapter.deliver(message)  # an exception leaves the row pending; the activity retries
+            except Exception:
+                metrics.notification_failed(message.channel)
+                raise
         with Session(self._engine) as session:
             row = session.exec(
                 select(OutboxMessage).where(OutboxMessage.idempotency_key == message.idempotency_key)

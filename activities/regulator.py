@@ -21,6 +21,7 @@ import httpx
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities import metrics
 from activities.logging import activity_logger
 from models.regulator import FileReportRequest, RegulatorReceipt, RegulatorReport
 
@@ -98,9 +99,11 @@ class RegulatorActivities:
         log = activity_logger(request.complaint_id).bind(
             regulator=request.report.regulator, key=request.report.idempotency_key
         )
+        metrics.report_attempt(request.report.regulator)
         try:
             receipt = self._gateway.submit(request.report)
         except RegulatorRejected as err:
+            metrics.report_rejected(request.report.regulator)
             log.warning("regulator rejected the report", error=str(err))
             raise ApplicationError(str(err), type="RegulatorRejected", non_retryable=True) from err
         except (httpx.HTTPError, OSError) as err:

@@ -110,6 +110,9 @@ class Settings:
     tls_cert: str = field(default_factory=lambda: _env("COMPLAINTS_TEMPORAL_TLS_CERT", ""))
     tls_key: str = field(default_factory=lambda: _env("COMPLAINTS_TEMPORAL_TLS_KEY", ""))
     api_key: str = field(default_factory=lambda: _env("COMPLAINTS_TEMPORAL_API_KEY", ""))
+    # Metrics (issue 17): where the worker serves the SDK runtime's Prometheus endpoint (SDK and
+    # business metrics, /metrics); unset: none. `make run` uses 127.0.0.1:9464.
+    metrics_address: str = field(default_factory=lambda: _env("COMPLAINTS_METRICS_ADDRESS", ""))
     # Payload encryption (complaints/codec.py, README 'Encryption'): the key ring is the file
     # (unset: .data/codec-keys.json if `make run` made it; `none`: no encryption) or the inline
     # list `k2:<base64>,k1:<base64>` (the first is current), which wins over the file.

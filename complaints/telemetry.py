@@ -1,5 +1,12 @@
-"""Traces (issue 17): OpenTelemetry through ``temporalio.contrib.opentelemetry``, off unless an
-exporter is configured.
+"""Metrics and traces (issue 17).
+
+**Metrics.** The worker's Temporal runtime serves Prometheus at ``COMPLAINTS_METRICS_ADDRESS``
+(``metrics_runtime``): the SDK's own series and the business metrics of ``domain.metrics``, which
+workflows and activities record through the SDK's meters; ``open_complaints_gauge`` sets the
+open complaints by status from the projection every few seconds.
+
+**Traces.** OpenTelemetry through ``temporalio.contrib.opentelemetry``, off unless an exporter is
+configured.
 
 The standard OpenTelemetry variables choose it, so an operator sets what they already know:
 
@@ -20,20 +27,52 @@ changed by turning it on.
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import os
 import sys
 from functools import cache
 from pathlib import Path
 
+import structlog
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
 from opentelemetry.trace import Tracer
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from temporalio.client import Interceptor
+from temporalio.common import MetricMeter
 from temporalio.contrib.opentelemetry import TracingInterceptor
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+
+from db.operations import open_by_status
+from domain import metrics
+from models.complaint import CLOSED_STATUSES, Status
 
 EXPORTERS = ("otlp", "console", "none")
+OPEN_EVERY = 15.0  # seconds between two counts of the open complaints (one grouped query)
+
+
+def metrics_runtime(address: str) -> Runtime:
+    """A runtime serving Prometheus at ``address`` (host:port): give it to the worker's client."""
+    return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=address)))
+
+
+async def open_complaints_gauge(meter: MetricMeter, engine: Engine, every: float = OPEN_EVERY) -> None:
+    """Set ``complaints_open{status}`` from the projection until cancelled. Every status is set,
+    zero included, so a status that emptied shows 0 rather than its last count."""
+    gauge = meter.create_gauge(metrics.OPEN.name, metrics.OPEN.description)
+    while True:
+        try:
+            counts = await asyncio.to_thread(open_by_status, engine)
+        except SQLAlchemyError as err:  # the database away a moment: the next count will do
+            structlog.get_logger().warning("open complaints not counted", error=str(err))
+        else:
+            for status in Status:
+                if status not in CLOSED_STATUSES:
+                    gauge.set(counts.get(status.value, 0), {"status": status.value})
+        await asyncio.sleep(every)
 
 
 class TracingMisconfigured(ValueError):

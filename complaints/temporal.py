@@ -13,6 +13,7 @@ from temporalio.api.operatorservice.v1 import (
     ListSearchAttributesRequest,
 )
 from temporalio.client import Client
+from temporalio.runtime import Runtime
 from temporalio.service import RPCError, TLSConfig
 
 from complaints.codec import data_converter
@@ -36,8 +37,11 @@ def _tls(settings: Settings) -> bool | TLSConfig:
     )
 
 
-async def connect(settings: Settings | None = None, *, wait_seconds: float = 0) -> Client:
-    """Connect; with ``wait_seconds`` keep trying (the dev server may still be starting)."""
+async def connect(
+    settings: Settings | None = None, *, wait_seconds: float = 0, runtime: Runtime | None = None
+) -> Client:
+    """Connect; with ``wait_seconds`` keep trying (the dev server may still be starting). ``runtime``:
+    the worker's, serving metrics (``complaints.telemetry.metrics_runtime``); else the default."""
     settings = settings or Settings()
     deadline = asyncio.get_running_loop().time() + wait_seconds
     converter = data_converter(settings)  # encrypting when a key ring is configured
@@ -50,6 +54,7 @@ async def connect(settings: Settings | None = None, *, wait_seconds: float = 0) 
                 tls=_tls(settings),
                 api_key=settings.api_key or None,
                 interceptors=list(tracing_interceptors()),  # none unless OTEL_TRACES_EXPORTER names one
+                runtime=runtime,
             )
         except RuntimeError as err:
             if asyncio.get_running_loop().time() >= deadline:

@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
     # through only when it is imported by its own name (a `from` import of a submodule goes
     # round the sandbox's importer and would load the step modules afresh for every run).
     import workflows.legacy as legacy
+    import workflows.metrics as metrics
     import workflows.step1_intake as step1_intake
     import workflows.step2_handling as handling
     import workflows.step2_investigation as investigation
@@ -96,6 +97,7 @@ class ComplaintWorkflow:
         next_run = await look_back.end_of_run(case)
         if next_run is not None:
             workflow.continue_as_new(next_run)
+        metrics.closed_case(case.snap)
         return case.snap
 
     @workflow.query

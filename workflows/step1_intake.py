@@ -17,6 +17,7 @@ from models.complaint import (
 from models.intake import Category
 from models.notifications import AcknowledgementRequest, NotificationReceipt
 from models.staff import StaffLookupRequest, StaffRecord
+from workflows import metrics
 from workflows.case import Case
 
 
@@ -35,6 +36,7 @@ async def receive(case: Case, input: ComplaintWorkflowInput) -> None:
     snap.classification, snap.clocks, snap.status = cls, result.clocks, Status.CLASSIFIED
     snap.summary_resolution_by = result.summary_resolution_by
     case.rules = result.rules
+    metrics.filed(cls.tier.value, intake.category.value)
     if not case.lean:  # lean runs publish once, acknowledged
         case.publish()
     await case.record(
@@ -69,6 +71,7 @@ async def receive(case: Case, input: ComplaintWorkflowInput) -> None:
     )
     now = workflow.now()
     snap.acknowledged_at = now
+    metrics.acknowledged(cls.tier.value, now - intake.received_at)
     for clock in case.board.named(["acknowledgement"]):
         case.board.settle(clock, now, "acknowledgement", strict=True)
     snap.status = Status.AWAITING_ASSIGNMENT

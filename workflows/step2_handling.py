@@ -33,7 +33,7 @@ from models.policy import Role, Tier
 from models.regulator import ReportReason
 from models.signature import SigningMode
 from models.staff import RosterRequest, StaffKeys, StaffRoster
-from workflows import legacy, step2_investigation, step2_regulator
+from workflows import legacy, metrics, step2_investigation, step2_regulator
 from workflows.case import Case
 from workflows.clocks import run_clocks
 from workflows.handlers import recheck
@@ -90,6 +90,7 @@ async def _exclusively(case: Case, action: Awaitable[None]) -> None:
 async def warn(case: Case, clock: Clock) -> None:
     snap = case.snap
     case.board.warn(clock, workflow.now())
+    metrics.clock("warning", clock.name)
     manager = rules.escalation_target(snap, case.roster, 1)
     recipients = [r for r in dict.fromkeys([snap.assignee, manager]) if r]
     await case.notify_staff(
@@ -105,6 +106,7 @@ async def warn(case: Case, clock: Clock) -> None:
 async def breach(case: Case, clock: Clock) -> None:
     snap = case.snap
     case.board.breach(clock, workflow.now())
+    metrics.clock("breach", clock.name)
     snap.escalation_level += 1
     snap.escalated_to = rules.escalation_target(snap, case.roster, snap.escalation_level)
     case.publish()
