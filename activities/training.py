@@ -59,6 +59,10 @@ class TrainingActivities:
             if trainee is None:
                 raise _refuse(f"no staff member {assignment.staff_id} in the staff directory")
             active = session.exec(select(Staff).where(col(Staff.active).is_(True))).all()
+        # A manual assignment's assigner: the workflow checks their role itself (the CLI's check
+        # is the assigner's own machine's, which a forged --as passes by).
+        assigner = next((s for s in active if s.staff_id == assignment.assigned_by), None)
+        assigner_role = Role(assigner.role) if assigner and training.signed_by_assigner(assignment.source) else None
         seniors = sorted(s.staff_id for s in active if s.role == Role.SENIOR_MANAGER and s.staff_id != trainee.staff_id)
         renew = training.renewal_after(course, assignment.source, assigned_at, policy)
         plan = TrainingPlan(
@@ -76,6 +80,7 @@ class TrainingActivities:
             escalate_to=[trainee.manager_id] if trainee.manager_id else seniors,
             completers=sorted(s.staff_id for s in active if s.role == Role.COMPLIANCE),
             trainee_active=trainee.active,
+            assigner_role=assigner_role,
         )
         bound_logger(assignment_id=assignment.assignment_id).info(
             "training planned", course=course.code, staff_id=trainee.staff_id, due_at=due.isoformat()

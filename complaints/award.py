@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
+from typing import Any
+
 from sqlalchemy import Engine
 from sqlmodel import Session
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
@@ -10,6 +13,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from complaints.intake import ActionRefused, ComplaintNotFound
+from complaints.keys import KeyFileSigner, Signer
 from db.tables import AwardRow
 from models.analysis import Period
 from models.award import AwardDecision, AwardOutcome, AwardProposal, AwardRequest
@@ -61,14 +65,20 @@ async def proposal(client: Client, engine: Engine, quarter: str) -> AwardProposa
     return answer
 
 
-async def decide(client: Client, engine: Engine, quarter: str, decision: AwardDecision) -> AwardOutcome:
-    """A senior manager's decision; refused (ActionRefused) with the workflow's reason."""
+async def decide(
+    client: Client, engine: Engine, quarter: str, decision: AwardDecision, signer: Signer[Any] | None = None
+) -> AwardOutcome:
+    """A senior manager's decision; refused (ActionRefused) with the workflow's reason.
+
+    Signed on the way with the actor's key (``KeyFileSigner``, or ``signer``) for the award's
+    workflow and the action ``decide`` (issue 16)."""
     row = award_row(engine, quarter)
     if row is None:
         raise ComplaintNotFound(f"no award for {quarter} yet (`complaints award run --quarter {quarter}`)")
     handle = client.get_workflow_handle(row.workflow_id)
+    signed = (signer or KeyFileSigner())(handle.id, "decide", decision)  # the update's name
     try:
-        return await handle.execute_update(AwardWorkflow.decide, decision)
+        return await handle.execute_update(AwardWorkflow.decide, signed, id=str(uuid.uuid4()))
     except WorkflowUpdateFailedError as err:
         cause = err.cause
         raise ActionRefused(f"award {quarter}: {getattr(cause, 'message', cause)}") from err

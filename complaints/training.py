@@ -4,34 +4,48 @@ Every assignment is a ``TrainingAssignmentWorkflow`` with id ``training-<assignm
 second start of the same assignment finds the first, running (``USE_EXISTING``) or closed
 (``REJECT_DUPLICATE``: a completed assignment is not started again). Joining assignments are
 ``<staff>-<course>``, so ``ensure_joining_training`` may run at every worker start.
+
+A manual assignment is its assigner's staff action (issue 16): signed with their key
+(``AssignerSigner``, action ``assign_training`` on the assignment's workflow) and started together
+with the workflow's ``admission`` update, which answers once the workflow checked the signature
+and the assigner's role; a refusal raises ActionRefused. A refused run fails, so its id stays free
+for a legitimate assignment (``ALLOW_DUPLICATE_FAILED_ONLY``); a completed one is still not
+assigned again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
+from collections.abc import Callable, Iterable
 from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import Client, WithStartWorkflowOperation, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from complaints.intake import ActionRefused
+from complaints.keys import KeyFileSigner, Signer, choose_key, keys_on_disk, sign_request
 from db.tables import Staff, TrainingAssignmentRow
 from domain import training
 from domain.times import fmt_utc
 from models.performance import (
     CompleteTrainingRequest,
     TrainingActionResult,
+    TrainingAdmission,
     TrainingAssignment,
     TrainingSource,
     TrainingStatus,
 )
 from models.policy import Policy
+from models.signature import StaffKey
 from workflows.step4_training import TrainingAssignmentWorkflow
 
 START_TIMEOUT_SECONDS = 20.0
@@ -62,10 +76,78 @@ async def start_assignment(client: Client, task_queue: str, assignment: Training
     return workflow_id, bool(getattr(response, "started", True))
 
 
-async def assign_training(client: Client, task_queue: str, assignment: TrainingAssignment) -> str:
-    """Start the assignment's workflow (once, however often asked); its workflow id."""
-    workflow_id, _ = await start_assignment(client, task_queue, assignment)
+class AssignerSigner:
+    """Signs a manual assignment with its assigner's key (``assigned_by``), as ``KeyFileSigner``
+    signs an action with its actor's: the newest key the staff directory holds good (with
+    ``registered``), else the current one; no key file here: it goes unsigned (and is refused
+    where the policy requires signatures). The system's assignments are not signed."""
+
+    def __init__(
+        self, config: Path | None = None, registered: Callable[[str], Iterable[StaffKey]] | None = None
+    ) -> None:
+        self._config = config
+        self._registered = registered
+
+    def __call__(self, workflow_id: str, assignment: TrainingAssignment) -> TrainingAssignment:
+        by = assignment.assigned_by
+        if not training.signed_by_assigner(assignment.source) or assignment.signature is not None:
+            return assignment
+        if not keys_on_disk(by, self._config):
+            return assignment
+        now = datetime.now(UTC)
+        key_id = choose_key(by, self._registered(by), now, self._config) if self._registered else None
+        signature = sign_request(
+            by, workflow_id, training.ASSIGN_ACTION, assignment, config=self._config, key_id=key_id, now=now
+        )
+        return assignment.model_copy(update={"signature": signature})
+
+
+async def assign_training(
+    client: Client,
+    task_queue: str,
+    assignment: TrainingAssignment,
+    signer: Callable[[str, TrainingAssignment], TrainingAssignment] | None = None,
+) -> str:
+    """Start the assignment's workflow (once, however often asked); its workflow id.
+
+    A manual assignment is signed on the way (``AssignerSigner``, or ``signer``) and admitted by
+    the workflow as it starts: refused (ActionRefused, the workflow's reason) if the signature or
+    the assigner's role does not hold."""
+    if not training.signed_by_assigner(assignment.source):
+        workflow_id, _ = await start_assignment(client, task_queue, assignment)
+        return workflow_id
+    workflow_id = training.workflow_id(assignment.assignment_id)
+    await admit_assignment(client, task_queue, (signer or AssignerSigner())(workflow_id, assignment))
     return workflow_id
+
+
+async def admit_assignment(client: Client, task_queue: str, assignment: TrainingAssignment) -> TrainingAdmission | None:
+    """Start a manual assignment (signed as it is) with its ``admission`` update: what the workflow
+    admitted (the running one's, if it was asked before), or None if it ran to its end before;
+    ActionRefused with the workflow's reason."""
+    workflow_id = training.workflow_id(assignment.assignment_id)
+    start = WithStartWorkflowOperation(
+        TrainingAssignmentWorkflow.run,
+        assignment,
+        id=workflow_id,
+        task_queue=task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        # A refused start fails its run: the id is free again for a legitimate assignment; a
+        # completed assignment is not assigned again.
+        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+        static_summary=f"Training {assignment.course} for {assignment.staff_id} (manual, by {assignment.assigned_by})",
+    )
+    try:
+        return await client.execute_update_with_start_workflow(
+            TrainingAssignmentWorkflow.admission, start_workflow_operation=start, id=str(uuid.uuid4())
+        )
+    except WorkflowAlreadyStartedError:
+        with contextlib.suppress(WorkflowAlreadyStartedError):
+            await start.workflow_handle()  # the operation's own copy of the error, read (else logged as unread)
+        return None  # done before: a completed assignment is not assigned again
+    except WorkflowUpdateFailedError as err:
+        cause = getattr(err.cause, "message", None) or str(err.cause)
+        raise ActionRefused(f"assignment {assignment.assignment_id} refused: {cause}") from err
 
 
 def joining_assignments(engine: Engine, policy: Policy) -> list[TrainingAssignment]:
@@ -124,13 +206,18 @@ def find_assignment(engine: Engine, assignment_id: str) -> TrainingAssignmentRow
         return session.get(TrainingAssignmentRow, assignment_id)
 
 
-async def complete_training(client: Client, engine: Engine, request: CompleteTrainingRequest) -> TrainingActionResult:
-    """Run the ``complete`` update on the assignment's workflow; a refusal raises ActionRefused."""
+async def complete_training(
+    client: Client, engine: Engine, request: CompleteTrainingRequest, signer: Signer[Any] | None = None
+) -> TrainingActionResult:
+    """Run the ``complete`` update on the assignment's workflow; a refusal raises ActionRefused.
+
+    Signed on the way with the actor's key (``KeyFileSigner``, or ``signer``)."""
     row = find_assignment(engine, request.assignment_id)
     workflow_id = row.workflow_id if row else training.workflow_id(request.assignment_id)
     handle = client.get_workflow_handle_for(TrainingAssignmentWorkflow.run, workflow_id)
+    signed = (signer or KeyFileSigner())(workflow_id, "complete", request)  # the update's name
     try:
-        return await handle.execute_update(TrainingAssignmentWorkflow.complete, request, id=str(uuid.uuid4()))
+        return await handle.execute_update(TrainingAssignmentWorkflow.complete, signed, id=str(uuid.uuid4()))
     except WorkflowUpdateFailedError as err:
         cause = getattr(err.cause, "message", None) or str(err.cause)
         raise ActionRefused(f"completion of {request.assignment_id} refused: {cause}") from err

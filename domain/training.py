@@ -29,6 +29,10 @@ POLICIES_DIR = Path(__file__).resolve().parent.parent / "policies"
 # figure's assignment is a one-off remedy, and a manual one is the assigner's to repeat.
 RENEWING_SOURCES = frozenset({TrainingSource.JOINING, TrainingSource.RENEWAL})
 MANDATORY_TIERS = frozenset({"complex", "major"})
+# A manual assignment is a staff action (issue 16): who may make it, and the action its assigner
+# signs (on the assignment's workflow, ``workflow_id``) and the workflow checks as it starts.
+ASSIGNER_ROLES = (Role.MANAGER, Role.SENIOR_MANAGER, Role.COMPLIANCE)
+ASSIGN_ACTION = "assign_training"
 _RENEWAL = re.compile(r"^(?P<base>.+)-r(?P<n>\d+)$")
 
 
@@ -125,6 +129,23 @@ def renewal_assignment_id(assignment_id: str) -> str:
     if match is None:
         return f"{assignment_id}-r1"
     return f"{match['base']}-r{int(match['n']) + 1}"
+
+
+def signed_by_assigner(source: TrainingSource) -> bool:
+    """Whether an assignment is a person's (manual: signed by its assigner and checked as it starts);
+    the others are the system's (joining, renewal, an investigation's decision, a figure's rule)."""
+    return source == TrainingSource.MANUAL
+
+
+def assigner_refusal(assigned_by: str, role: Role | str | None) -> str | None:
+    """Why ``assigned_by`` may not assign a course by hand (None: they may); ``role``: theirs as
+    the staff directory holds it (None: not an active member of staff)."""
+    if role is None:
+        return f"{assigned_by} may not assign training: not an active member of staff"
+    if Role(role) not in ASSIGNER_ROLES:
+        who = Role(role).value.replace("_", " ")
+        return f"{assigned_by} ({who}) may not assign training: only a manager, senior manager or compliance may"
+    return None
 
 
 def workflow_id(assignment_id: str) -> str:

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from models.analysis import Period
 from models.performance import Nominee
 from models.roles import Role
+from models.signature import Signature
 
 
 class AwardRequest(BaseModel):
@@ -40,6 +41,7 @@ class AwardDecision(BaseModel):
     actor: Annotated[str, Field(min_length=1, max_length=64)]
     winners: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(default_factory=list, max_length=50)
     reason: Annotated[str, Field(min_length=1, max_length=500)]
+    signature: Signature | None = None  # the actor's (issue 16; ``workflows.signing``)
 
 
 class AwardRecord(BaseModel):

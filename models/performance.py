@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field, model_validator
 from models.base import PolicyModel, TimeLimit
 from models.intake import Category
 from models.roles import Accountability, Role
+from models.signature import Signature
 
 CourseCode = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9-]*$")]
 
@@ -209,6 +210,9 @@ class TrainingAssignment(BaseModel):
     assigned_by: str
     assigned_at: datetime | None = None  # set by the workflow when it starts
     due_at: datetime | None = None
+    # A manual assignment's, by its assigner (issue 16; ``ASSIGN_ACTION``): the workflow admits it
+    # only if it holds. The system's assignments (joining, renewal, investigation, threshold) carry none.
+    signature: Signature | None = None
 
 
 class Nominee(BaseModel):
@@ -260,6 +264,7 @@ class TrainingPlan(BaseModel):
     escalate_to: list[str] = Field(default_factory=list)  # the manager; senior managers for who has none
     completers: list[str] = Field(default_factory=list)  # besides trainee and manager: compliance
     trainee_active: bool = True  # False: they left (a renewal falls due after); the assignment is cancelled
+    assigner_role: Role | None = None  # a manual assignment's assigner, if an active member of staff
 
 
 class TrainingRecord(BaseModel):
@@ -292,6 +297,7 @@ class CompleteTrainingRequest(BaseModel):
     assignment_id: Annotated[str, Field(min_length=1, max_length=120)]
     actor: Annotated[str, Field(min_length=1, max_length=80)]
     note: Annotated[str, Field(max_length=300)] | None = None
+    signature: Signature | None = None  # the actor's (issue 16; ``workflows.signing``)
 
 
 class TrainingCompletion(BaseModel):
@@ -314,6 +320,15 @@ class TrainingState(BaseModel):
     completed_at: datetime | None = None
     completed_by: str | None = None
     renewal_at: datetime | None = None
+
+
+class TrainingAdmission(BaseModel):
+    """``admission``: the assignment the workflow runs, once its start was checked (a refused
+    start raises ActionRefused instead)."""
+
+    assignment_id: str
+    assigned_by: str
+    source: TrainingSource
 
 
 class TrainingActionResult(BaseModel):

@@ -11,6 +11,10 @@ It runs on a Temporal Schedule each quarter (``complaints/schedules.py``) or on 
    approver roles, nobody approves an award for themselves, winners from the eligible
    nominees and no more than the policy allows;
 3. record the winners once in their service history and tell them.
+
+The decision is a signed staff action (issue 16): checked in the validator after the award's own
+refusal and again in the handler's turn, and once accepted kept in ``signed_actions``
+(``workflows.signing.StaffSignatures``; ``complaints verify <workflow id>`` re-checks it).
 """
 
 from __future__ import annotations
@@ -20,15 +24,17 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import SearchAttributeKey
-from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     import domain.analysis as periods
     import domain.performance as performance
     from activities.award import AwardActivities
+    from domain.rules import Refused
     from models.analysis import Period, PeriodKind
     from models.award import AwardDecision, AwardOutcome, AwardProposal, AwardRecord, AwardRequest
+    from workflows.handlers import recheck
     from workflows.options import ACTIVITY_TIMEOUT, RETRY
+    from workflows.signing import StaffSignatures
 
 SCHEDULED_START = SearchAttributeKey.for_datetime("TemporalScheduledStartTime")
 
@@ -46,9 +52,11 @@ class AwardWorkflow:
         self._proposal: AwardProposal | None = None
         self._decision: AwardDecision | None = None
         self._lock = asyncio.Lock()
+        self._signing = StaffSignatures()
 
     @workflow.run
     async def run(self, request: AwardRequest) -> AwardOutcome:
+        await self._signing.load()
         quarter = quarter_of(request)
         workflow.set_current_details(f"Ranking the nominees for {quarter.label}")
         proposal = await workflow.execute_activity_method(
@@ -101,12 +109,12 @@ class AwardWorkflow:
 
     @workflow.update
     async def decide(self, decision: AwardDecision) -> AwardOutcome:
-        async with self._lock:  # two approvers at once: the first decides, the second is refused
+        # Two approvers at once: the first decides, the second is refused; the re-check in the
+        # signing turn is the one that counts (and holds the signature, kept once accepted).
+        async with self._lock, self._signing.turn():
+            recheck(self.validate_decide, decision)
             proposal = self._proposal
             assert proposal is not None
-            problem = performance.award_refusal(proposal, self._decision is not None, decision)
-            if problem:
-                raise ApplicationError(problem, type="ActionRefused", non_retryable=True)
             self._decision = decision
             winners = decision.winners or proposal.proposed
             return AwardOutcome(
@@ -116,10 +124,16 @@ class AwardWorkflow:
     @decide.validator
     def validate_decide(self, decision: AwardDecision) -> None:
         if self._proposal is None:
-            raise ValueError("the nominees are still being ranked; try again in a moment")
+            raise Refused("the nominees are still being ranked; try again in a moment")
         problem = performance.award_refusal(self._proposal, self._decision is not None, decision)
         if problem:
-            raise ValueError(problem)
+            raise Refused(problem)
+        self._signing.check(decision)  # who decides is proven (issue 16)
+
+    @workflow.signal
+    async def refresh_staff_keys(self) -> None:
+        """A key was registered or revoked (``complaints keys register|revoke|refresh``)."""
+        await self._signing.refresh()
 
     @workflow.query
     def proposal(self) -> AwardProposal | None:

@@ -12,6 +12,15 @@ the quarter's scorecards, or a manager (``complaints training assign``); workflo
    which records completion in the row and the trainee's service history;
 4. a renewing course (joining and renewal assignments of a course with ``renew_every``) sleeps
    until renewal is due and continues as new as the next assignment (``<id>-r1``, ``-r2``, …).
+
+Staff actions are signed (issue 16; ``workflows.signing.StaffSignatures``): ``complete`` is
+checked in its validator and again in the handler's turn, and kept once accepted. A manual
+assignment is itself a staff action that starts the workflow: its assigner signs the assignment
+as sent (action ``assign_training``), and the workflow admits it at the start, checking the
+signature and the assigner's role in the staff directory (a manager, senior manager or
+compliance; the plan activity reads it). A refused start records nothing, tells nobody and fails
+(type ``ActionRefused``): the id stays free for a legitimate assignment. ``admission`` (an update
+the client sends with the start) answers once the start was checked.
 """
 
 from __future__ import annotations
@@ -21,6 +30,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.training import TrainingActivities
@@ -30,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
     from models.performance import (
         CompleteTrainingRequest,
         TrainingActionResult,
+        TrainingAdmission,
         TrainingAssignment,
         TrainingCompletion,
         TrainingNotice,
@@ -41,6 +52,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.handlers import recheck
     from workflows.options import call
+    from workflows.signing import SIGNED_STAFF_ACTIONS, StaffSignatures
 
 
 def refusal(state: TrainingState, request: CompleteTrainingRequest) -> str | None:
@@ -66,19 +78,35 @@ class TrainingAssignmentWorkflow:
     def __init__(self, assignment: TrainingAssignment) -> None:
         started = assignment.assigned_at or workflow.now()
         self._state = TrainingState(
-            assignment=assignment.model_copy(update={"assigned_at": started}),
+            # The signature is checked at the start and kept in signed_actions, not in the state.
+            assignment=assignment.model_copy(update={"assigned_at": started, "signature": None}),
             workflow_id=workflow.info().workflow_id,
             status=TrainingStatus.ASSIGNED,
         )
         self._lock = asyncio.Lock()  # the timers' steps and ``complete`` act one after the other
+        self._signing = StaffSignatures()
+        self._refusal: str | None = None  # why the start was refused
+        self._admitted = False  # the start was checked and admitted
 
     @workflow.run
     async def run(self, assignment: TrainingAssignment) -> TrainingState:
         state = self._state
+        await self._signing.load()
         self._show("Planning the assignment from the training catalogue")
-        plan: TrainingPlan = await call(
-            TrainingActivities.plan_training, state.assignment, summary=f"Plan {assignment.course}"
-        )
+        try:
+            plan: TrainingPlan = await call(
+                TrainingActivities.plan_training, state.assignment, summary=f"Plan {assignment.course}"
+            )
+        except ActivityError as err:  # an unknown course or trainee: ``admission`` says so, then the run fails
+            self._refusal = str(getattr(err.cause, "message", None) or err)
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            raise
+        self._refusal = await self._admit(assignment, plan)
+        if self._refusal is not None:  # nothing recorded, nobody told; the id stays free (a failed run)
+            self._show(f"**Refused:** {self._refusal}")
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            raise ApplicationError(self._refusal, type="ActionRefused", non_retryable=True)
+        self._admitted = True
         state.plan = plan
         state.assignment.due_at = plan.due_at
         if not plan.trainee_active:  # left since the assignment (a renewal): nothing to follow up
@@ -156,7 +184,7 @@ class TrainingAssignmentWorkflow:
 
     @workflow.update
     async def complete(self, request: CompleteTrainingRequest) -> TrainingActionResult:
-        async with self._lock:
+        async with self._lock, self._signing.turn():  # the re-check in the turn counts and holds the signature
             recheck(self._validate_complete, request)
             state, plan = self._state, self._plan()
             late = state.status == TrainingStatus.OVERDUE
@@ -182,12 +210,41 @@ class TrainingAssignmentWorkflow:
         problem = refusal(self._state, request)
         if problem:
             raise Refused(problem)
+        self._signing.check(request)  # who records it is proven (issue 16)
+
+    @workflow.update
+    async def admission(self) -> TrainingAdmission:
+        """Once the start was checked: the assignment this workflow runs, or ActionRefused (why).
+
+        The client sends it with the start (update-with-start), so a refused assignment's assigner
+        reads the reason; a second ask for a running assignment reads whose it is."""
+        await workflow.wait_condition(lambda: self._admitted or self._refusal is not None)
+        if self._refusal is not None:
+            raise ApplicationError(self._refusal, type="ActionRefused", non_retryable=True)
+        a = self._state.assignment
+        return TrainingAdmission(assignment_id=a.assignment_id, assigned_by=a.assigned_by, source=a.source)
+
+    @workflow.signal
+    async def refresh_staff_keys(self) -> None:
+        """A key was registered or revoked (``complaints keys register|revoke|refresh``)."""
+        await self._signing.refresh()
 
     @workflow.query
     def status(self) -> TrainingState:
         return self._state
 
     # -- helpers ---------------------------------------------------------------------------
+
+    async def _admit(self, assignment: TrainingAssignment, plan: TrainingPlan) -> str | None:
+        """Why the start is refused (None: admitted). A manual assignment is its assigner's signed
+        action: their role (as the plan read it) and their signature, on the assignment as sent.
+        The system's assignments, and runs from before signing, are admitted as they are."""
+        if not rules.signed_by_assigner(assignment.source) or not workflow.patched(SIGNED_STAFF_ACTIONS):
+            return None
+        problem = rules.assigner_refusal(assignment.assigned_by, plan.assigner_role)
+        if problem is not None:
+            return problem
+        return await self._signing.admit(assignment, rules.ASSIGN_ACTION, actor=assignment.assigned_by)
 
     def _completed(self) -> bool:
         return self._state.completed_at is not None

@@ -14,7 +14,18 @@ from rich.table import Table
 
 from activities.award import award_rows
 from complaints.award import award_row, decide, proposal, start_award
-from complaints.cli.common import EXIT_USAGE, As, CliError, Json, engine, out, print_json, run, temporal_client
+from complaints.cli.common import (
+    EXIT_USAGE,
+    As,
+    CliError,
+    Json,
+    engine,
+    out,
+    print_json,
+    run,
+    signer,
+    temporal_client,
+)
 from complaints.config import Settings
 from complaints.intake import policy_in_force
 from domain.analysis import period_from_label
@@ -107,7 +118,8 @@ def award_approve(
 
     async def body(settings: Settings) -> None:
         decision = AwardDecision(actor=as_, winners=winners or [], reason=reason)
-        outcome = await decide(await temporal_client(settings), engine(settings), _quarter(quarter), decision)
+        client, db = await temporal_client(settings), engine(settings)
+        outcome = await decide(client, db, _quarter(quarter), decision, signer(settings))
         if as_json:
             print_json(outcome)
         else:

@@ -1,8 +1,10 @@
 """`complaints training`: staff training assignments (step 4).
 
 ``list`` reads the ``training_assignments`` table; ``assign`` starts an assignment's workflow
-(a manager, senior manager or compliance may); ``complete`` records completion through the
-workflow's update, whose validator says who may (the trainee, their manager or compliance).
+(a manager, senior manager or compliance may: checked here for a quick answer, and by the workflow
+itself, which also checks the assigner's signature); ``complete`` records completion through the
+workflow's update, whose validator says who may (the trainee, their manager or compliance). Both
+are signed with the actor's key (issue 16).
 """
 
 from __future__ import annotations
@@ -26,25 +28,26 @@ from complaints.cli.common import (
     print_json,
     require_staff,
     run,
+    signer,
     temporal_client,
     when,
 )
 from complaints.config import Settings
 from complaints.intake import policy_in_force
 from complaints.training import (
+    AssignerSigner,
     AssignmentNotFound,
     assign_training,
     complete_training,
     list_assignments,
     manual_assignment_id,
 )
+from db.staff_keys import keys_for
 from db.tables import Staff
 from domain import training
 from domain.policy import PolicyError
 from models.performance import CompleteTrainingRequest, TrainingAssignment, TrainingSource, TrainingStatus
-from models.roles import Role
 
-ASSIGNERS = (Role.MANAGER, Role.SENIOR_MANAGER, Role.COMPLIANCE)
 StatusChoice = StrEnum("StatusChoice", {s.value: s.value for s in TrainingStatus})  # type: ignore[misc]
 
 training_app = typer.Typer(
@@ -107,10 +110,9 @@ def training_assign(
             raise CliError(f"no staff member {staff} in the staff directory", EXIT_NOT_FOUND)
         require_staff(settings, actor)
         assert assigner is not None
-        if assigner.role not in ASSIGNERS:
-            role = assigner.role.replace("_", " ")
-            message = f"{actor} ({role}) may not assign training: only a manager, senior manager or compliance may"
-            raise CliError(message, EXIT_REFUSED)
+        refusal = training.assigner_refusal(actor, assigner.role)  # the workflow checks it again, from the directory
+        if refusal:
+            raise CliError(refusal, EXIT_REFUSED)
         if not reason.strip():
             raise CliError("--reason: say why the course is assigned", EXIT_USAGE)
         assignment = TrainingAssignment(
@@ -121,7 +123,8 @@ def training_assign(
             reason=reason,
             assigned_by=actor,
         )
-        workflow_id = await assign_training(await temporal_client(settings), settings.task_queue, assignment)
+        signed = AssignerSigner(registered=lambda staff_id: keys_for(db, [staff_id]))
+        workflow_id = await assign_training(await temporal_client(settings), settings.task_queue, assignment, signed)
         if as_json:
             print_json({"assignment_id": assignment.assignment_id, "workflow_id": workflow_id})
         else:
@@ -143,7 +146,8 @@ def training_complete(
         request = CompleteTrainingRequest(assignment_id=assignment_id, actor=actor, note=note)
         require_staff(settings, actor)
         try:
-            result = await complete_training(await temporal_client(settings), engine(settings), request)
+            client, db = await temporal_client(settings), engine(settings)
+            result = await complete_training(client, db, request, signer(settings))
         except AssignmentNotFound as e:
             raise CliError(str(e), EXIT_NOT_FOUND) from e
         if as_json:

@@ -265,8 +265,9 @@ async def test_routing_skips_a_handler_overdue_on_mandatory_training_for_complex
         assert chosen == li_na
         assert "skipped" not in choice_reason(world, complex_off)
 
-    await client.get_workflow_handle_for(TrainingAssignmentWorkflow.run, f"training-{assignment_id}").execute_update(
-        TrainingAssignmentWorkflow.complete,
+    await complete_training(  # signed with her key (issue 16)
+        client,
+        world.engine,
         CompleteTrainingRequest(assignment_id=assignment_id, actor=li_na, note="Attended the session"),
     )
     await status_of(world, assignment_id, "completed", timeout=10)
@@ -353,8 +354,8 @@ async def test_a_renewing_course_continues_as_a_fresh_assignment_after_completio
         await status_of(world, first_id, "assigned", timeout=30)
         handle = client.get_workflow_handle_for(TrainingAssignmentWorkflow.run, workflow_id)
         first_run = (await handle.describe()).run_id
-        done = await handle.execute_update(
-            TrainingAssignmentWorkflow.complete, CompleteTrainingRequest(assignment_id=first_id, actor=trainee)
+        done = await complete_training(  # signed with the trainee's key (issue 16)
+            client, world.engine, CompleteTrainingRequest(assignment_id=first_id, actor=trainee)
         )
         assert done.status == "completed"
         renewed = await status_of(world, f"{first_id}-r1", "assigned", timeout=30)
