@@ -7,7 +7,7 @@ from sqlmodel import Session, col, select
 from temporalio import activity
 
 from activities.logging import activity_logger, bound_logger
-from db.signed_actions import record_signed_action
+from db.signed_actions import kept_nonces, record_signed_action
 from db.staff_keys import keys_for
 from db.tables import Complaint, Staff, StaffServiceEvent, TrainingAssignmentRow
 from domain import training
@@ -111,7 +111,8 @@ class StaffActivities:
         keys = keys_for(self._engine, active)
         signing = self._policies.current.signing if self._policies is not None else SigningPolicy()
         bound_logger().info("signing loaded", mode=signing.mode.value, keys=len(keys))
-        return SigningSetup(mode=signing.mode, window_seconds=signing.window_seconds, keys=keys)
+        nonces = kept_nonces(self._engine, request.workflow_id)
+        return SigningSetup(mode=signing.mode, window_seconds=signing.window_seconds, keys=keys, nonces=nonces)
 
     @activity.defn
     def record_signed_action(self, action: SignedAction) -> bool:

@@ -81,6 +81,18 @@ def record_signed_action(engine: Engine, action: SignedAction) -> bool:
     return True
 
 
+def kept_nonces(engine: Engine, workflow_id: str) -> dict[str, datetime]:
+    """The nonces of the signed actions kept for this workflow id, with their issued-at."""
+    with Session(engine) as session:
+        rows = session.exec(
+            select(SignedActionRow.signature).where(
+                SignedActionRow.workflow_id == workflow_id, col(SignedActionRow.signature).is_not(None)
+            )
+        ).all()
+    signatures = [Signature.model_validate(row) for row in rows if row]
+    return {s.nonce: s.issued_at for s in signatures}
+
+
 def workflow_signed_actions(engine: Engine, workflow_id: str) -> list[tuple[str, int, SignedAction]]:
     """A cross-complaint workflow's accepted actions, in order, as ``complaints verify`` reads them
     (``(log, seq, action)``; the log is the workflow id, the seq the row's number)."""

@@ -242,6 +242,9 @@ class SigningSetup(BaseModel):
     mode: SigningMode
     window_seconds: int
     keys: list[StaffKey] = Field(default_factory=list)
+    # The nonces this workflow id already accepted (its kept actions), with their issued-at: a run
+    # started again under the same id (a refused or terminated one's) refuses their replay too.
+    nonces: dict[str, datetime] = Field(default_factory=dict)
 
 
 class SigningCarried(BaseModel):

@@ -224,6 +224,7 @@ class StaffSignatures:
         setup = await self._load("Load the signing policy and the staff's keys")
         self.window = timedelta(seconds=setup.window_seconds)
         self.mode = setup.mode
+        self.actions.nonces.update(setup.nonces)  # an earlier run's under this id: no replay across runs
 
     async def refresh(self) -> None:
         if self.mode is None or self.mode is SigningMode.OFF:

@@ -23,9 +23,11 @@ from sqlmodel import Session, col, select
 from temporalio.client import Client
 
 from complaints.config import PROJECT_ROOT
+from complaints.education import LOG_WORKFLOW
 from db.signed_actions import SignedActionRow
 from db.tables import EducationActionRow
 from domain.policy import PolicyStore
+from models.education import EducationActionRequest, EducationLogResult
 from tests.db.test_education_queries import A, rows  # noqa: F401 (the fixture)
 from tests.helpers import config_with, own_worker, save_history, staff_cli
 from tests.test_cli import CLI
@@ -100,6 +102,13 @@ async def test_an_action_is_logged_once_signed_and_listed_with_the_months_around
     assert code == 0 and f"{kept.workflow_id}: all 1 verified" in out, out + err
     if logged.engine.dialect.name == "sqlite":
         await save_history(request, logged.client.get_workflow_handle(kept.workflow_id), "education_log_signed")
+
+    # The same signed request sent again under its workflow id: a new run, refused as a replay.
+    again = EducationActionRequest.model_validate({**kept.payload, "signature": kept.signature})
+    replayed = await logged.client.execute_workflow(
+        LOG_WORKFLOW, again, id=kept.workflow_id, task_queue=logged.task_queue, result_type=EducationLogResult
+    )
+    assert replayed.refused is not None and "signature refused: replayed: nonce" in replayed.refused
 
     engine = logged.engine
     code, out, err = education(engine, "list", "--period", "2026-Q3", "--json")
