@@ -84,7 +84,11 @@ class RecallActivities:
     @activity.defn
     def plan_recall(self, declaration: RecallDeclaration) -> RecallPlan:
         """Check the declarer again, find and write the affected customers, write the recall's row;
-        the plan carries their count only (the customers stay in the table, not the history)."""
+        the plan carries their count only (the customers stay in the table, not the history).
+
+        Refused (``ValidationError``, before anything is written): a declarer who is not of the
+        policy's declarer roles. (A signed declaration an earlier run of ``recall-<product>``
+        accepted is refused as a replay before this plan: the run loads the nonces kept under its id.)"""
         policy = self._policies.current
         rules_ = policy.recall
         with Session(self._engine) as session:

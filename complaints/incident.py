@@ -5,7 +5,9 @@ The watch is ``SurgeWatchWorkflow``: on the Schedule ``complaints-surge-watch`` 
 ``surge.check_every``, one count at a time) and on demand (``run_watch``, what ``complaints
 incident watch`` and the tests call). It opens a key's incident or links new complaints to the
 open one; see ``workflows/step6_incident.py``. ``lead``, ``report`` and ``close`` are updates on
-the incident's workflow: a refusal raises ``ActionRefused`` with the workflow's reason.
+the incident's workflow: a refusal raises ``ActionRefused`` with the workflow's reason. Each is
+signed on the way with its actor's key (``KeyFileSigner``, or the ``signer`` given: the CLI's),
+action name the update's, on the incident's workflow id (issue 16).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from temporalio.client import (
 from temporalio.service import RPCError, RPCStatusCode
 
 from complaints.intake import ActionRefused, ComplaintNotFound
+from complaints.keys import KeyFileSigner, Signer
 from complaints.schedules import create_or_update_schedule, interval_schedule
 from db import surge_queries
 from db.tables import IncidentRow
@@ -101,14 +104,17 @@ async def incident_state(client: Client, engine: Engine, incident: str) -> tuple
     return row, state if state.incident_id == row.incident_id else None
 
 
-async def _update(client: Client, engine: Engine, update: Any, request: Any) -> IncidentActionResult:
+async def _update(
+    client: Client, engine: Engine, update: Any, name: str, request: Any, signer: Signer[Any] | None
+) -> IncidentActionResult:
     row = incident_row(engine, request.incident_id)
-    request = request.model_copy(update={"incident_id": row.incident_id})
+    request = request.model_copy(update={"incident_id": row.incident_id})  # the incident itself is signed
     if row.status == "closed":
         raise ActionRefused(f"incident {row.incident_id} was already closed by {row.closed_by}")
     handle = client.get_workflow_handle_for(IncidentWorkflow.run, row.workflow_id)
+    signed = (signer or KeyFileSigner())(row.workflow_id, name, request)  # the update's name
     try:
-        result: IncidentActionResult = await handle.execute_update(update, request, id=str(uuid.uuid4()))
+        result: IncidentActionResult = await handle.execute_update(update, signed, id=str(uuid.uuid4()))
     except WorkflowUpdateFailedError as err:
         cause = getattr(err.cause, "message", None) or str(err.cause)
         raise ActionRefused(cause) from err  # the workflow's reason names the incident
@@ -119,13 +125,19 @@ async def _update(client: Client, engine: Engine, update: Any, request: Any) -> 
     return result
 
 
-async def assign_lead(client: Client, engine: Engine, request: AssignLeadRequest) -> IncidentActionResult:
-    return await _update(client, engine, IncidentWorkflow.assign_lead, request)
+async def assign_lead(
+    client: Client, engine: Engine, request: AssignLeadRequest, signer: Signer[Any] | None = None
+) -> IncidentActionResult:
+    return await _update(client, engine, IncidentWorkflow.assign_lead, "assign_lead", request, signer)
 
 
-async def record_review(client: Client, engine: Engine, request: IncidentReviewRequest) -> IncidentActionResult:
-    return await _update(client, engine, IncidentWorkflow.record_review, request)
+async def record_review(
+    client: Client, engine: Engine, request: IncidentReviewRequest, signer: Signer[Any] | None = None
+) -> IncidentActionResult:
+    return await _update(client, engine, IncidentWorkflow.record_review, "record_review", request, signer)
 
 
-async def close_incident(client: Client, engine: Engine, request: CloseIncidentRequest) -> IncidentActionResult:
-    return await _update(client, engine, IncidentWorkflow.close, request)
+async def close_incident(
+    client: Client, engine: Engine, request: CloseIncidentRequest, signer: Signer[Any] | None = None
+) -> IncidentActionResult:
+    return await _update(client, engine, IncidentWorkflow.close, "close", request, signer)

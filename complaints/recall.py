@@ -4,8 +4,14 @@ revision that ends it.
 
 The declaration is checked here before anything starts (the declarer's role from the staff
 directory, the product in the policy's catalogue, no open recall of the product) and again by
-the workflow's plan; the workflow id ``recall-<product>`` keeps one open recall per product even
-when two declarations race.
+the workflow, which a client that skips these checks cannot avoid: the declaration is signed
+by its declarer (issue 16; action ``declare_recall``), the workflow checks that signature and the
+declarer's role before it records anything, and the update ``admission``, sent with the start,
+reports a refusal. The workflow id ``recall-<product>`` keeps one open recall per product even
+when two declarations race; a refused declaration's workflow has ended, so the next one starts.
+
+Every staff action (the declaration, ``record_revision``, ``complete``) is signed on the way with
+its actor's key (``KeyFileSigner``, or the ``signer`` given: the CLI's).
 """
 
 from __future__ import annotations
@@ -16,15 +22,17 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlmodel import Session
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import Client, WithStartWorkflowOperation, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from complaints.intake import ActionRefused, ComplaintNotFound
+from complaints.keys import KeyFileSigner, Signer
 from db import recall_queries
 from db.tables import RecallCustomerRow, RecallRow, Staff
 from domain import recall as rules
@@ -47,9 +55,15 @@ class RecallNotFound(ComplaintNotFound):
 
 
 async def declare_recall(
-    client: Client, engine: Engine, policy: Policy, request: DeclareRecallRequest, task_queue: str
+    client: Client,
+    engine: Engine,
+    policy: Policy,
+    request: DeclareRecallRequest,
+    task_queue: str,
+    signer: Signer[Any] | None = None,
 ) -> RecallDeclaration:
-    """Check and start the recall; refusals raise ActionRefused naming why."""
+    """Check, sign and start the recall, and wait for the workflow to admit it; refusals (here or
+    the workflow's) raise ActionRefused naming why."""
     with Session(engine) as session:
         member = session.get(Staff, request.actor)
     role = member.role if member is not None and member.active else None
@@ -73,18 +87,33 @@ async def declare_recall(
         declared_by=request.actor,
         declared_at=datetime.now(UTC),
     )
+    workflow_id = rules.workflow_id(request.product)
+    signed = (signer or KeyFileSigner())(workflow_id, rules.DECLARE_ACTION, declaration)
+    return await start_recall(client, signed, task_queue)
+
+
+async def start_recall(client: Client, declaration: RecallDeclaration, task_queue: str) -> RecallDeclaration:
+    """Start the recall's workflow with its (signed) declaration and the update ``admission`` at
+    once, and wait for the workflow's answer: admitted, or ActionRefused with its reason."""
+    start = WithStartWorkflowOperation(
+        RecallWorkflow.run,
+        RecallState(declaration=declaration),
+        id=rules.workflow_id(declaration.product),
+        task_queue=task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+        # A closed recall, or a refused declaration (its workflow ended at once): the next is new.
+        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+        static_summary=f"Recall {declaration.recall_id} of {declaration.product_label}, by {declaration.declared_by}",
+    )
     try:
-        await client.start_workflow(
-            RecallWorkflow.run,
-            RecallState(declaration=declaration),
-            id=rules.workflow_id(request.product),
-            task_queue=task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,  # a closed recall: the next is new
-            static_summary=f"Recall {declaration.recall_id} of {declaration.product_label}, by {request.actor}",
+        await client.execute_update_with_start_workflow(
+            RecallWorkflow.admission, start_workflow_operation=start, id=str(uuid.uuid4())
         )
     except WorkflowAlreadyStartedError as err:
-        raise ActionRefused(f"a recall of {request.product} is already running; one per product at a time") from err
+        raise ActionRefused(f"a recall of {declaration.product} is already running; one per product at a time") from err
+    except WorkflowUpdateFailedError as err:
+        cause = getattr(err.cause, "message", None) or str(err.cause)
+        raise ActionRefused(cause) from err  # the workflow's reason names the product
     return declaration
 
 
@@ -116,14 +145,17 @@ async def recall_runs(client: Client, row: RecallRow) -> list[tuple[str, str, in
     return [(run_id, status, length) for _, run_id, status, length in sorted(runs)]
 
 
-async def record_revision(client: Client, engine: Engine, request: RecordRevisionRequest) -> RecallResult:
+async def record_revision(
+    client: Client, engine: Engine, request: RecordRevisionRequest, signer: Signer[Any] | None = None
+) -> RecallResult:
     row = recall_row(engine, request.recall_id)
     if row.status == "closed":
         raise ActionRefused(f"recall {row.recall_id} is closed")
     handle = client.get_workflow_handle_for(RecallWorkflow.run, row.workflow_id)
     request = request.model_copy(update={"recall_id": row.recall_id})
+    signed = (signer or KeyFileSigner())(row.workflow_id, "record_revision", request)  # the update's name
     try:
-        return await handle.execute_update(RecallWorkflow.record_revision, request, id=str(uuid.uuid4()))
+        return await handle.execute_update(RecallWorkflow.record_revision, signed, id=str(uuid.uuid4()))
     except WorkflowUpdateFailedError as err:
         cause = getattr(err.cause, "message", None) or str(err.cause)
         raise ActionRefused(f"recording the revision of {row.recall_id}: {cause}") from err
@@ -137,18 +169,19 @@ def _customer(engine: Engine, recall_id: str, customer_id: str) -> RecallCustome
 
 
 async def complete_remediation(
-    client: Client, engine: Engine, request: CompleteRemediationRequest
+    client: Client, engine: Engine, request: CompleteRemediationRequest, signer: Signer[Any] | None = None
 ) -> tuple[RemediationResult, bool]:
     """Record the customer's remediation done: (result, done now). Already done is no error: the
-    result says by whom, and ``done now`` is False."""
+    result says by whom, and ``done now`` is False. Signed for the customer's own remediation."""
     recall = recall_row(engine, request.recall_id)
     request = request.model_copy(update={"recall_id": recall.recall_id})
     row = _customer(engine, recall.recall_id, request.customer_id)
     if row.remediated_at is not None:
         return _already(row), False
     handle = client.get_workflow_handle_for(RemediationWorkflow.run, row.workflow_id)
+    signed = (signer or KeyFileSigner())(row.workflow_id, "complete", request)  # the update's name
     try:
-        return await handle.execute_update(RemediationWorkflow.complete, request, id=str(uuid.uuid4())), True
+        return await handle.execute_update(RemediationWorkflow.complete, signed, id=str(uuid.uuid4())), True
     except WorkflowUpdateFailedError as err:
         cause = getattr(err.cause, "message", None) or str(err.cause)
         again = _customer(engine, recall.recall_id, request.customer_id)
@@ -206,10 +239,11 @@ async def complete_from_file(
     note: str,
     rows: list[tuple[str, str | None]],
     concurrency: int = 16,
+    signer: Signer[Any] | None = None,
 ) -> Confirmations:
     """Send ``complete`` for each confirmation (a refund paid, a contract revised, in another
-    system), ``concurrency`` at a time; one already done is counted, not refused, so a file sent
-    twice changes nothing."""
+    system), ``concurrency`` at a time, each signed on its own (its own remediation's workflow id
+    and nonce); one already done is counted, not refused, so a file sent twice changes nothing."""
     gate = asyncio.Semaphore(concurrency)
 
     async def one(n: int, customer_id: str, reference: str | None) -> tuple[str, str]:
@@ -218,7 +252,7 @@ async def complete_from_file(
         )
         async with gate:
             try:
-                _, now = await complete_remediation(client, engine, request)
+                _, now = await complete_remediation(client, engine, request, signer)
             except (ActionRefused, RecallNotFound) as err:
                 return "refused", f"row {n}: {customer_id}: {err}"
         return ("done" if now else "already"), customer_id

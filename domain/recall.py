@@ -22,6 +22,9 @@ from models.recall import (
 )
 
 NOTICE_KIND = "recall_notice"  # the customer letter (activities/templates/recall_notice.*.j2)
+# The declaration's action name as its declarer signs it (issue 16): it starts the workflow, so
+# it is no update's name; the workflow checks it under this name when it starts.
+DECLARE_ACTION = "declare_recall"
 
 
 def workflow_id(product: str) -> str:

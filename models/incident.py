@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 
 from models.base import PolicyModel, TimeLimit, TimeUnit
 from models.roles import Role
+from models.signature import Signature, SigningCarried
 
 
 class SurgeDimension(StrEnum):
@@ -205,12 +206,14 @@ class IncidentStart(BaseModel):
     carried: IncidentState | None = None  # continue-as-new: the incident so far
     pending: list[str] = Field(default_factory=list)  # complaints sent but not linked yet
     history_limit: int = Field(default=4000, ge=20, description="Events before it continues as new.")
+    signing: SigningCarried | None = None  # continue-as-new: the run before's signing set-up, carried on
 
 
 class AssignLeadRequest(BaseModel):
     incident_id: str = Field(max_length=200)
     actor: str = Field(max_length=64)
     lead: str = Field(max_length=64)
+    signature: Signature | None = None  # the actor's (issue 16; ``workflows.signing``)
 
 
 class IncidentReviewRequest(BaseModel):
@@ -220,12 +223,14 @@ class IncidentReviewRequest(BaseModel):
     actor: str = Field(max_length=64)
     review: str = Field(max_length=4000)
     root_cause: str = Field(max_length=40)
+    signature: Signature | None = None  # the actor's (issue 16; ``workflows.signing``)
 
 
 class CloseIncidentRequest(BaseModel):
     incident_id: str = Field(max_length=200)
     actor: str = Field(max_length=64)
     note: str = Field(default="", max_length=2000)
+    signature: Signature | None = None  # the actor's (issue 16; ``workflows.signing``)
 
 
 class IncidentActionResult(BaseModel):

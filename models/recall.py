@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from models.base import PolicyModel, TimeLimit, TimeUnit
 from models.roles import Role
+from models.signature import Signature, SigningCarried
 
 
 class RemedyKind(StrEnum):
@@ -81,6 +82,7 @@ class RecallStatus(StrEnum):
     FANNING_OUT = "fanning_out"  # customers being told and their remediations opened
     TRACKING = "tracking"  # every remediation open: waiting for them and for the revision
     CLOSED = "closed"
+    REFUSED = "refused"  # the declaration was refused when the workflow checked it: nothing recorded
 
 
 class RemediationStatus(StrEnum):
@@ -103,7 +105,8 @@ class DeclareRecallRequest(BaseModel):
 
 
 class RecallDeclaration(BaseModel):
-    """A declared recall, as its workflow starts with it."""
+    """A declared recall, as its workflow starts with it: a staff action, signed by the declarer
+    (action ``declare_recall`` on ``recall-<product>``) and checked when the workflow starts."""
 
     recall_id: str  # <product>-<n>: the n-th recall of the product
     product: str
@@ -113,6 +116,12 @@ class RecallDeclaration(BaseModel):
     remedy: RemedyKind
     declared_by: str
     declared_at: datetime
+    signature: Signature | None = None  # the declarer's (issue 16; ``workflows.signing``)
+
+    @property
+    def actor(self) -> str:
+        """Who acts, as a signer and the signature check name them."""
+        return self.declared_by
 
 
 class RecallPlan(BaseModel):
@@ -154,6 +163,7 @@ class RecordRevisionRequest(BaseModel):
     actor: str = Field(min_length=1, max_length=64)
     revision: Text
     new_version: str = Field(min_length=1, max_length=80)
+    signature: Signature | None = None  # the actor's (issue 16; ``workflows.signing``)
 
 
 class RecallState(BaseModel):
@@ -170,6 +180,8 @@ class RecallState(BaseModel):
     progress: RecallProgress = Field(default_factory=RecallProgress)
     revision: RecallRevision | None = None
     closed_at: datetime | None = None
+    refused: str | None = None  # why the declaration was refused when the workflow checked it
+    signing: SigningCarried | None = None  # continue-as-new: the run before's signing set-up, carried on
 
 
 class RecallResult(BaseModel):
@@ -206,6 +218,7 @@ class CompleteRemediationRequest(BaseModel):
     actor: str = Field(min_length=1, max_length=64)
     note: Text
     reference: str | None = Field(default=None, max_length=128)  # a payment or contract reference
+    signature: Signature | None = None  # the actor's (issue 16; ``workflows.signing``)
 
 
 class RemediationState(BaseModel):

@@ -28,7 +28,10 @@ incident); an open incident gets the complaints of its key it has not linked yet
 4. staff act through updates whose validators say who may (``domain.surge``): ``assign_lead``,
    ``record_review`` (the post-incident review and a root cause of the policy), ``close`` (refused
    without the review). Closed, it ends; the key's next surge opens incident n+1, not counting
-   the complaints this one took.
+   the complaints this one took. Each action is signed by its actor (issue 16): the signing set-up
+   is loaded when the incident starts (``workflows.signing.StaffSignatures``), each validator
+   checks the signature after the incident's own refusal, the handler checks it again in its turn,
+   and an accepted action is kept in ``signed_actions`` (``complaints verify <workflow id>``).
 
 Every step runs under one ``asyncio.Lock``; handlers re-check their validator once they hold it.
 After ``IncidentStart.history_limit`` events (4000; or when the server suggests it) the incident
@@ -70,6 +73,7 @@ with workflow.unsafe.imports_passed_through():
     from models.intake import workflow_id_for
     from workflows.handlers import recheck
     from workflows.options import ACTIVITY_TIMEOUT, RETRY, call
+    from workflows.signing import StaffSignatures
 
 SIGNAL_BATCH = 50  # complaints signalled at once
 
@@ -129,6 +133,7 @@ class IncidentWorkflow:
         self._pending: list[str] = list(start.pending)
         self._history_limit = start.history_limit
         self._lock = asyncio.Lock()  # planning, links, reports and staff actions one at a time
+        self._signing = StaffSignatures(start.signing)
 
     @workflow.signal
     def add_complaints(self, batch: IncidentComplaints) -> None:
@@ -139,6 +144,7 @@ class IncidentWorkflow:
     @workflow.run
     async def run(self, start: IncidentStart) -> IncidentState:
         state = self._state
+        await self._signing.load()
         if start.carried is None:
             workflow.upsert_search_attributes([sa.INCIDENT_STATUS.value_set(IncidentStatus.OPEN.value)])
             self._show(f"**Incident {state.incident_id}:** {state.figures.explanation}. Planning the response")
@@ -176,6 +182,7 @@ class IncidentWorkflow:
                     carried=state,
                     pending=self._pending,
                     history_limit=self._history_limit,
+                    signing=self._signing.carry(),
                 )
             )
         self._show()
@@ -260,7 +267,7 @@ class IncidentWorkflow:
 
     @workflow.update
     async def assign_lead(self, request: AssignLeadRequest) -> IncidentActionResult:
-        async with self._lock:
+        async with self._lock, self._signing.turn():
             recheck(self._validate_assign_lead, request)
             state = self._state
             before = state.lead
@@ -282,10 +289,11 @@ class IncidentWorkflow:
     @assign_lead.validator
     def _validate_assign_lead(self, request: AssignLeadRequest) -> None:
         self._refuse(rules.lead_refusal(self._state, request))
+        self._signing.check(request)  # who acts is proven (issue 16)
 
     @workflow.update
     async def record_review(self, request: IncidentReviewRequest) -> IncidentActionResult:
-        async with self._lock:
+        async with self._lock, self._signing.turn():
             recheck(self._validate_record_review, request)
             state = self._state
             state.review, state.root_cause = request.review.strip(), request.root_cause
@@ -297,10 +305,11 @@ class IncidentWorkflow:
     @record_review.validator
     def _validate_record_review(self, request: IncidentReviewRequest) -> None:
         self._refuse(rules.review_refusal(self._state, request))
+        self._signing.check(request)
 
     @workflow.update
     async def close(self, request: CloseIncidentRequest) -> IncidentActionResult:
-        async with self._lock:
+        async with self._lock, self._signing.turn():
             recheck(self._validate_close, request)
             state = self._state
             state.status, state.closed_at, state.closed_by = IncidentStatus.CLOSED, workflow.now(), request.actor
@@ -321,6 +330,12 @@ class IncidentWorkflow:
     @close.validator
     def _validate_close(self, request: CloseIncidentRequest) -> None:
         self._refuse(rules.close_refusal(self._state, request))
+        self._signing.check(request)
+
+    @workflow.signal
+    async def refresh_staff_keys(self) -> None:
+        """A key was registered or revoked (``complaints keys register|revoke|refresh``)."""
+        await self._signing.refresh()
 
     @workflow.query
     def status(self) -> IncidentState:

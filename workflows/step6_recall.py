@@ -3,6 +3,11 @@
 ``RecallWorkflow`` (id ``recall-<product>``: one open recall per product), started by a senior
 manager's declaration (``complaints recall declare``):
 
+0. admit the declaration (issue 16): a staff action that starts the workflow, signed by its
+   declarer (action ``declare_recall``), checked first (``workflows.signing.StaffSignatures``);
+   then the plan checks the declarer's role. A refused declaration ends the workflow at once,
+   status ``refused``, with nothing recorded (no recall row, no customer, no signed action); the
+   update ``admission`` tells the declaring client either way (``complaints recall declare``).
 1. plan (an activity): check the declarer, write the affected customers to ``recall_customers``
    (open complaints about the product and every customer who complained about it, from the
    projection; every holder of a contract on it, from the loan book), and who may do what. The
@@ -22,14 +27,19 @@ manager's declaration (``complaints recall declare``):
    table; they never signal completion (10,000 signals would fill the history). A long recall
    continues as new every ``TRACK_POLLS_PER_RUN`` counts.
 4. the recall closes when every remediation is done and a declarer has recorded the product or
-   process revision that ends it (``record_revision``, an update with a validator).
+   process revision that ends it (``record_revision``, an update with a validator, signed).
 
 ``RemediationWorkflow`` (id ``remediation-<recall_id>-<customer_id>``): tell the customer once
 (an activity: the outbox key ``recall:<recall_id>:<customer_id>``), link their open complaints
 about the product (``ComplaintWorkflow.link_recall``), record itself opened with its due date
 (``remediation_due`` on the policy's calendar), signal the recall (one local activity); then a named timer to the due
 date: overdue is recorded and the recall's owner told (once per recall); ``complete`` (an update
-with a validator: the policy's remediator roles) records what was done and ends it.
+with a validator: the policy's remediator roles; signed) records what was done and ends it. Its
+signing set-up is loaded once the customer is told and the recall's slot freed.
+
+Signed actions (``record_revision``, ``complete``, the declaration) are checked in the validator
+after the workflow's own refusal and again in the handler's turn; an accepted one is kept in
+``signed_actions`` (``complaints verify <workflow id>``).
 """
 
 from __future__ import annotations
@@ -41,7 +51,7 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
     from activities.recall import RECALL_DONE_SIGNAL, RecallActivities
@@ -65,6 +75,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.handlers import recheck
     from workflows.options import RETRY, call
+    from workflows.signing import SIGNED_STAFF_ACTIONS, StaffSignatures
 
 DONE_SIGNAL = RECALL_DONE_SIGNAL
 # The recall's own activities read or count up to the whole affected set (a page, the progress).
@@ -76,27 +87,85 @@ TRACK_POLLS_PER_RUN = 500  # about 4,500 events: a tracking run continues as new
 class RecallWorkflow:
     @workflow.init
     def __init__(self, state: RecallState) -> None:
-        self._state = state.model_copy(deep=True)
+        # The signing set-up lives in ``_signing``, not in the state every count sends its activity.
+        self._state = state.model_copy(deep=True, update={"signing": None})
         self._in_flight: set[str] = set(state.in_flight)
         self._wake = False  # a revision was recorded: count now
+        self._lock = asyncio.Lock()  # the declaration's check and plan, and the revision, one at a time
+        self._signing = StaffSignatures(state.signing)
 
     @workflow.run
     async def run(self, state: RecallState) -> RecallState:
         s = self._state
-        d = s.declaration
-        workflow.upsert_search_attributes(
-            [sa.RECALL_STATUS.value_set([s.status.value]), sa.RECALL_ID.value_set([d.recall_id])]
-        )
+        await self._signing.load()
         if s.plan is None:
-            self._show("Finding the affected customers")
-            s.plan = await call(
-                RecallActivities.plan_recall, d, summary=f"Plan recall {d.recall_id}", timeout=FAN_OUT_TIMEOUT
-            )
-            s.progress.affected = s.plan.affected
+            try:
+                await self._admit()
+            except Refused as refused:
+                return await self._refused(str(refused))
+        else:
+            self._mark()
         if s.status == RecallStatus.FANNING_OUT:
             await self._fan_out()  # continues as new until every customer's remediation is open
         await self._track()
         return s
+
+    # -- the declaration: admitted, planned -----------------------------------------------------
+
+    async def _admit(self) -> None:
+        """The declaration's signature, then the plan (which checks the declarer's role against the
+        policy and the staff directory before it writes anything), in one turn: the signed
+        declaration is kept only once both passed. ``Refused``: nothing was recorded."""
+        s = self._state
+        d = s.declaration
+        async with self._lock, self._signing.turn():
+            self._signing.check(d, rules.DECLARE_ACTION, d.declared_by)
+            self._mark()
+            self._show("Finding the affected customers")
+            try:
+                s.plan = await call(
+                    RecallActivities.plan_recall, d, summary=f"Plan recall {d.recall_id}", timeout=FAN_OUT_TIMEOUT
+                )
+            except ActivityError as err:
+                cause = err.cause
+                declarer = isinstance(cause, ApplicationError) and cause.type == "ValidationError"
+                if not declarer or not workflow.patched(SIGNED_STAFF_ACTIONS):
+                    raise  # a run from before: it failed as it did then
+                raise Refused(cause.message if isinstance(cause, ApplicationError) else str(err)) from err
+        s.progress.affected = s.plan.affected
+
+    async def _refused(self, reason: str) -> RecallState:
+        """The declaration refused: the workflow ends, having recorded nothing."""
+        s = self._state
+        s.status, s.refused = RecallStatus.REFUSED, reason
+        workflow.upsert_search_attributes([sa.RECALL_STATUS.value_set([s.status.value])])
+        self._show()
+        await workflow.wait_condition(workflow.all_handlers_finished)  # ``admission`` told the declarer
+        return s
+
+    @workflow.update
+    async def admission(self) -> RecallResult:
+        """Whether the declaration was admitted (``complaints recall declare`` asks as it starts the
+        workflow): the result once it is planned; refused, an ``ActionRefused`` naming why."""
+        s = self._state
+        await workflow.wait_condition(lambda: s.plan is not None or s.refused is not None)
+        d = s.declaration
+        if s.refused is not None:
+            raise ApplicationError(
+                f"declaring a recall of {d.product}: {s.refused}", type="ActionRefused", non_retryable=True
+            )
+        assert s.plan is not None
+        return RecallResult(
+            recall_id=d.recall_id,
+            status=s.status,
+            message=f"recall {d.recall_id} declared by {d.declared_by}: {s.plan.affected} affected customer(s)",
+        )
+
+    def _mark(self) -> None:
+        s = self._state
+        workflow.upsert_search_attributes(
+            [sa.RECALL_STATUS.value_set([s.status.value]), sa.RECALL_ID.value_set([s.declaration.recall_id])]
+        )
 
     # -- fan-out: a sliding window of children --------------------------------------------------
 
@@ -214,36 +283,45 @@ class RecallWorkflow:
     async def _continue_as_new(self) -> None:
         await workflow.wait_condition(workflow.all_handlers_finished)
         s = self._state
-        carry = s.model_copy(update={"in_flight": sorted(self._in_flight), "run": s.run + 1})
+        carry = s.model_copy(
+            update={"in_flight": sorted(self._in_flight), "run": s.run + 1, "signing": self._signing.carry()}
+        )
         workflow.continue_as_new(carry)
 
     # -- the revision that ends it -------------------------------------------------------------
 
     @workflow.update
     async def record_revision(self, request: RecordRevisionRequest) -> RecallResult:
-        recheck(self._validate_revision, request)
-        s = self._state
-        s.revision = RecallRevision(
-            revision=request.revision.strip(),
-            new_version=request.new_version.strip(),
-            recorded_by=request.actor,
-            recorded_at=workflow.now(),
-        )
-        self._wake = True
-        self._show()
-        left = s.progress.affected - s.progress.remediated
-        tail = "the recall closes now" if left <= 0 else f"the recall closes once {left} remediation(s) are done"
-        return RecallResult(
-            recall_id=s.declaration.recall_id,
-            status=s.status,
-            message=f"revision {s.revision.new_version} recorded by {request.actor}; {tail}",
-        )
+        async with self._lock, self._signing.turn():
+            recheck(self._validate_revision, request)
+            s = self._state
+            s.revision = RecallRevision(
+                revision=request.revision.strip(),
+                new_version=request.new_version.strip(),
+                recorded_by=request.actor,
+                recorded_at=workflow.now(),
+            )
+            self._wake = True
+            self._show()
+            left = s.progress.affected - s.progress.remediated
+            tail = "the recall closes now" if left <= 0 else f"the recall closes once {left} remediation(s) are done"
+            return RecallResult(
+                recall_id=s.declaration.recall_id,
+                status=s.status,
+                message=f"revision {s.revision.new_version} recorded by {request.actor}; {tail}",
+            )
 
     @record_revision.validator
     def _validate_revision(self, request: RecordRevisionRequest) -> None:
         problem = rules.revision_refusal(self._state, request)
         if problem:
             raise Refused(problem)
+        self._signing.check(request)  # who acts is proven (issue 16)
+
+    @workflow.signal
+    async def refresh_staff_keys(self) -> None:
+        """A key was registered or revoked (``complaints keys register|revoke|refresh``)."""
+        await self._signing.refresh()
 
     @workflow.query
     def status(self) -> RecallState:
@@ -273,6 +351,9 @@ def details(state: RecallState, in_flight: int = 0) -> str:
     ]
     if state.status == RecallStatus.FANNING_OUT:
         lines.append(f"**Fan-out:** {state.started} started, {in_flight} being told and opened now")
+    if state.refused:
+        lines.append(f"**Refused:** {state.refused}; nothing was recorded")
+        return "\n\n".join(lines)
     if state.revision:
         r = state.revision
         lines.append(f"**Revision** {r.new_version} by {r.recorded_by} {fmt_utc(r.recorded_at)}: {r.revision}")
@@ -292,6 +373,7 @@ class RemediationWorkflow:
     def __init__(self, request: RemediationRequest) -> None:
         self._state = RemediationState(request=request)
         self._lock = asyncio.Lock()  # the overdue step and ``complete`` one after the other
+        self._signing = StaffSignatures()
 
     @workflow.run
     async def run(self, request: RemediationRequest) -> RemediationState:
@@ -310,6 +392,9 @@ class RemediationWorkflow:
         )
         state.opened = opened
         self._show()
+        # Loaded once the customer is told and the recall's slot freed: the fan-out does not wait
+        # for it (``complete`` before then is refused as "still being loaded").
+        await self._signing.load()
         remaining = (opened.due_at - workflow.now()).total_seconds()
         if remaining > 0:
             try:
@@ -331,7 +416,7 @@ class RemediationWorkflow:
     @workflow.update
     async def complete(self, request: CompleteRemediationRequest) -> RemediationResult:
         await workflow.wait_condition(lambda: self._state.opened is not None)
-        async with self._lock:
+        async with self._lock, self._signing.turn():
             recheck(self._validate_complete, request)
             state = self._state
             state.status, state.remediated_at = RemediationStatus.REMEDIATED, workflow.now()
@@ -353,6 +438,12 @@ class RemediationWorkflow:
         problem = rules.complete_refusal(self._state, request)
         if problem:
             raise Refused(problem)
+        self._signing.check(request)  # who acts is proven (issue 16)
+
+    @workflow.signal
+    async def refresh_staff_keys(self) -> None:
+        """A key was registered or revoked (``complaints keys register|revoke|refresh``)."""
+        await self._signing.refresh()
 
     @workflow.query
     def status(self) -> RemediationState:

@@ -24,6 +24,7 @@ from complaints.cli.common import (
     print_json,
     require_staff,
     run,
+    signer,
     temporal_client,
     when,
 )
@@ -170,7 +171,7 @@ def incident_lead(
     async def body(settings: Settings) -> None:
         require_staff(settings, actor)
         request = AssignLeadRequest(incident_id=incident, actor=actor, lead=lead)
-        result = await assign_lead(await temporal_client(settings), engine(settings), request)
+        result = await assign_lead(await temporal_client(settings), engine(settings), request, signer(settings))
         print_json(result) if as_json else out.print(f"{result.incident_id}: {result.message}")
 
     run(body)
@@ -191,7 +192,7 @@ def incident_report(
         if not review.strip():
             raise CliError("--review: say what happened and what changes", EXIT_USAGE)
         request = IncidentReviewRequest(incident_id=incident, actor=actor, review=review, root_cause=root_cause)
-        result = await record_review(await temporal_client(settings), engine(settings), request)
+        result = await record_review(await temporal_client(settings), engine(settings), request, signer(settings))
         print_json(result) if as_json else out.print(f"{result.incident_id}: {result.message}")
 
     run(body)
@@ -209,7 +210,7 @@ def incident_close(
     async def body(settings: Settings) -> None:
         require_staff(settings, actor)
         request = CloseIncidentRequest(incident_id=incident, actor=actor, note=note)
-        result = await close_incident(await temporal_client(settings), engine(settings), request)
+        result = await close_incident(await temporal_client(settings), engine(settings), request, signer(settings))
         if as_json:
             print_json(result)
         else:

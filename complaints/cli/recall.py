@@ -28,6 +28,7 @@ from complaints.cli.common import (
     print_json,
     require_staff,
     run,
+    signer,
     temporal_client,
     when,
 )
@@ -72,7 +73,12 @@ def recall_declare(
             product=product, actor=actor, reason=reason, scope=scope, remedy=RemedyKind(remedy.value)
         )
         declaration = await declare_recall(
-            await temporal_client(settings), engine(settings), policy_in_force(), request, settings.task_queue
+            await temporal_client(settings),
+            engine(settings),
+            policy_in_force(),
+            request,
+            settings.task_queue,
+            signer(settings),
         )
         if as_json:
             print_json(declaration)
@@ -192,7 +198,9 @@ def recall_remediate(
         request = CompleteRemediationRequest(
             recall_id=recall_id, customer_id=customer_id, actor=actor, note=note, reference=reference
         )
-        result, _ = await complete_remediation(await temporal_client(settings), engine(settings), request)
+        result, _ = await complete_remediation(
+            await temporal_client(settings), engine(settings), request, signer(settings)
+        )
         if as_json:
             print_json(result)
         else:
@@ -220,7 +228,7 @@ def recall_remediated(
         except ValueError as e:
             raise CliError(str(e), EXIT_USAGE) from e
         result = await complete_from_file(
-            await temporal_client(settings), engine(settings), recall_id, actor, note, rows
+            await temporal_client(settings), engine(settings), recall_id, actor, note, rows, signer=signer(settings)
         )
         if as_json:
             print_json({"done": result.done, "already": result.already, "refused": result.refused})
@@ -252,7 +260,7 @@ def recall_revise(
     async def body(settings: Settings) -> None:
         require_staff(settings, actor)
         request = RecordRevisionRequest(recall_id=recall_id, actor=actor, revision=revision, new_version=new_version)
-        result = await record_revision(await temporal_client(settings), engine(settings), request)
+        result = await record_revision(await temporal_client(settings), engine(settings), request, signer(settings))
         if as_json:
             print_json(result)
         else:

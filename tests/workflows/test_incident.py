@@ -11,8 +11,6 @@ schedule is checked on its own.
 from __future__ import annotations
 
 import asyncio
-import os
-import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -27,9 +25,9 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 from temporalio.client import Client, ScheduleActionExecutionStartWorkflow
 
-from complaints.config import PROJECT_ROOT
 from complaints.incident import close_incident, ensure_surge_watch_schedule, record_review, run_watch
 from complaints.intake import ComplaintIntakeClient
+from complaints.keys import set_up_demo_keys
 from db.engine import make_engine, migrate
 from db.seed import seed_staff_directory
 from db.tables import IncidentRow, OutboxMessage
@@ -49,12 +47,11 @@ from models.incident import (
 from models.policy import Policy
 from tests.conftest import COMPRESSED_POLICY, STAFF_DIRECTORY, _postgres_database
 from tests.factories import intake_payload
-from tests.helpers import complaint_row, eventually, own_worker, save_history, status_once
+from tests.helpers import complaint_row, eventually, own_worker, save_history, staff_cli, status_once
 from tests.workflows.test_policy_switches import variant
 from workflows.complaint import ComplaintWorkflow
 from workflows.step6_incident import IncidentWorkflow
 
-CLI_MAIN = "from complaints.cli.incident import incident_app; incident_app(prog_name='complaints incident')"
 CRISIS_TEAM = ["S-CMP-001", "S-CMP-002", "S-LEG-001", "S-SM-001"]
 
 
@@ -100,6 +97,7 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         migrate(url)
         engine = make_engine(url)
         seed_staff_directory(engine, STAFF_DIRECTORY)
+        set_up_demo_keys(engine)  # the staff sign their actions (issue 16), with the suite's keys
         yield World(engine=engine, token=token, policy=policy)
         engine.dispose()
 
@@ -151,27 +149,8 @@ def outbox(world: World, *, key_prefix: str | None = None, kind: str | None = No
 
 
 async def cli(client: Client, world: World, task_queue: str, *args: str) -> tuple[int, str, str]:
-    """``complaints incident …`` in a subprocess (the sub-app itself)."""
-    env = {
-        **os.environ,
-        "COMPLAINTS_TEMPORAL_ADDRESS": client.service_client.config.target_host,
-        "COMPLAINTS_DATABASE_URL": world.engine.url.render_as_string(hide_password=False),
-        "COMPLAINTS_POLICY": str(COMPRESSED_POLICY),
-        "COMPLAINTS_TASK_QUEUE": task_queue,
-        "COLUMNS": "200",
-    }
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-c",
-        CLI_MAIN,
-        *args,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=env,
-        cwd=PROJECT_ROOT,
-    )
-    out, err = await proc.communicate()
-    return proc.returncode or 0, out.decode(), err.decode()
+    """``complaints incident …`` as a member of staff runs it, signing with the suite's keys."""
+    return await staff_cli(client, world.engine, "incident", *args, task_queue=task_queue)
 
 
 async def clocks_of(intake: ComplaintIntakeClient, complaint_id: str) -> dict[str, datetime]:

@@ -22,10 +22,8 @@ import asyncio
 import functools
 import json
 import math
-import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -41,8 +39,8 @@ from sqlmodel import Session, col, select
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
-from complaints.config import PROJECT_ROOT
 from complaints.intake import ActionRefused, ComplaintIntakeClient
+from complaints.keys import set_up_demo_keys
 from complaints.loan_book import LoanBookClient
 from complaints.recall import declare_recall, recall_runs, terminate_remediations
 from db import recall_queries
@@ -57,12 +55,19 @@ from models.policy import Policy
 from models.recall import DeclareRecallRequest, RecallProgress, RemedyKind
 from tests.conftest import STAFF_DIRECTORY, _postgres_database
 from tests.factories import intake_payload
-from tests.helpers import eventually, own_worker, save_history, start_worker_process, status_once, worker_process_env
+from tests.helpers import (
+    eventually,
+    own_worker,
+    save_history,
+    staff_cli,
+    start_worker_process,
+    status_once,
+    worker_process_env,
+)
 from tests.workflows.test_policy_switches import variant
 from workflows.complaint import ComplaintWorkflow
 from workflows.step6_recall import RecallWorkflow
 
-CLI_MAIN = "from complaints.cli.recall import recall_app; recall_app(prog_name='complaints recall')"
 MAX_EVENTS = 10_000
 
 
@@ -116,6 +121,7 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         migrate(url)
         engine = make_engine(url)
         seed_staff_directory(engine, STAFF_DIRECTORY)
+        set_up_demo_keys(engine)  # the staff sign their actions (issue 16), with the suite's keys
         yield World(engine=engine, url=url, token=token, policy=policy, policy_file=write_policy(policy, tmp))
         engine.dispose()
 
@@ -127,27 +133,8 @@ async def intake(client: Client, world: World) -> AsyncIterator[ComplaintIntakeC
 
 
 async def cli(client: Client, world: World, task_queue: str, *args: str) -> tuple[int, str, str]:
-    """``complaints recall …`` in a subprocess (the sub-app itself)."""
-    env = {
-        **os.environ,
-        "COMPLAINTS_TEMPORAL_ADDRESS": client.service_client.config.target_host,
-        "COMPLAINTS_DATABASE_URL": world.url,
-        "COMPLAINTS_POLICY": str(world.policy_file),
-        "COMPLAINTS_TASK_QUEUE": task_queue,
-        "COLUMNS": "200",
-    }
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-c",
-        CLI_MAIN,
-        *args,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=env,
-        cwd=PROJECT_ROOT,
-    )
-    out, err = await proc.communicate()
-    return proc.returncode or 0, out.decode(), err.decode()
+    """``complaints recall …`` as a member of staff runs it, signing with the suite's keys."""
+    return await staff_cli(client, world.engine, "recall", *args, task_queue=task_queue, policy=world.policy_file)
 
 
 async def file_about(world: World, intake: ComplaintIntakeClient, customer_id: str) -> str:
@@ -463,6 +450,7 @@ async def test_a_recall_of_2000_customers_survives_two_worker_kills(client: Clie
     migrate(url)
     engine = make_engine(url)
     seed_staff_directory(engine, STAFF_DIRECTORY)
+    set_up_demo_keys(engine)
     insert_contracts(engine, product, token, BIG)
     task_queue = f"recall-kill-{token}"
     env = worker_process_env(client, url, task_queue, COMPLAINTS_POLICY=str(write_policy(policy, tmp_path)))
