@@ -18,14 +18,20 @@ install: $(STAMP)
 ## Temporal dev server (Web UI http://localhost:8233) + worker + codec server (:8234), in the foreground
 ## until Ctrl-C. The payload key ring .data/codec-keys.json (mode 0600) is made on the first run.
 ## The worker serves Prometheus metrics at COMPLAINTS_METRICS_ADDRESS (default 127.0.0.1:9464).
+## WORKERS=3 runs three worker processes on the one task queue (worker.1-3); the n-th serves its
+## metrics at that port plus n - 1 (9464, 9465, 9466).
 run: export COMPLAINTS_METRICS_ADDRESS ?= 127.0.0.1:9464
+run: WORKERS ?= 1
 run: install
 	mkdir -p .data
 	$(BIN)/complaints codec init --if-missing
 	$(BIN)/complaints keys demo
 	@echo "Payloads are encrypted; to read them in the Web UI, open the link of: $(BIN)/complaints codec login-url --as S-MGR-001"
-	@echo "Metrics (SDK and business) for Prometheus: http://$(COMPLAINTS_METRICS_ADDRESS)/metrics"
-	$(BIN)/honcho -f Procfile start
+	@host=$${COMPLAINTS_METRICS_ADDRESS%:*}; port=$${COMPLAINTS_METRICS_ADDRESS##*:}; \
+	  for n in $$(seq 1 $(WORKERS)); do \
+	    echo "Metrics (SDK and business) for Prometheus, worker.$$n: http://$$host:$$((port + n - 1))/metrics"; \
+	  done
+	$(BIN)/honcho -f Procfile start -c worker=$(WORKERS)
 
 ## Debian's Chromium and CJK fonts for the browser tests (Playwright drives it; no browser download).
 browser:

@@ -21,7 +21,7 @@ import structlog
 from sqlalchemy import Engine
 from temporalio.client import Client
 from temporalio.runtime import Runtime
-from temporalio.worker import PollerBehaviorSimpleMaximum, Worker
+from temporalio.worker import PollerBehaviorSimpleMaximum, Worker, WorkerDeploymentConfig
 from temporalio.worker.workflow_sandbox import (
     SandboxedWorkflowRunner,
     SandboxRestrictions,
@@ -61,9 +61,10 @@ from complaints.incident import ensure_surge_watch_schedule
 from complaints.logging import configure_logging
 from complaints.retention import ensure_namespace_retention, ensure_retention_schedule
 from complaints.schedules import ensure_award_schedule, ensure_schedules
-from complaints.telemetry import metrics_runtime, open_complaints_gauge
+from complaints.telemetry import instance_address, metrics_runtime, open_complaints_gauge
 from complaints.temporal import connect, ensure_search_attributes, exit_process
 from complaints.training import ensure_joining_training
+from complaints.versioning import deployment_config, with_versioning
 from db.engine import make_engine, migrate
 from db.seed import seed_staff_directory
 from db.staff_keys import seed_staff_keys
@@ -110,8 +111,12 @@ def build_worker(
     tuning: WorkerTuning | None = None,
     reports_dir: Path | None = None,
     training_from_investigations: bool = True,
+    deployment: WorkerDeploymentConfig | None = None,
 ) -> Worker:
-    """The worker with every activity wired to its dependencies (also used by the tests)."""
+    """The worker with every activity wired to its dependencies (also used by the tests).
+
+    ``deployment``: the Worker Deployment Version it is (``deployment_config``); None: unversioned.
+    """
     precompile_workflows(WORKFLOWS)
     notifier = notifier or notifier_from(Settings(), engine)
     classification = ClassificationActivities(policies)
@@ -191,7 +196,7 @@ def build_worker(
         activity_executor=executor,
         # Ctrl-C lets running activities finish (they are idempotent, but finishing is kinder).
         graceful_shutdown_timeout=timedelta(seconds=10),
-        **worker_options(tuning or Settings().worker, executor),
+        **with_versioning(worker_options(tuning or Settings().worker, executor), deployment),
     )
 
 
@@ -267,7 +272,9 @@ async def main() -> None:
     log = structlog.get_logger().bind(task_queue=settings.task_queue)
     policies = PolicyStore.from_file(settings.policy_file)
     engine = prepare_database(settings)
-    runtime = metrics_runtime(settings.metrics_address) if settings.metrics_address else None
+    # The n-th of several workers on one machine (`make run WORKERS=3`) serves at the port plus n - 1.
+    metrics_at = settings.metrics_address and instance_address(settings.metrics_address, settings.worker_instance)
+    runtime = metrics_runtime(metrics_at) if metrics_at else None
     client = await connect(settings, wait_seconds=120, runtime=runtime)
     added = await ensure_search_attributes(client)
     if added:
@@ -286,6 +293,7 @@ async def main() -> None:
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+    deployment = deployment_config(settings)
     with ThreadPoolExecutor(max_workers=settings.worker.activity_threads) as executor:
         worker = build_worker(
             client,
@@ -294,6 +302,7 @@ async def main() -> None:
             policies=policies,
             executor=executor,
             tuning=settings.worker,
+            deployment=deployment,
         )
         log.info(
             "worker started",
@@ -301,10 +310,11 @@ async def main() -> None:
             database=engine.url.render_as_string(hide_password=True),
             policy=policies.current.version,
             tuning=asdict(settings.worker),
+            version=deployment.version.to_canonical_string() if deployment else "unversioned",
         )
         async with worker, _open_gauge(runtime, engine):
             if runtime is not None:
-                log.info("metrics served", url=f"http://{settings.metrics_address}/metrics")
+                log.info("metrics served", url=f"http://{metrics_at}/metrics")
             if settings.joining_training:
                 joined = await ensure_joining_training(client, settings.task_queue, engine, policies.current)
                 log.info("joining training in place", started=joined)

@@ -113,6 +113,15 @@ class Settings:
     # Metrics (issue 17): where the worker serves the SDK runtime's Prometheus endpoint (SDK and
     # business metrics, /metrics); unset: none. `make run` uses 127.0.0.1:9464.
     metrics_address: str = field(default_factory=lambda: _env("COMPLAINTS_METRICS_ADDRESS", ""))
+    # Several workers on one machine (`make run WORKERS=3`; the Procfile sets it from honcho's
+    # process name worker.1, worker.2, …): the n-th serves its metrics at the port of
+    # COMPLAINTS_METRICS_ADDRESS plus n - 1, so that their endpoints do not collide.
+    worker_instance: int = field(default_factory=lambda: _env_int("COMPLAINTS_WORKER_INSTANCE", 1))
+    # Worker Versioning (issue 17; complaints/versioning.py, README 'Upgrading workers'): with a build
+    # id the worker is the version <deployment name>.<build id> of that Worker Deployment, and takes
+    # new work only once an operator makes it current; unset: unversioned, as before.
+    deployment_name: str = field(default_factory=lambda: _env("COMPLAINTS_DEPLOYMENT_NAME", "complaints"))
+    build_id: str = field(default_factory=lambda: _env("COMPLAINTS_BUILD_ID", ""))
     # Payload encryption (complaints/codec.py, README 'Encryption'): the key ring is the file
     # (unset: .data/codec-keys.json if `make run` made it; `none`: no encryption) or the inline
     # list `k2:<base64>,k1:<base64>` (the first is current), which wins over the file.

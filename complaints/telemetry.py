@@ -1,7 +1,8 @@
 """Metrics and traces (issue 17).
 
 **Metrics.** The worker's Temporal runtime serves Prometheus at ``COMPLAINTS_METRICS_ADDRESS``
-(``metrics_runtime``): the SDK's own series and the business metrics of ``domain.metrics``, which
+(``metrics_runtime``; the n-th of several workers on one machine at that port plus n - 1,
+``instance_address``): the SDK's own series and the business metrics of ``domain.metrics``, which
 workflows and activities record through the SDK's meters; ``open_complaints_gauge`` sets the
 open complaints by status from the projection every few seconds.
 
@@ -57,6 +58,15 @@ OPEN_EVERY = 15.0  # seconds between two counts of the open complaints (one grou
 def metrics_runtime(address: str) -> Runtime:
     """A runtime serving Prometheus at ``address`` (host:port): give it to the worker's client."""
     return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=address)))
+
+
+def instance_address(address: str, instance: int) -> str:
+    """The metrics address of the ``instance``-th (1, 2, …) of several workers on one machine:
+    ``address``'s port plus ``instance`` - 1 (``make run WORKERS=3``: 9464, 9465, 9466)."""
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit() or instance < 1:
+        raise ValueError(f"metrics address {address!r} (host:port) of worker instance {instance} (1, 2, …)")
+    return f"{host}:{int(port) + instance - 1}"
 
 
 async def open_complaints_gauge(meter: MetricMeter, engine: Engine, every: float = OPEN_EVERY) -> None:

@@ -19,6 +19,7 @@ older histories ``legacy``. Steps 3.2, 4, 5 and 6.2 work across complaints: thei
 from __future__ import annotations
 
 from temporalio import workflow
+from temporalio.common import VersioningBehavior
 
 with workflow.unsafe.imports_passed_through():
     # `import workflows.x as x`, not `from workflows import x`: the sandbox passes a module
@@ -75,7 +76,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.case import Case
 
 
-@workflow.defn
+@workflow.defn(versioning_behavior=VersioningBehavior.AUTO_UPGRADE)
 class ComplaintWorkflow:
     @workflow.init
     def __init__(self, input: ComplaintWorkflowInput) -> None:

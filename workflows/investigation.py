@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
+from temporalio.common import VersioningBehavior
 
 with workflow.unsafe.imports_passed_through():
     import workflows.investigation_links as links
@@ -64,7 +65,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.signing import SIGNED_ALONE, SignedActions
 
 
-@workflow.defn
+@workflow.defn(versioning_behavior=VersioningBehavior.AUTO_UPGRADE)
 class InvestigationWorkflow:
     @workflow.init
     def __init__(self, input: InvestigationInput) -> None:

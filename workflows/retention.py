@@ -23,6 +23,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from temporalio import workflow
+from temporalio.common import VersioningBehavior
 
 with workflow.unsafe.imports_passed_through():
     import domain.retention as rules
@@ -43,7 +44,7 @@ PAGE_TIMEOUT = timedelta(minutes=2)  # a page's query reads at most page_size ro
 RECENT_SKIPS = 5
 
 
-@workflow.defn
+@workflow.defn(versioning_behavior=VersioningBehavior.PINNED)
 class RetentionWorkflow:
     @workflow.init
     def __init__(self, state: RetentionState) -> None:

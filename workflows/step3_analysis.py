@@ -19,7 +19,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeKey
+from temporalio.common import RetryPolicy, SearchAttributeKey, VersioningBehavior
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -44,7 +44,7 @@ def period_of(request: ReportRequest, now: datetime) -> Period:
     return periods.previous_period(request.period_kind, scheduled or now, request.timezone)
 
 
-@workflow.defn
+@workflow.defn(versioning_behavior=VersioningBehavior.PINNED)
 class ReportingWorkflow:
     def __init__(self) -> None:
         self._done: list[ReportOutput] = []

@@ -23,7 +23,7 @@ import asyncio
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import SearchAttributeKey
+from temporalio.common import SearchAttributeKey, VersioningBehavior
 
 with workflow.unsafe.imports_passed_through():
     import domain.analysis as periods
@@ -46,7 +46,7 @@ def quarter_of(request: AwardRequest) -> Period:
     return periods.previous_period(PeriodKind.QUARTER, scheduled or workflow.now(), request.timezone)
 
 
-@workflow.defn
+@workflow.defn(versioning_behavior=VersioningBehavior.PINNED)
 class AwardWorkflow:
     def __init__(self) -> None:
         self._proposal: AwardProposal | None = None

@@ -30,6 +30,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from temporalio import workflow
+from temporalio.common import VersioningBehavior
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -72,7 +73,7 @@ def refusal(state: TrainingState, request: CompleteTrainingRequest) -> str | Non
     return None
 
 
-@workflow.defn
+@workflow.defn(versioning_behavior=VersioningBehavior.AUTO_UPGRADE)
 class TrainingAssignmentWorkflow:
     @workflow.init
     def __init__(self, assignment: TrainingAssignment) -> None:

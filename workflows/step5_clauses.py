@@ -27,6 +27,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from temporalio import workflow
+from temporalio.common import VersioningBehavior
 
 with workflow.unsafe.imports_passed_through():
     from activities.clauses import ClauseActivities
@@ -51,7 +52,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.signing import StaffSignatures
 
 
-@workflow.defn
+@workflow.defn(versioning_behavior=VersioningBehavior.PINNED)
 class ClauseWatchWorkflow:
     def __init__(self) -> None:
         self._requested_by: str | None = None  # (an __init__ of its own, as every workflow here has)
@@ -83,7 +84,7 @@ class ClauseWatchWorkflow:
         return result
 
 
-@workflow.defn
+@workflow.defn(versioning_behavior=VersioningBehavior.AUTO_UPGRADE)
 class ClauseReviewWorkflow:
     @workflow.init
     def __init__(self, request: ClauseReviewRequest) -> None:

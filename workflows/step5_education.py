@@ -11,6 +11,7 @@ role, field) is the answer: nothing is written, and the workflow ends normally w
 from __future__ import annotations
 
 from temporalio import workflow
+from temporalio.common import VersioningBehavior
 
 with workflow.unsafe.imports_passed_through():
     from activities.education import EducationActivities
@@ -21,7 +22,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.signing import StaffSignatures
 
 
-@workflow.defn
+@workflow.defn(versioning_behavior=VersioningBehavior.PINNED)
 class EducationLogWorkflow:
     def __init__(self) -> None:
         self._signing = StaffSignatures()

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from temporalio import workflow
+from temporalio.common import VersioningBehavior
 
 with workflow.unsafe.imports_passed_through():
     import domain.risk as risk_rules
@@ -68,7 +69,7 @@ def refusal(state: WarningState, action: str, request: WarningAction) -> str | N
     return None
 
 
-@workflow.defn
+@workflow.defn(versioning_behavior=VersioningBehavior.AUTO_UPGRADE)
 class EarlyWarningWorkflow:
     @workflow.init
     def __init__(self, start: WarningStart) -> None:

@@ -45,6 +45,7 @@ import asyncio
 from datetime import timedelta
 
 from temporalio import workflow
+from temporalio.common import VersioningBehavior
 from temporalio.exceptions import FailureError
 
 with workflow.unsafe.imports_passed_through():
@@ -78,7 +79,7 @@ with workflow.unsafe.imports_passed_through():
 SIGNAL_BATCH = 50  # complaints signalled at once
 
 
-@workflow.defn
+@workflow.defn(versioning_behavior=VersioningBehavior.PINNED)
 class SurgeWatchWorkflow:
     def __init__(self) -> None:
         self._requested_by: str | None = None
@@ -118,7 +119,7 @@ class SurgeWatchWorkflow:
         return result
 
 
-@workflow.defn
+@workflow.defn(versioning_behavior=VersioningBehavior.AUTO_UPGRADE)
 class IncidentWorkflow:
     @workflow.init
     def __init__(self, start: IncidentStart) -> None:

@@ -50,7 +50,7 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, VersioningBehavior, WorkflowIDReusePolicy
 from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
@@ -83,7 +83,7 @@ FAN_OUT_TIMEOUT = timedelta(minutes=5)
 TRACK_POLLS_PER_RUN = 500  # about 4,500 events: a tracking run continues as new after this many counts
 
 
-@workflow.defn
+@workflow.defn(versioning_behavior=VersioningBehavior.AUTO_UPGRADE)
 class RecallWorkflow:
     @workflow.init
     def __init__(self, state: RecallState) -> None:
@@ -367,7 +367,7 @@ def details(state: RecallState, in_flight: int = 0) -> str:
     return "\n\n".join(lines)
 
 
-@workflow.defn
+@workflow.defn(versioning_behavior=VersioningBehavior.AUTO_UPGRADE)
 class RemediationWorkflow:
     @workflow.init
     def __init__(self, request: RemediationRequest) -> None:
