@@ -25,6 +25,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 from worker import WORKFLOWS
 
 START = datetime(2026, 11, 29, tzinfo=UTC)
+OURS = ("workflows.", "domain.", "models.", "activities.", "complaints.")
 
 
 def details(workflow: type) -> WorkflowInstanceDetails:
@@ -83,12 +84,16 @@ async def test_each_run_loads_only_the_workflows_own_module(workflow: type) -> N
     # The workflow's module is its own per run (its state isolated, as the sandbox means)...
     assert first is not second
     assert first[workflow.__name__] is not workflow
-    # ...and every module of ours it uses (steps, rules) is the worker's one, passed through, not reloaded.
-    used = {
-        value.__name__: value
-        for value in first.values()
-        if isinstance(value, types.ModuleType) and value.__name__.startswith(("workflows.", "domain."))
-    }
-    assert used, "the workflow module imports its step modules or rules"
-    reloaded = sorted(name for name, module in used.items() if module is not sys.modules[name])
+    # ...and every module of ours it uses (steps, rules, models), or a class or function it imports
+    # from one, is the worker's own, passed through, not reloaded.
+    used: dict[str, bool] = {}
+    for value in first.values():
+        if isinstance(value, types.ModuleType) and value.__name__.startswith(OURS):
+            used[value.__name__] = value is sys.modules[value.__name__]
+        elif isinstance(value, type | types.FunctionType) and value.__module__.startswith(OURS):
+            if value.__module__ != workflow.__module__:  # defined in the workflow's own module: its own
+                home = sys.modules[value.__module__]
+                used[f"{value.__module__}.{value.__qualname__}"] = value is getattr(home, value.__name__, None)
+    assert used, "the workflow module uses steps, rules or models of ours"
+    reloaded = sorted(name for name, same in used.items() if not same)
     assert reloaded == []
