@@ -6,7 +6,7 @@ second start of the same assignment finds the first, running (``USE_EXISTING``) 
 ``<staff>-<course>``, so ``ensure_joining_training`` may run at every worker start.
 
 A manual assignment is its assigner's staff action (issue 16): signed with their key
-(``AssignerSigner``, action ``assign_training`` on the assignment's workflow) and started together
+(``KeyFileSigner.sign_as``, action ``assign_training`` on the assignment's workflow) and started together
 with the workflow's ``admission`` update, which answers once the workflow checked the signature
 and the assigner's role; a refusal raises ActionRefused. A refused run fails, so its id stays free
 for a legitimate assignment (``ALLOW_DUPLICATE_FAILED_ONLY``); a completed one is still not
@@ -18,10 +18,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import Callable, Iterable
 from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
@@ -32,7 +30,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from complaints.intake import ActionRefused
-from complaints.keys import KeyFileSigner, Signer, choose_key, keys_on_disk, sign_request
+from complaints.keys import KeyFileSigner, Signer
 from db.tables import Staff, TrainingAssignmentRow
 from domain import training
 from domain.times import fmt_utc
@@ -45,7 +43,6 @@ from models.performance import (
     TrainingStatus,
 )
 from models.policy import Policy
-from models.signature import StaffKey
 from workflows.step4_training import TrainingAssignmentWorkflow
 
 START_TIMEOUT_SECONDS = 20.0
@@ -76,48 +73,25 @@ async def start_assignment(client: Client, task_queue: str, assignment: Training
     return workflow_id, bool(getattr(response, "started", True))
 
 
-class AssignerSigner:
-    """Signs a manual assignment with its assigner's key (``assigned_by``), as ``KeyFileSigner``
-    signs an action with its actor's: the newest key the staff directory holds good (with
-    ``registered``), else the current one; no key file here: it goes unsigned (and is refused
-    where the policy requires signatures). The system's assignments are not signed."""
-
-    def __init__(
-        self, config: Path | None = None, registered: Callable[[str], Iterable[StaffKey]] | None = None
-    ) -> None:
-        self._config = config
-        self._registered = registered
-
-    def __call__(self, workflow_id: str, assignment: TrainingAssignment) -> TrainingAssignment:
-        by = assignment.assigned_by
-        if not training.signed_by_assigner(assignment.source) or assignment.signature is not None:
-            return assignment
-        if not keys_on_disk(by, self._config):
-            return assignment
-        now = datetime.now(UTC)
-        key_id = choose_key(by, self._registered(by), now, self._config) if self._registered else None
-        signature = sign_request(
-            by, workflow_id, training.ASSIGN_ACTION, assignment, config=self._config, key_id=key_id, now=now
-        )
-        return assignment.model_copy(update={"signature": signature})
-
-
 async def assign_training(
     client: Client,
     task_queue: str,
     assignment: TrainingAssignment,
-    signer: Callable[[str, TrainingAssignment], TrainingAssignment] | None = None,
+    signer: KeyFileSigner | None = None,
 ) -> str:
     """Start the assignment's workflow (once, however often asked); its workflow id.
 
-    A manual assignment is signed on the way (``AssignerSigner``, or ``signer``) and admitted by
+    A manual assignment is signed on the way with its assigner's key (``KeyFileSigner``, or
+    ``signer``: the newest key the directory holds good, as for any action) and admitted by
     the workflow as it starts: refused (ActionRefused, the workflow's reason) if the signature or
     the assigner's role does not hold."""
     if not training.signed_by_assigner(assignment.source):
         workflow_id, _ = await start_assignment(client, task_queue, assignment)
         return workflow_id
     workflow_id = training.workflow_id(assignment.assignment_id)
-    await admit_assignment(client, task_queue, (signer or AssignerSigner())(workflow_id, assignment))
+    by = assignment.assigned_by
+    signed = (signer or KeyFileSigner()).sign_as(by, workflow_id, training.ASSIGN_ACTION, assignment)
+    await admit_assignment(client, task_queue, signed)
     return workflow_id
 
 

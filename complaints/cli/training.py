@@ -35,14 +35,12 @@ from complaints.cli.common import (
 from complaints.config import Settings
 from complaints.intake import policy_in_force
 from complaints.training import (
-    AssignerSigner,
     AssignmentNotFound,
     assign_training,
     complete_training,
     list_assignments,
     manual_assignment_id,
 )
-from db.staff_keys import keys_for
 from db.tables import Staff
 from domain import training
 from domain.policy import PolicyError
@@ -123,8 +121,8 @@ def training_assign(
             reason=reason,
             assigned_by=actor,
         )
-        signed = AssignerSigner(registered=lambda staff_id: keys_for(db, [staff_id]))
-        workflow_id = await assign_training(await temporal_client(settings), settings.task_queue, assignment, signed)
+        client = await temporal_client(settings)
+        workflow_id = await assign_training(client, settings.task_queue, assignment, signer(settings))
         if as_json:
             print_json({"assignment_id": assignment.assignment_id, "workflow_id": workflow_id})
         else:
